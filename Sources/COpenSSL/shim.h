@@ -1,0 +1,5 @@
+#ifndef PIPE_COPENSSL_SHIM_H
+#define PIPE_COPENSSL_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#endif

@@ -1,0 +1,221 @@
+import Dispatch
+import Foundation
+
+/// The hash of a workspace path: a file's content, or a directory's sorted manifest.
+public struct PathHash: Equatable, Sendable {
+    public var digest: Digest
+    public var isDirectory: Bool
+    /// Total bytes of the file, or of every file in the directory.
+    public var size: Int64
+    /// 1 for a file; the number of files for a directory.
+    public var fileCount: Int
+
+    public init(digest: Digest, isDirectory: Bool, size: Int64, fileCount: Int) {
+        self.digest = digest
+        self.isDirectory = isDirectory
+        self.size = size
+        self.fileCount = fileCount
+    }
+}
+
+/// One line of a directory manifest: a file's path relative to the directory and its digest.
+public struct ManifestEntry: Equatable, Sendable {
+    public var relativePath: String
+    public var digest: Digest
+    public var size: Int64
+}
+
+/// A directory's content as sorted `digest size relative/path` lines; its SHA-256 is the directory's hash.
+public struct DirectoryManifest: Equatable, Sendable {
+    public var entries: [ManifestEntry]
+
+    public init(entries: [ManifestEntry]) {
+        self.entries = entries.sorted { $0.relativePath.utf8.lexicographicallyPrecedes($1.relativePath.utf8) }
+    }
+
+    public var bytes: Data {
+        var text = ""
+        for entry in entries { text += "\(entry.digest.hex) \(entry.size) \(entry.relativePath)\n" }
+        return Data(text.utf8)
+    }
+
+    public var digest: Digest { Digest.of(bytes) }
+
+    /// Parses manifest bytes read from `path` (named in errors).
+    public static func parse(_ data: Data, path: String) throws -> DirectoryManifest {
+        var entries: [ManifestEntry] = []
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        for (index, line) in lines.enumerated() {
+            let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, let digest = Digest(hex: String(fields[0])), let size = Int64(fields[1]),
+                !fields[2].isEmpty, !fields[2].hasPrefix("/"), !fields[2].split(separator: "/").contains("..")
+            else {
+                throw ContentStoreError.malformedManifest(
+                    path: path, line: index + 1, reason: "expected 'sha256 size path'")
+            }
+            entries.append(ManifestEntry(relativePath: String(fields[2]), digest: digest, size: size))
+        }
+        return DirectoryManifest(entries: entries)
+    }
+}
+
+/// Hashes workspace paths, consulting the stat cache first and reading the files that need it in parallel.
+public final class ContentHasher: @unchecked Sendable {
+    public let root: URL
+    public let statCache: StatCache
+    /// How many files were actually read (not answered by the stat cache).
+    public private(set) var filesRead = 0
+    private let counterLock = NSLock()
+
+    public init(root: URL, statCache: StatCache) {
+        self.root = root
+        self.statCache = statCache
+    }
+
+    /// Hashes each workspace-relative path (file or directory); all files involved are read in parallel.
+    public func hash(_ relativePaths: [String]) throws -> [String: PathHash] {
+        var files: [String] = []  // workspace-relative
+        var directoryFiles: [String: [String]] = [:]  // directory -> its files, workspace-relative
+        for path in relativePaths {
+            let absolute = root.appendingPathComponent(path).path
+            guard let stat = FileStat.at(absolute, followingSymlinks: true) else {
+                throw ContentStoreError.notFound(path: path)
+            }
+            switch stat.kind {
+            case .file: files.append(path)
+            case .directory:
+                let inside = try listFiles(inDirectory: path)
+                directoryFiles[path] = inside
+                files.append(contentsOf: inside)
+            default: throw ContentStoreError.unsupportedFileType(path: path)
+            }
+        }
+        let fileHashes = try hashFiles(files)
+        var result: [String: PathHash] = [:]
+        for path in relativePaths {
+            if let inside = directoryFiles[path] {
+                let manifest = try manifest(directory: path, files: inside, hashes: fileHashes)
+                let size = manifest.entries.reduce(Int64(0)) { $0 + $1.size }
+                result[path] = PathHash(
+                    digest: manifest.digest, isDirectory: true, size: size, fileCount: manifest.entries.count)
+            } else if let hash = fileHashes[path] {
+                result[path] = PathHash(digest: hash.digest, isDirectory: false, size: hash.size, fileCount: 1)
+            }
+        }
+        return result
+    }
+
+    /// The manifest of a workspace directory (hashing what the stat cache cannot answer).
+    public func manifest(directory: String) throws -> DirectoryManifest {
+        let files = try listFiles(inDirectory: directory)
+        return try manifest(directory: directory, files: files, hashes: try hashFiles(files))
+    }
+
+    private func manifest(
+        directory: String, files: [String], hashes: [String: (digest: Digest, size: Int64)]
+    ) throws -> DirectoryManifest {
+        let prefixLength = directory.count + 1
+        return DirectoryManifest(
+            entries: files.compactMap { file in
+                guard let hash = hashes[file] else { return nil }
+                return ManifestEntry(
+                    relativePath: String(file.dropFirst(prefixLength)), digest: hash.digest, size: hash.size)
+            })
+    }
+
+    /// Every regular file under a workspace-relative directory, recursively, workspace-relative.
+    func listFiles(inDirectory directory: String) throws -> [String] {
+        var result: [String] = []
+        var pending = [directory]
+        while let current = pending.popLast() {
+            let absolute = root.appendingPathComponent(current).path
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: absolute)
+            } catch {
+                throw ContentStoreError.cannotRead(path: current, reason: error.localizedDescription)
+            }
+            for name in names {
+                let child = current + "/" + name
+                guard let stat = FileStat.at(root.appendingPathComponent(child).path, followingSymlinks: true) else {
+                    continue
+                }
+                switch stat.kind {
+                case .file: result.append(child)
+                case .directory: pending.append(child)
+                default: throw ContentStoreError.unsupportedFileType(path: child)
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// Hashes regular files, answering from the stat cache where it can and reading the rest in parallel.
+    public func hashFiles(_ paths: [String]) throws -> [String: (digest: Digest, size: Int64)] {
+        var result: [String: (digest: Digest, size: Int64)] = [:]
+        var toRead: [(path: String, stat: FileStat)] = []
+        for path in paths {
+            let absolute = root.appendingPathComponent(path).path
+            guard let stat = FileStat.at(absolute, followingSymlinks: true) else {
+                throw ContentStoreError.notFound(path: path)
+            }
+            if let digest = statCache.lookup(path: path, stat: stat) {
+                result[path] = (digest, stat.size)
+            } else {
+                toRead.append((path, stat))
+            }
+        }
+        guard !toRead.isEmpty else { return result }
+        // Largest first, so one big file does not start last and leave the other cores idle.
+        toRead.sort { $0.stat.size > $1.stat.size }
+        var outcomes = [Result<(digest: Digest, size: Int64), Error>?](repeating: nil, count: toRead.count)
+        let outcomesLock = NSLock()
+        let next = ManagedCounter()
+        let workers = min(toRead.count, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let index = next.increment()
+                guard index < toRead.count else { return }
+                let item = toRead[index]
+                let outcome = Result { try FileHashing.hash(path: self.root.appendingPathComponent(item.path).path) }
+                if case .success(let hash) = outcome {
+                    // A file that changed while being read is recorded under its new stat next time.
+                    if hash.size == item.stat.size {
+                        self.statCache.record(path: item.path, stat: item.stat, digest: hash.digest)
+                    }
+                }
+                outcomesLock.lock()
+                outcomes[index] = outcome
+                outcomesLock.unlock()
+            }
+        }
+        counterLock.lock()
+        filesRead += toRead.count
+        counterLock.unlock()
+        for (index, item) in toRead.enumerated() {
+            guard let outcome = outcomes[index] else { continue }
+            switch outcome {
+            case .success(let hash): result[item.path] = hash
+            case .failure(let error):
+                if let storeError = error as? ContentStoreError, case .notFound = storeError {
+                    throw ContentStoreError.notFound(path: item.path)
+                }
+                throw error
+            }
+        }
+        return result
+    }
+}
+
+/// A counter that hands out 0, 1, 2, … to concurrent workers.
+final class ManagedCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
+    }
+}

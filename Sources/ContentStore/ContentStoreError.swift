@@ -1,0 +1,31 @@
+import Foundation
+
+/// What can go wrong while hashing, storing or restoring content. Every case names the file.
+public enum ContentStoreError: Error, CustomStringConvertible, Equatable {
+    case cannotRead(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
+    case notFound(path: String)
+    case corruptObject(path: String, expected: String, actual: String)
+    case missingObject(digest: String)
+    case malformedManifest(path: String, line: Int, reason: String)
+    case malformedRunCacheEntry(path: String, reason: String)
+    case unsupportedFileType(path: String)
+
+    public var description: String {
+        switch self {
+        case .cannotRead(let path, let reason): return "\(path): cannot read: \(reason)"
+        case .cannotWrite(let path, let reason): return "\(path): cannot write: \(reason)"
+        case .notFound(let path): return "\(path): no such file or directory"
+        case .corruptObject(let path, let expected, let actual):
+            return "\(path): corrupt cache object: expected sha256 \(expected), found \(actual)"
+        case .missingObject(let digest): return "cache object \(digest) is missing"
+        case .malformedManifest(let path, let line, let reason):
+            return "\(path):\(line): malformed directory manifest: \(reason)"
+        case .malformedRunCacheEntry(let path, let reason): return "\(path): malformed run-cache entry: \(reason)"
+        case .unsupportedFileType(let path): return "\(path): not a regular file or directory"
+        }
+    }
+}
+
+/// The text of the current `errno`.
+func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

@@ -1,0 +1,67 @@
+import COpenSSL
+import Foundation
+
+/// A SHA-256 digest, compared and stored as its 64-character lowercase hex form.
+public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let hex: String
+
+    /// Accepts only a well-formed 64-character lowercase hex string.
+    public init?(hex: String) {
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            return nil
+        }
+        self.hex = hex
+    }
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        let table = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(table[Int(byte >> 4)])
+            out.append(table[Int(byte & 0x0f)])
+        }
+        self.hex = String(decoding: out, as: UTF8.self)
+    }
+
+    public var description: String { hex }
+    public var short: String { String(hex.prefix(8)) }
+    public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.hex < rhs.hex }
+
+    /// The digest of a byte string.
+    public static func of(_ data: Data) -> Digest {
+        var hasher = SHA256Hasher()
+        hasher.update(data)
+        return hasher.finish()
+    }
+
+    /// The digest of a UTF-8 string.
+    public static func of(_ string: String) -> Digest { of(Data(string.utf8)) }
+}
+
+/// Streams bytes through OpenSSL's EVP SHA-256.
+public struct SHA256Hasher {
+    private let context: OpaquePointer?
+
+    public init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+
+    public mutating func update(_ data: Data) {
+        data.withUnsafeBytes { update($0) }
+    }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    public mutating func finish() -> Digest {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &out, &length)
+        EVP_MD_CTX_free(context)
+        return out.withUnsafeBufferPointer { Digest(bytes: UnsafeBufferPointer(rebasing: $0[0..<Int(length)])) }
+    }
+}

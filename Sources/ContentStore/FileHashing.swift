@@ -1,0 +1,36 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Streams a file through SHA-256 in large reads, never holding the whole file in memory.
+public enum FileHashing {
+    static let chunkSize = 1 << 20
+
+    /// The SHA-256 of the file at `path` and the number of bytes read.
+    public static func hash(path: String) throws -> (digest: Digest, size: Int64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw ContentStoreError.notFound(path: path) }
+            throw ContentStoreError.cannotRead(path: path, reason: errnoText())
+        }
+        defer { close(fd) }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var hasher = SHA256Hasher()
+        var total: Int64 = 0
+        while true {
+            let count = read(fd, buffer.baseAddress, chunkSize)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ContentStoreError.cannotRead(path: path, reason: errnoText())
+            }
+            if count == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            total += Int64(count)
+        }
+        return (hasher.finish(), total)
+    }
+}

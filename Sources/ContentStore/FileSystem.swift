@@ -1,0 +1,103 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The facts of `lstat(2)` that decide whether a file changed.
+public struct FileStat: Equatable, Sendable {
+    public enum Kind: Sendable { case file, directory, symlink, other }
+    public let kind: Kind
+    public let inode: UInt64
+    public let size: Int64
+    public let mtimeNanoseconds: Int64
+    public let ctimeNanoseconds: Int64
+
+    /// The facts of the file at `path`, or `nil` when nothing is there. Follows symlinks only when asked.
+    public static func at(_ path: String, followingSymlinks: Bool = false) -> FileStat? {
+        var info = Glibc.stat()
+        let status = fstatat(AT_FDCWD, path, &info, followingSymlinks ? 0 : AT_SYMLINK_NOFOLLOW)
+        guard status == 0 else { return nil }
+        return FileStat(info)
+    }
+
+    private init(_ info: Glibc.stat) {
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        mtimeNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        ctimeNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    }
+}
+
+/// Wall-clock time in nanoseconds since the epoch.
+func nowNanoseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
+/// Writes files so that a crash at any moment leaves either the old content or the new one.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `url`, flushes it, renames it into place and flushes the directory.
+    public static func write(_ data: Data, to url: URL) throws {
+        let directory = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let temporary = directory.appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ContentStoreError.cannotWrite(path: temporary.path, reason: errnoText()) }
+        var failure: ContentStoreError?
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count, let base = raw.baseAddress {
+                let written = Glibc.write(fd, base + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = .cannotWrite(path: temporary.path, reason: errnoText())
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = .cannotWrite(path: temporary.path, reason: errnoText()) }
+        close(fd)
+        if let failure {
+            unlink(temporary.path)
+            throw failure
+        }
+        try rename(temporary, to: url)
+        syncDirectory(directory)
+    }
+
+    /// `rename(2)`, with the error naming both paths.
+    public static func rename(_ source: URL, to destination: URL) throws {
+        guard Glibc.rename(source.path, destination.path) == 0 else {
+            let reason = errnoText()
+            throw ContentStoreError.cannotWrite(path: destination.path, reason: "rename from \(source.path): \(reason)")
+        }
+    }
+
+    /// Flushes a directory entry so a rename inside it survives a power loss.
+    public static func syncDirectory(_ directory: URL) {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}
+
+/// Reads a whole file, naming the file in the error.
+public func readFile(_ url: URL) throws -> Data {
+    do {
+        return try Data(contentsOf: url)
+    } catch {
+        if FileStat.at(url.path) == nil { throw ContentStoreError.notFound(path: url.path) }
+        throw ContentStoreError.cannotRead(path: url.path, reason: error.localizedDescription)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How an output is put back into the workspace from the object store.
+public enum LinkMode: String, Sendable, CaseIterable {
+    /// A copy-on-write clone where the filesystem supports it, else a plain copy.
+    case reflink
+    case copy
+    /// A hard link to the (read-only) object: instant, but the workspace file is read-only too.
+    case hardlink
+}
+
+/// The content-addressed store: `.cache/objects/ab/cdef…`, one read-only file per SHA-256.
+///
+/// Objects are written to `.cache/tmp/`, hashed while written, flushed and only then renamed into place,
+/// so an object file that exists is complete. Reading one back for a restore re-checks its hash.
+public final class ObjectStore: @unchecked Sendable {
+    public let cacheDirectory: URL
+    public let objectsDirectory: URL
+    public let temporaryDirectory: URL
+    public let quarantineDirectory: URL
+
+    public init(cacheDirectory: URL) {
+        self.cacheDirectory = cacheDirectory
+        objectsDirectory = cacheDirectory.appendingPathComponent("objects")
+        temporaryDirectory = cacheDirectory.appendingPathComponent("tmp")
+        quarantineDirectory = cacheDirectory.appendingPathComponent("quarantine")
+    }
+
+    public func objectURL(_ digest: Digest) -> URL {
+        let hex = digest.hex
+        return objectsDirectory.appendingPathComponent(String(hex.prefix(2))).appendingPathComponent(
+            String(hex.dropFirst(2)))
+    }
+
+    public func contains(_ digest: Digest) -> Bool { FileStat.at(objectURL(digest).path)?.kind == .file }
+
+    /// Removes temporary files left by an interrupted process. Call only while holding the workspace lock.
+    public func removeTemporaryFiles() {
+        try? FileManager.default.removeItem(at: temporaryDirectory)
+    }
+
+    /// Stores bytes (a manifest, a small metrics file) and returns their digest.
+    @discardableResult
+    public func store(_ data: Data) throws -> Digest {
+        let digest = Digest.of(data)
+        guard !contains(digest) else { return digest }
+        let temporary = try makeTemporaryURL()
+        try AtomicFile.write(data, to: temporary)
+        try moveIntoStore(temporary, digest: digest)
+        return digest
+    }
+
+    /// Copies the file at `path` into the store, checking while copying that it still hashes to `digest`.
+    public func commitFile(at path: String, digest: Digest) throws {
+        guard !contains(digest) else { return }
+        let temporary = try makeTemporaryURL()
+        let actual = try copyHashing(from: path, to: temporary.path)
+        guard actual == digest else {
+            unlink(temporary.path)
+            throw ContentStoreError.corruptObject(path: path, expected: digest.hex, actual: actual.hex)
+        }
+        try moveIntoStore(temporary, digest: digest)
+    }
+
+    /// Commits every file of a directory and then its manifest (whose digest is the directory's hash).
+    public func commitDirectory(at path: String, manifest: DirectoryManifest) throws {
+        for entry in manifest.entries {
+            try commitFile(at: path + "/" + entry.relativePath, digest: entry.digest)
+        }
+        try store(manifest.bytes)
+    }
+
+    /// Whether every object needed to restore this hash is present (a directory: its manifest and files).
+    public func canRestore(_ digest: Digest, isDirectory: Bool) -> Bool {
+        guard contains(digest) else { return false }
+        guard isDirectory else { return true }
+        guard let manifest = try? loadManifest(digest) else { return false }
+        return manifest.entries.allSatisfy { contains($0.digest) }
+    }
+
+    /// Reads and verifies a directory manifest object.
+    public func loadManifest(_ digest: Digest) throws -> DirectoryManifest {
+        let url = objectURL(digest)
+        let data = try readFile(url)
+        let actual = Digest.of(data)
+        guard actual == digest else {
+            quarantine(digest)
+            throw ContentStoreError.corruptObject(path: url.path, expected: digest.hex, actual: actual.hex)
+        }
+        return try DirectoryManifest.parse(data, path: url.path)
+    }
+
+    /// Restores an object (file or directory) to the absolute `destination`, replacing what is there.
+    ///
+    /// The content is assembled beside the destination and renamed into place, and every object's hash is
+    /// re-checked first: a corrupt object is moved to `.cache/quarantine/` and reported, never restored.
+    public func checkout(_ digest: Digest, isDirectory: Bool, to destination: String, mode: LinkMode) throws {
+        let destinationURL = URL(fileURLWithPath: destination)
+        let parent = destinationURL.deletingLastPathComponent()
+        try createDirectory(parent)
+        let staging = parent.appendingPathComponent(
+            ".\(destinationURL.lastPathComponent).pipe-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            if isDirectory {
+                let manifest = try loadManifest(digest)
+                try createDirectory(staging)
+                for entry in manifest.entries {
+                    let target = staging.appendingPathComponent(entry.relativePath)
+                    try createDirectory(target.deletingLastPathComponent())
+                    try placeObject(entry.digest, at: target.path, mode: mode)
+                }
+            } else {
+                try placeObject(digest, at: staging.path, mode: mode)
+            }
+            try replace(destinationURL, with: staging)
+        } catch {
+            try? FileManager.default.removeItem(at: staging)
+            throw error
+        }
+    }
+
+    // MARK: - Private
+
+    private func placeObject(_ digest: Digest, at path: String, mode: LinkMode) throws {
+        let object = objectURL(digest)
+        guard FileStat.at(object.path) != nil else { throw ContentStoreError.missingObject(digest: digest.hex) }
+        let (actual, _) = try FileHashing.hash(path: object.path)
+        guard actual == digest else {
+            quarantine(digest)
+            throw ContentStoreError.corruptObject(path: object.path, expected: digest.hex, actual: actual.hex)
+        }
+        switch mode {
+        case .hardlink:
+            guard link(object.path, path) == 0 else {
+                throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
+            }
+        case .reflink:
+            if try !cloneFile(from: object.path, to: path) { try copyFile(from: object.path, to: path) }
+        case .copy:
+            try copyFile(from: object.path, to: path)
+        }
+    }
+
+    private func replace(_ destination: URL, with staging: URL) throws {
+        if let existing = FileStat.at(destination.path) {
+            if existing.kind == .directory {
+                let aside = destination.deletingLastPathComponent().appendingPathComponent(
+                    ".\(destination.lastPathComponent).pipe-old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+                try AtomicFile.rename(destination, to: aside)
+                try AtomicFile.rename(staging, to: destination)
+                try? FileManager.default.removeItem(at: aside)
+                AtomicFile.syncDirectory(destination.deletingLastPathComponent())
+                return
+            }
+        }
+        try AtomicFile.rename(staging, to: destination)
+        AtomicFile.syncDirectory(destination.deletingLastPathComponent())
+    }
+
+    private func quarantine(_ digest: Digest) {
+        try? createDirectory(quarantineDirectory)
+        let target = quarantineDirectory.appendingPathComponent(digest.hex + "-\(nowNanoseconds())")
+        Glibc.rename(objectURL(digest).path, target.path)
+    }
+
+    private func makeTemporaryURL() throws -> URL {
+        try createDirectory(temporaryDirectory)
+        return temporaryDirectory.appendingPathComponent("\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+    }
+
+    private func moveIntoStore(_ temporary: URL, digest: Digest) throws {
+        let target = objectURL(digest)
+        try createDirectory(target.deletingLastPathComponent())
+        chmod(temporary.path, 0o444)
+        try AtomicFile.rename(temporary, to: target)
+    }
+
+    private func createDirectory(_ url: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw ContentStoreError.cannotWrite(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Copies `source` to `destination` (created new), hashing the bytes on the way, and flushes it.
+    private func copyHashing(from source: String, to destination: String) throws -> Digest {
+        var hasher = SHA256Hasher()
+        try copyFile(from: source, to: destination) { hasher.update($0) }
+        return hasher.finish()
+    }
+
+    private func copyFile(
+        from source: String, to destination: String, observe: ((UnsafeRawBufferPointer) -> Void)? = nil
+    ) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw ContentStoreError.cannotRead(path: source, reason: errnoText()) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
+        defer { close(output) }
+        let size = FileHashing.chunkSize
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(input, buffer.baseAddress, size)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ContentStoreError.cannotRead(path: source, reason: errnoText())
+            }
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            observe?(chunk)
+            var offset = 0
+            while offset < count, let base = chunk.baseAddress {
+                let written = write(output, base + offset, count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
+                }
+                offset += written
+            }
+        }
+        guard fsync(output) == 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
+    }
+
+    /// A copy-on-write clone (`FICLONE`); false when the filesystem cannot clone.
+    private func cloneFile(from source: String, to destination: String) throws -> Bool {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw ContentStoreError.cannotRead(path: source, reason: errnoText()) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
+        let ficlone: UInt = 0x4004_9409
+        let cloned = ioctl(output, ficlone, input) == 0
+        close(output)
+        if !cloned { unlink(destination) }
+        return cloned
+    }
+}

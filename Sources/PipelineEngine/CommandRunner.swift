@@ -1,0 +1,188 @@
+import ContentStore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a stage's shell command in its own process group, streaming its merged stdout and stderr line by
+/// line, and remembering the group in `.cache/children` so that a repro killed with -9 does not leave a
+/// command running behind the next one: the next repro kills what is listed there before it starts.
+final class CommandRunner: @unchecked Sendable {
+    let workspace: URL
+    let childrenFile: URL
+    private let lock = NSLock()
+    private var running: Set<pid_t> = []
+
+    init(workspace: URL, cacheDirectory: URL) {
+        self.workspace = workspace
+        self.childrenFile = cacheDirectory.appendingPathComponent("children")
+    }
+
+    /// Kills the process groups a previous, killed repro left behind. Call while holding the workspace lock.
+    func killLeftovers() {
+        guard let text = try? String(contentsOf: childrenFile, encoding: .utf8) else { return }
+        for line in text.split(separator: "\n") {
+            if let group = pid_t(line), group > 1 { kill(-group, SIGKILL) }
+        }
+        unlink(childrenFile.path)
+    }
+
+    /// Kills every command still running (on SIGINT/SIGTERM of pipe itself).
+    func killAll() {
+        lock.lock()
+        let groups = running
+        lock.unlock()
+        for group in groups { kill(-group, SIGKILL) }
+    }
+
+    /// Runs `/bin/sh -c command` in the workspace; returns its exit status (128 + signal when killed).
+    func run(_ command: String, environment: [String: String], onLine: (String) -> Void) throws -> Int32 {
+        // Pipe creation, close-on-exec marking and spawn happen under one lock, so a command spawned by a
+        // parallel stage never inherits this command's pipe (which would hold its end-of-file back).
+        lock.lock()
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            lock.unlock()
+            throw StageFailure("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        let readEnd = fds[0]
+        let writeEnd = fds[1]
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        sigaddset(&defaultSignals, SIGPIPE)
+        sigaddset(&defaultSignals, SIGINT)
+        sigaddset(&defaultSignals, SIGTERM)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        // The outer shell enters the workspace, then hands the command to a shell of its own, unchanged.
+        let arguments = ["/bin/sh", "-c", "cd -- \"$1\" && exec /bin/sh -c \"$2\"", "pipe", workspace.path, command]
+        let environmentLines = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let status = withCStrings(arguments) { argv in
+            withCStrings(environmentLines) { envp in posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp) }
+        }
+        close(writeEnd)
+        if status == 0 {
+            running.insert(pid)
+            saveChildren()
+        }
+        lock.unlock()
+        guard status == 0 else {
+            close(readEnd)
+            throw StageFailure("cannot start /bin/sh: \(String(cString: strerror(status)))")
+        }
+
+        readLines(from: readEnd, onLine: onLine)
+        close(readEnd)
+
+        var waitStatus: Int32 = 0
+        while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
+        // Reap what the command left in its group (background jobs) so nothing writes outputs later.
+        kill(-pid, SIGKILL)
+        lock.lock()
+        running.remove(pid)
+        saveChildren()
+        lock.unlock()
+        let exited = waitStatus & 0x7f == 0
+        return exited ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
+    }
+
+    private func saveChildren() {
+        let text = running.sorted().map(String.init).joined(separator: "\n")
+        if running.isEmpty {
+            unlink(childrenFile.path)
+        } else {
+            try? Data((text + "\n").utf8).write(to: childrenFile)
+        }
+    }
+
+    private func readLines(from fd: Int32, onLine: (String) -> Void) {
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if count == 0 { break }
+            pending.append(contentsOf: buffer[0..<count])
+            while let newline = pending.firstIndex(of: 10) {
+                onLine(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of C strings.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}
+
+/// One `pipe repro` per workspace: an exclusive `flock` on `.cache/lock`, released by the kernel when the
+/// process dies however it dies. The file holds the holder's pid and command line for the refusal message.
+final class WorkspaceLock {
+    let url: URL
+    private var fd: Int32 = -1
+
+    init(cacheDirectory: URL) {
+        url = cacheDirectory.appendingPathComponent("lock")
+    }
+
+    func acquire(wait: Bool, description: String) throws {
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ReproError.cannotLock(lockFile: url.path, reason: String(cString: strerror(errno))) }
+        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            if errno == EINTR { continue }
+            let code = errno
+            let holder = (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
+            close(fd)
+            fd = -1
+            if code == EWOULDBLOCK {
+                throw ReproError.workspaceLocked(
+                    lockFile: url.path, holder: holder.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown holder")
+            }
+            throw ReproError.cannotLock(lockFile: url.path, reason: String(cString: strerror(code)))
+        }
+        ftruncate(fd, 0)
+        let text = "pid \(getpid()): \(description)\n"
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        ftruncate(fd, 0)
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}

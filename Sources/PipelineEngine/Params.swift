@@ -1,0 +1,161 @@
+import ContentStore
+import Foundation
+import Yams
+
+/// A params value in canonical JSON: keys sorted, numbers in their shortest round-trip form, so that
+/// equal values have equal bytes whatever their YAML spelling (`1e-3` and `0.001` are the same value).
+public struct CanonicalValue: Equatable, Hashable, @unchecked Sendable, CustomStringConvertible {
+    public let json: String
+    public let node: Node
+
+    public init(_ node: Node) {
+        self.node = node
+        self.json = Self.canonical(node)
+    }
+
+    public var description: String { json }
+
+    static func canonical(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            switch tagName(node) {
+            case .null: return "null"
+            case .bool: return node.bool.map { $0 ? "true" : "false" } ?? quote(scalar.string)
+            case .int: return node.int.map(String.init) ?? quote(scalar.string)
+            case .float:
+                guard let value = node.float, value.isFinite else { return quote(scalar.string) }
+                if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
+                return "\(value)"
+            default: return quote(scalar.string)
+            }
+        case .sequence(let items): return "[" + items.map(canonical).joined(separator: ",") + "]"
+        case .mapping(let map):
+            let pairs = map.map { (key: $0.key.string ?? canonical($0.key), value: canonical($0.value)) }
+                .sorted { $0.key < $1.key }
+            return "{" + pairs.map { quote($0.key) + ":" + $0.value }.joined(separator: ",") + "}"
+        case .alias: return "null"
+        }
+    }
+
+    static func tagName(_ node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A `-S STAGE.KEY=VALUE` override: replaces KEY in `stages/STAGE.yaml` for this run.
+public struct ParamOverride: Equatable, Sendable {
+    public var file: String
+    public var key: String
+    public var value: CanonicalValue
+    public var text: String
+
+    /// Parses `STAGE.KEY=VALUE`; VALUE is read as a YAML scalar or flow value (`0.01`, `true`, `[1, 2]`).
+    public init(parsing text: String) throws {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw PipelineError.badOverride(text: text, problem: "expected STAGE.KEY=VALUE")
+        }
+        let target = text[..<equals]
+        let valueText = String(text[text.index(after: equals)...])
+        guard let dot = target.firstIndex(of: "."), dot != target.startIndex,
+            target.index(after: dot) != target.endIndex
+        else { throw PipelineError.badOverride(text: text, problem: "expected STAGE.KEY before '='") }
+        let node: Node
+        do {
+            node = try Yams.compose(yaml: valueText) ?? Node("", Tag(.null))
+        } catch {
+            throw PipelineError.badOverride(text: text, problem: "value is not valid YAML")
+        }
+        self.file = "stages/\(target[..<dot]).yaml"
+        self.key = String(target[target.index(after: dot)...])
+        self.value = CanonicalValue(node)
+        self.text = text
+    }
+}
+
+/// Params values a stage reads, resolved from their files with overrides applied.
+public struct ResolvedParams: Sendable {
+    public var values: [ParamReference: CanonicalValue]
+    public var overridden: Set<ParamReference>
+
+    /// The value of `key`, looked up first in the stage's own file.
+    public func node(_ key: String) -> Node? {
+        values.first { $0.key.key == key && $0.key.file.hasPrefix("stages/") }?.value.node
+            ?? values.first { $0.key.key == key }?.value.node
+    }
+
+    public func string(_ key: String) -> String? { node(key)?.string }
+    public func int(_ key: String) -> Int? { node(key)?.int }
+    public func double(_ key: String) -> Double? { node(key)?.float }
+    public func bool(_ key: String) -> Bool? { node(key)?.bool }
+}
+
+/// Loads params files once per repro and answers dotted-key lookups.
+final class ParamsResolver: @unchecked Sendable {
+    let workspace: URL
+    let overrides: [ParamOverride]
+    private var documents: [String: Node?] = [:]
+    private let lock = NSLock()
+
+    init(workspace: URL, overrides: [ParamOverride]) {
+        self.workspace = workspace
+        self.overrides = overrides
+    }
+
+    func resolve(_ stage: StageDefinition) throws -> ResolvedParams {
+        var values: [ParamReference: CanonicalValue] = [:]
+        var overridden = Set<ParamReference>()
+        for reference in stage.params {
+            if let override = overrides.last(where: { $0.file == reference.file && $0.key == reference.key }) {
+                values[reference] = override.value
+                overridden.insert(reference)
+                continue
+            }
+            guard let document = try document(reference.file, stage: stage, at: reference.location) else {
+                throw PipelineError.missingParam(
+                    reference.location, key: reference.key, paramsFile: reference.file, stage: stage.name)
+            }
+            guard let node = Self.lookup(reference.key, in: document) else {
+                throw PipelineError.missingParam(
+                    reference.location, key: reference.key, paramsFile: reference.file, stage: stage.name)
+            }
+            values[reference] = CanonicalValue(node)
+        }
+        return ResolvedParams(values: values, overridden: overridden)
+    }
+
+    private func document(_ file: String, stage: StageDefinition, at location: SourceLocation) throws -> Node? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = documents[file] { return cached }
+        let url = workspace.appendingPathComponent(file)
+        guard FileStat.at(url.path, followingSymlinks: true) != nil else {
+            throw PipelineError.missingParamsFile(location, paramsFile: file, stage: stage.name)
+        }
+        let node = try YAMLDocument.load(url, display: file)
+        documents[file] = node
+        return node
+    }
+
+    /// `a.b.c` → the node at `a` / `b` / `c`; a whole key containing dots wins over descending.
+    static func lookup(_ key: String, in node: Node) -> Node? {
+        guard case .mapping(let map) = node else { return nil }
+        if let exact = map[key] { return exact }
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let child = map[parts[0]] else { return nil }
+        return lookup(parts[1], in: child)
+    }
+}

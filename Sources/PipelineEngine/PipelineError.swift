@@ -1,0 +1,115 @@
+import ContentStore
+import Foundation
+
+/// A position in a YAML file, 1-based, printed as `file:line:column`.
+public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// Everything wrong with a pipeline's definition, its params or its lock file: bad input, exit code 2.
+public enum PipelineError: Error, CustomStringConvertible, Equatable {
+    case missingFile(path: String)
+    case unreadableFile(path: String, reason: String)
+    case malformedYAML(SourceLocation, problem: String)
+    case unexpectedType(SourceLocation, expected: String)
+    case unknownKey(SourceLocation, key: String, allowed: [String])
+    case duplicateKey(SourceLocation, key: String)
+    case invalidStageName(SourceLocation, name: String)
+    case noStages(file: String)
+    case kindAmbiguous(SourceLocation, stage: String)
+    case kindMissing(SourceLocation, stage: String)
+    case unknownBuiltin(SourceLocation, name: String, known: [String])
+    case emptyCommand(SourceLocation, stage: String)
+    case invalidPath(SourceLocation, path: String, problem: String)
+    case pathEscapesWorkspace(SourceLocation, path: String, reason: String)
+    case duplicateOutput(SourceLocation, path: String, stage: String, otherStage: String)
+    case overlappingOutputs(SourceLocation, path: String, stage: String, enclosing: String, otherStage: String)
+    case cycle(SourceLocation, stages: [String])
+    case missingDependency(SourceLocation, path: String, stage: String)
+    case missingParamsFile(SourceLocation, paramsFile: String, stage: String)
+    case missingParam(SourceLocation, key: String, paramsFile: String, stage: String)
+    case unknownStage(name: String, known: [String])
+    case badOverride(text: String, problem: String)
+    case malformedLock(path: String, problem: String)
+    case newerLock(path: String, schema: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path): return "\(path): no such file"
+        case .unreadableFile(let path, let reason): return "\(path): cannot read: \(reason)"
+        case .malformedYAML(let at, let problem): return "\(at): malformed YAML: \(problem)"
+        case .unexpectedType(let at, let expected): return "\(at): expected \(expected)"
+        case .unknownKey(let at, let key, let allowed):
+            return "\(at): unknown key '\(key)' (allowed: \(allowed.joined(separator: ", ")))"
+        case .duplicateKey(let at, let key): return "\(at): duplicate key '\(key)'"
+        case .invalidStageName(let at, let name):
+            return "\(at): invalid stage name '\(name)' (use letters, digits, '_', '-' and '.')"
+        case .noStages(let file): return "\(file): no stages declared (expected a 'stages:' mapping)"
+        case .kindAmbiguous(let at, let stage): return "\(at): stage '\(stage)' has both 'uses' and 'cmd'; give one"
+        case .kindMissing(let at, let stage): return "\(at): stage '\(stage)' needs either 'uses' or 'cmd'"
+        case .unknownBuiltin(let at, let name, let known):
+            let list = known.isEmpty ? "none registered" : known.joined(separator: ", ")
+            return "\(at): unknown built-in stage '\(name)' (known: \(list))"
+        case .emptyCommand(let at, let stage): return "\(at): stage '\(stage)' has an empty 'cmd'"
+        case .invalidPath(let at, let path, let problem): return "\(at): invalid path '\(path)': \(problem)"
+        case .pathEscapesWorkspace(let at, let path, let reason):
+            return "\(at): path '\(path)' escapes the workspace: \(reason)"
+        case .duplicateOutput(let at, let path, let stage, let other):
+            return "\(at): output '\(path)' of stage '\(stage)' is also an output of stage '\(other)'"
+        case .overlappingOutputs(let at, let path, let stage, let enclosing, let other):
+            return "\(at): output '\(path)' of stage '\(stage)' lies inside output '\(enclosing)' of stage '\(other)'"
+        case .cycle(let at, let stages): return "\(at): the stages form a cycle: \(stages.joined(separator: " → "))"
+        case .missingDependency(let at, let path, let stage):
+            return "\(at): dependency '\(path)' of stage '\(stage)' does not exist and no stage produces it"
+        case .missingParamsFile(let at, let file, let stage):
+            return "\(at): params file '\(file)' of stage '\(stage)' does not exist"
+        case .missingParam(let at, let key, let file, let stage):
+            return "\(at): param '\(key)' of stage '\(stage)' is not in \(file)"
+        case .unknownStage(let name, let known):
+            return "unknown stage '\(name)' (stages: \(known.joined(separator: ", ")))"
+        case .badOverride(let text, let problem): return "bad --set '\(text)': \(problem)"
+        case .malformedLock(let path, let problem): return "\(path): malformed lock file: \(problem)"
+        case .newerLock(let path, let schema, let supported):
+            return "\(path): written by a newer pipe (schema \(schema); this pipe reads up to \(supported))"
+        }
+    }
+
+    /// Where in a file the problem is, when it is in one.
+    public var location: SourceLocation? {
+        switch self {
+        case .malformedYAML(let at, _), .unexpectedType(let at, _), .unknownKey(let at, _, _), .duplicateKey(let at, _),
+            .invalidStageName(let at, _), .kindAmbiguous(let at, _), .kindMissing(let at, _),
+            .unknownBuiltin(let at, _, _), .emptyCommand(let at, _), .invalidPath(let at, _, _),
+            .pathEscapesWorkspace(let at, _, _), .duplicateOutput(let at, _, _, _),
+            .overlappingOutputs(let at, _, _, _, _),
+            .cycle(let at, _), .missingDependency(let at, _, _), .missingParamsFile(let at, _, _),
+            .missingParam(let at, _, _, _):
+            return at
+        default: return nil
+        }
+    }
+}
+
+/// A repro that could not proceed for a reason other than bad input.
+public enum ReproError: Error, CustomStringConvertible, Equatable {
+    case workspaceLocked(lockFile: String, holder: String)
+    case cannotLock(lockFile: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .workspaceLocked(let lockFile, let holder):
+            return "another pipe holds the workspace lock \(lockFile): \(holder) (use --wait to wait for it)"
+        case .cannotLock(let lockFile, let reason): return "\(lockFile): cannot take the workspace lock: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,6 @@
+import PipeCLI
+
+@main
+enum Entrypoint {
+    static func main() { PipeCommand.runAndExit() }
+}
