@@ -249,12 +249,36 @@ enum YAMLDocument {
                 .composer(_, let problem, let mark, _):
                 throw PipelineError.malformedYAML(
                     SourceLocation(file: file, line: mark.line, column: mark.column), problem: problem)
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                let key = duplicates.sorted().first ?? ""
+                let line = secondOccurrence(of: key, in: text, from: context.mark.line) ?? context.mark.line
+                throw PipelineError.duplicateKey(SourceLocation(file: file, line: line, column: 1), key: key)
             case .reader(let problem, _, _, _):
                 throw PipelineError.malformedYAML(SourceLocation(file: file, line: 1, column: 1), problem: problem)
             default:
                 throw PipelineError.malformedYAML(SourceLocation(file: file, line: 1, column: 1), problem: "\(error)")
             }
         }
+    }
+
+    /// The line of the second `key:` at the indentation of the first, from `startLine` on (1-based).
+    static func secondOccurrence(of key: String, in text: String, from startLine: Int) -> Int? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var firstIndent: Int?
+        for index in max(0, startLine - 1)..<lines.count {
+            let line = lines[index]
+            let indent = line.prefix { $0 == " " }.count
+            let rest = line.dropFirst(indent)
+            guard rest.hasPrefix(key), rest.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":") else {
+                continue
+            }
+            if let firstIndent {
+                if indent == firstIndent { return index + 1 }
+            } else {
+                firstIndent = indent
+            }
+        }
+        return nil
     }
 
     /// Reads and composes a YAML file; `display` is the name used in errors.

@@ -104,6 +104,16 @@ final class ReproExecution: @unchecked Sendable {
             return result
         }
         do {
+            if options.dryRun, let missing = missingDependency(stage) {
+                // In a plan, an upstream stage that would run produces it; otherwise it is a real failure.
+                guard lockEntry(name) == nil || upstreamRan != nil else {
+                    throw StageFailure("dependency \(missing) is missing")
+                }
+                result.reason = lockEntry(name) == nil ? .neverRun : .upstreamStale(upstreamRan ?? "")
+                result.outcome = .wouldRun
+                result.endedAt = Date()
+                return result
+            }
             let depHashes = try hashDependencies(stage)
             let inputs = StageInputs(
                 kind: stage.kindText(registry: workspace.registry), params: stageParams, deps: depHashes)
@@ -132,7 +142,9 @@ final class ReproExecution: @unchecked Sendable {
                 return result
             }
             observer.stageStarted(name, reason: reason)
-            if options.useRunCache, isRestorable(stage), let restored = restore(stage, signature: signature) {
+            if options.useRunCache, reason != .forced, isRestorable(stage),
+                let restored = restore(stage, signature: signature)
+            {
                 try commitLock(stage, inputs: inputs, signature: signature, outputs: restored)
                 result.outcome = .restored
                 result.message = "restored from cache"
@@ -159,11 +171,14 @@ final class ReproExecution: @unchecked Sendable {
         return result
     }
 
+    private func missingDependency(_ stage: StageDefinition) -> String? {
+        stage.deps.first {
+            FileStat.at(workspace.root.appendingPathComponent($0.path).path, followingSymlinks: true) == nil
+        }?.path
+    }
+
     private func hashDependencies(_ stage: StageDefinition) throws -> [String: Digest] {
-        for dep in stage.deps
-        where FileStat.at(workspace.root.appendingPathComponent(dep.path).path, followingSymlinks: true) == nil {
-            throw StageFailure("dependency \(dep.path) is missing")
-        }
+        if let missing = missingDependency(stage) { throw StageFailure("dependency \(missing) is missing") }
         return try hasher.hash(stage.deps.map(\.path)).mapValues(\.digest)
     }
 

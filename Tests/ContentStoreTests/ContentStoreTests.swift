@@ -1,0 +1,159 @@
+import Foundation
+import XCTest
+
+@testable import ContentStore
+
+final class ContentStoreTests: XCTestCase {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-cs-\(UUID().uuidString)")
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+
+    private func write(_ path: String, _ text: String) throws {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    func testSHA256MatchesTheStandardVectors() throws {
+        XCTAssertEqual(Digest.of("").hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(Digest.of("abc").hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // Streaming across the 1 MiB read size gives the same digest as one update.
+        let big = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try big.write(to: root.appendingPathComponent("big"))
+        let streamed = try FileHashing.hash(path: root.appendingPathComponent("big").path)
+        XCTAssertEqual(streamed.digest, Digest.of(big))
+        XCTAssertEqual(streamed.size, Int64(big.count))
+    }
+
+    func testDigestRejectsMalformedHex() {
+        XCTAssertNil(Digest(hex: "abc"))
+        XCTAssertNil(Digest(hex: String(repeating: "G", count: 64)))
+        XCTAssertNotNil(Digest(hex: String(repeating: "a", count: 64)))
+    }
+
+    func testADirectoryHashIsItsSortedManifestsHash() throws {
+        try write("d/b.txt", "b")
+        try write("d/a/z.txt", "z")
+        let hasher = ContentHasher(root: root, statCache: StatCache())
+        let hash = try XCTUnwrap(try hasher.hash(["d"])["d"])
+        let manifest = try hasher.manifest(directory: "d")
+        XCTAssertEqual(manifest.entries.map(\.relativePath), ["a/z.txt", "b.txt"])
+        XCTAssertEqual(hash.digest, manifest.digest)
+        XCTAssertEqual(hash.fileCount, 2)
+        XCTAssertEqual(try DirectoryManifest.parse(manifest.bytes, path: "m"), manifest)
+        try write("d/b.txt", "B")
+        XCTAssertNotEqual(try hasher.hash(["d"])["d"]?.digest, hash.digest)
+    }
+
+    func testAManifestClimbingOutOfItsDirectoryIsRejected() {
+        let line = String(repeating: "a", count: 64) + " 1 ../escape\n"
+        XCTAssertThrowsError(try DirectoryManifest.parse(Data(line.utf8), path: "m")) { error in
+            XCTAssertEqual(
+                error as? ContentStoreError,
+                .malformedManifest(path: "m", line: 1, reason: "expected 'sha256 size path'"))
+        }
+    }
+
+    func testTheStatCacheAnswersOnlyForUnchangedOldEnoughFiles() throws {
+        try write("f.txt", "one")
+        let cacheURL = root.appendingPathComponent("stat-cache")
+        let path = root.appendingPathComponent("f.txt").path
+        let stat = try XCTUnwrap(FileStat.at(path))
+        let cache = StatCache(loading: cacheURL)
+        cache.record(path: "f.txt", stat: stat, digest: Digest.of("one"))
+        XCTAssertNil(cache.lookup(path: "f.txt", stat: stat), "a just-written file is racy: hashed again")
+
+        // Age the file: set its mtime two seconds back, then record again.
+        var times = [timespec(tv_sec: time(nil) - 2, tv_nsec: 0), timespec(tv_sec: time(nil) - 2, tv_nsec: 0)]
+        XCTAssertEqual(utimensat(AT_FDCWD, path, &times, 0), 0)
+        // ctime moves with utimensat, so wait out the racy window against ctime too.
+        let aged = try XCTUnwrap(FileStat.at(path))
+        cache.record(path: "f.txt", stat: aged, digest: Digest.of("one"))
+        XCTAssertNil(cache.lookup(path: "f.txt", stat: aged))
+        Thread.sleep(forTimeInterval: 1.05)
+        cache.record(path: "f.txt", stat: aged, digest: Digest.of("one"))
+        XCTAssertEqual(cache.lookup(path: "f.txt", stat: aged), Digest.of("one"))
+        try cache.save()
+        XCTAssertEqual(StatCache(loading: cacheURL).lookup(path: "f.txt", stat: aged), Digest.of("one"))
+
+        try write("f.txt", "two")  // same size
+        let rewritten = try XCTUnwrap(FileStat.at(path))
+        XCTAssertNil(cache.lookup(path: "f.txt", stat: rewritten))
+    }
+
+    func testACorruptStatCacheFileIsIgnored() throws {
+        try write("stat-cache", "pipe-stat-cache 1\nnot a line\n\u{0}\u{1}")
+        let cache = StatCache(loading: root.appendingPathComponent("stat-cache"))
+        XCTAssertEqual(cache.misses, 0)
+    }
+
+    func testObjectsRoundTripByCopyHardlinkAndReflink() throws {
+        try write("data/file.txt", "payload")
+        let store = ObjectStore(cacheDirectory: root.appendingPathComponent(".cache"))
+        let digest = Digest.of("payload")
+        try store.commitFile(at: root.appendingPathComponent("data/file.txt").path, digest: digest)
+        XCTAssertTrue(store.contains(digest))
+        XCTAssertEqual(
+            store.objectURL(digest).path.hasSuffix("objects/" + digest.hex.prefix(2) + "/" + digest.hex.dropFirst(2)),
+            true)
+        for mode in LinkMode.allCases {
+            let target = root.appendingPathComponent("restored-\(mode.rawValue).txt").path
+            try store.checkout(digest, isDirectory: false, to: target, mode: mode)
+            XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "payload", mode.rawValue)
+        }
+        let linked = try XCTUnwrap(FileStat.at(root.appendingPathComponent("restored-hardlink.txt").path))
+        XCTAssertEqual(linked.inode, FileStat.at(store.objectURL(digest).path)?.inode)
+    }
+
+    func testCommittingAFileThatChangedSinceHashingFails() throws {
+        try write("f.txt", "now")
+        let store = ObjectStore(cacheDirectory: root.appendingPathComponent(".cache"))
+        XCTAssertThrowsError(
+            try store.commitFile(at: root.appendingPathComponent("f.txt").path, digest: Digest.of("then")))
+        XCTAssertFalse(store.contains(Digest.of("then")))
+        XCTAssertFalse(store.contains(Digest.of("now")))
+    }
+
+    func testACorruptObjectIsQuarantinedNotRestored() throws {
+        try write("f.txt", "good")
+        let store = ObjectStore(cacheDirectory: root.appendingPathComponent(".cache"))
+        let digest = Digest.of("good")
+        try store.commitFile(at: root.appendingPathComponent("f.txt").path, digest: digest)
+        chmod(store.objectURL(digest).path, 0o644)
+        try Data("evil".utf8).write(to: store.objectURL(digest))
+        let target = root.appendingPathComponent("out.txt").path
+        XCTAssertThrowsError(try store.checkout(digest, isDirectory: false, to: target, mode: .copy)) { error in
+            guard case .corruptObject? = error as? ContentStoreError else { return XCTFail("\(error)") }
+        }
+        XCTAssertNil(FileStat.at(target))
+        XCTAssertFalse(store.contains(digest))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.quarantineDirectory.path).count, 1)
+    }
+
+    func testTheRunCacheRoundTripsAndRejectsGarbage() throws {
+        let cache = RunCache(cacheDirectory: root)
+        let signature = Digest.of("sig")
+        XCTAssertNil(try cache.lookup(signature: signature))
+        let outputs = [
+            CachedOutput(path: "model", digest: Digest.of("m"), isDirectory: true),
+            CachedOutput(path: "a b.txt", digest: Digest.of("a"), isDirectory: false),
+        ]
+        try cache.record(signature: signature, outputs: outputs)
+        XCTAssertEqual(try cache.lookup(signature: signature), outputs.sorted { $0.path < $1.path })
+        try Data("garbage".utf8).write(to: cache.entryURL(signature))
+        XCTAssertThrowsError(try cache.lookup(signature: signature))
+    }
+
+    func testAtomicWriteLeavesNoTemporaryFiles() throws {
+        let url = root.appendingPathComponent("sub/file.txt")
+        try AtomicFile.write(Data("x".utf8), to: url)
+        try AtomicFile.write(Data("y".utf8), to: url)
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "y")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["file.txt"])
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+
+/// Runs the built `pipe` binary in a temporary workspace, the way a user does.
+final class BinaryHarness {
+    let root: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    static var binary: URL { Bundle.main.bundleURL.appendingPathComponent("pipe") }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func write(_ path: String, _ text: String, in directory: URL? = nil) throws {
+        let url = (directory ?? root).appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    func read(_ path: String, in directory: URL? = nil) throws -> String {
+        String(decoding: try Data(contentsOf: (directory ?? root).appendingPathComponent(path)), as: UTF8.self)
+    }
+
+    /// Starts `pipe ARGS` in `directory` (default: the workspace) without waiting.
+    func start(_ arguments: [String], in directory: URL? = nil) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory ?? root
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    /// Runs `pipe ARGS` to completion.
+    @discardableResult
+    func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+        let (process, out, err) = try start(arguments, in: directory)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}

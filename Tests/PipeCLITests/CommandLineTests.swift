@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+
+/// The binary end to end: help text, exit codes, workspace locking.
+final class CommandLineTests: XCTestCase {
+    func testRootHelpIsPinned() throws {
+        let harness = try BinaryHarness()
+        let output = try harness.run(["--help"])
+        XCTAssertEqual(output.status, 0)
+        XCTAssertEqual(
+            output.stdout,
+            """
+            OVERVIEW: Reproducible ECG arrhythmia pipelines: stage graph, content cache,
+            run tracking.
+
+            USAGE: pipe <subcommand>
+
+            OPTIONS:
+              --version               Show the version.
+              -h, --help              Show help information.
+
+            SUBCOMMANDS:
+              repro                   Bring stages up to date: run, restore from cache or
+                                      skip each, saying why.
+              status                  Say which stages are stale and why, without running
+                                      anything.
+              dag                     Draw the stage graph: ASCII by default, or Graphviz
+                                      dot, or Mermaid.
+              init                    Write a starter pipeline.yaml and stages/ into an
+                                      empty directory.
+
+              See 'pipe help <subcommand>' for detailed help.
+
+            """)
+    }
+
+    func testInitThenReproThenStatusFromASubdirectory() throws {
+        let harness = try BinaryHarness()
+        XCTAssertEqual(try harness.run(["init"]).status, 0)
+        XCTAssertEqual(try harness.run(["init"]).status, 2, "refuses to overwrite")
+        let first = try harness.run(["repro"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("'hello' ran in"), first.stdout)
+        XCTAssertEqual(try harness.read("out/hello.txt"), "greeting: hello from pipe\n")
+        let sub = harness.root.appendingPathComponent("out")
+        let status = try harness.run(["status", "--check"], in: sub)
+        XCTAssertEqual(status.status, 0, status.stdout + status.stderr)
+        XCTAssertEqual(status.stdout, "Pipeline is up to date (1 stage).\n")
+        try harness.write("stages/hello.yaml", "greeting: bonjour\n")
+        let stale = try harness.run(["status", "--check"])
+        XCTAssertEqual(stale.status, 1)
+        XCTAssertEqual(stale.stdout, "hello: changed param greeting\n1 of 1 stages stale.\n")
+        let json = try harness.run(["status", "--json"])
+        XCTAssertTrue(json.stdout.contains("\"reason\" : \"changed_param\""), json.stdout)
+    }
+
+    func testBadInputExitsTwoNamingFileAndLine() throws {
+        let cases = [
+            ("stages:\n  a:\n    cmd: echo\n    outz: [x]\n", "pipeline.yaml:4:5: unknown key 'outz'"),
+            (
+                "stages:\n  a:\n    cmd: echo\n    deps: [e]\n    outs: [t]\n  b:\n    cmd: echo\n    deps: [t]\n    outs: [e]\n",
+                "the stages form a cycle: a → b → a"
+            ),
+            ("stages:\n  a:\n    cmd: echo\n    deps: [missing.txt]\n", "pipeline.yaml:4:12: dependency 'missing.txt'"),
+            ("stages:\n  a: [\n", "pipeline.yaml:3:1: malformed YAML"),
+        ]
+        for (yaml, message) in cases {
+            let harness = try BinaryHarness()
+            try harness.write("pipeline.yaml", yaml)
+            for command in [["repro"], ["status"], ["dag"]] {
+                let output = try harness.run(command)
+                XCTAssertEqual(output.status, 2, "\(command) \(yaml)")
+                XCTAssertTrue(output.stderr.contains(message), "\(command): \(output.stderr)")
+            }
+        }
+        let harness = try BinaryHarness()
+        XCTAssertEqual(try harness.run(["status"]).status, 2, "no pipeline.yaml")
+        XCTAssertEqual(try harness.run(["repro", "--jobs", "0"]).status, 2)
+        XCTAssertEqual(try harness.run(["frobnicate"]).status, 2)
+        try harness.write("pipeline.yaml", "stages:\n  a:\n    cmd: echo > o\n    outs: [o]\n")
+        XCTAssertEqual(try harness.run(["repro", "nosuchstage"]).status, 2)
+        XCTAssertEqual(try harness.run(["repro", "-S", "nonsense"]).status, 2)
+    }
+
+    func testAFailingStageExitsOne() throws {
+        let harness = try BinaryHarness()
+        try harness.write("pipeline.yaml", "stages:\n  bad:\n    cmd: echo about to fail && exit 4\n    outs: [o]\n")
+        let output = try harness.run(["repro"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stdout.contains("[bad] about to fail"), output.stdout)
+        XCTAssertTrue(
+            output.stderr.contains("'bad' failed: command failed with exit status 4 (log: .cache/logs/bad.log)"),
+            output.stderr)
+        XCTAssertEqual(try harness.read(".cache/logs/bad.log"), "about to fail\n")
+    }
+
+    func testASecondReproIsRefusedWhileTheFirstHoldsTheWorkspace() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml", "stages:\n  slow:\n    cmd: touch started && sleep 3 && echo done > o\n    outs: [o]\n")
+        let (first, _, _) = try harness.start(["repro"])
+        let started = harness.root.appendingPathComponent("started")
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let second = try harness.run(["repro"])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(second.stderr.contains("pid \(first.processIdentifier): pipe repro"), second.stderr)
+        let status = try harness.run(["status"])
+        XCTAssertEqual(status.status, 0, "status takes no write lock")
+        let waited = try harness.run(["repro", "--wait"])
+        XCTAssertEqual(waited.status, 0, waited.stderr)
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        XCTAssertTrue(waited.stdout.contains("'slow' skipped: up to date"), waited.stdout)
+    }
+}
