@@ -167,33 +167,27 @@ public final class ContentHasher: @unchecked Sendable {
         }
         guard !toRead.isEmpty else { return result }
         // Largest first, so one big file does not start last and leave the other cores idle.
-        toRead.sort { $0.stat.size > $1.stat.size }
-        var outcomes = [Result<(digest: Digest, size: Int64), Error>?](repeating: nil, count: toRead.count)
-        let outcomesLock = NSLock()
+        let work = toRead.sorted { $0.stat.size > $1.stat.size }
+        let outcomes = OutcomeSlots(count: work.count)
         let next = ManagedCounter()
-        let workers = min(toRead.count, ProcessInfo.processInfo.activeProcessorCount)
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        runInParallel(workers: min(work.count, ProcessInfo.processInfo.activeProcessorCount)) {
             while true {
                 let index = next.increment()
-                guard index < toRead.count else { return }
-                let item = toRead[index]
+                guard index < work.count else { return }
+                let item = work[index]
                 let outcome = Result { try FileHashing.hash(path: self.root.appendingPathComponent(item.path).path) }
-                if case .success(let hash) = outcome {
-                    // A file that changed while being read is recorded under its new stat next time.
-                    if hash.size == item.stat.size {
-                        self.statCache.record(path: item.path, stat: item.stat, digest: hash.digest)
-                    }
+                // A file that changed while being read is recorded under its new stat next time.
+                if case .success(let hash) = outcome, hash.size == item.stat.size {
+                    self.statCache.record(path: item.path, stat: item.stat, digest: hash.digest)
                 }
-                outcomesLock.lock()
-                outcomes[index] = outcome
-                outcomesLock.unlock()
+                outcomes.set(index, outcome)
             }
         }
         counterLock.lock()
         filesRead += toRead.count
         counterLock.unlock()
-        for (index, item) in toRead.enumerated() {
-            guard let outcome = outcomes[index] else { continue }
+        for (index, item) in work.enumerated() {
+            guard let outcome = outcomes.get(index) else { continue }
             switch outcome {
             case .success(let hash): result[item.path] = hash
             case .failure(let error):
@@ -204,6 +198,44 @@ public final class ContentHasher: @unchecked Sendable {
             }
         }
         return result
+    }
+}
+
+/// Runs `body` on `workers` threads at once (the caller's thread being one of them) and returns when all
+/// are done. Dedicated threads, because libdispatch may run a `concurrentPerform` serially on a busy machine.
+func runInParallel(workers: Int, _ body: @escaping @Sendable () -> Void) {
+    guard workers > 1 else { return body() }
+    let group = DispatchGroup()
+    for _ in 1..<workers {
+        group.enter()
+        let thread = Thread {
+            body()
+            group.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    body()
+    group.wait()
+}
+
+/// One result slot per file, filled by concurrent workers.
+final class OutcomeSlots: @unchecked Sendable {
+    private var slots: [Result<(digest: Digest, size: Int64), Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ outcome: Result<(digest: Digest, size: Int64), Error>) {
+        lock.lock()
+        slots[index] = outcome
+        lock.unlock()
+    }
+
+    func get(_ index: Int) -> Result<(digest: Digest, size: Int64), Error>? {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots[index]
     }
 }
 

@@ -45,7 +45,9 @@ func nowNanoseconds() -> Int64 {
 /// Writes files so that a crash at any moment leaves either the old content or the new one.
 public enum AtomicFile {
     /// Writes `data` to a temporary file beside `url`, flushes it, renames it into place and flushes the directory.
-    public static func write(_ data: Data, to url: URL) throws {
+    /// `durable: false` skips the flushes, for caches whose loss only costs time: the rename still keeps a
+    /// reader from ever seeing a half-written file.
+    public static func write(_ data: Data, to url: URL, durable: Bool = true) throws {
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(
@@ -65,14 +67,14 @@ public enum AtomicFile {
                 offset += written
             }
         }
-        if failure == nil, fsync(fd) != 0 { failure = .cannotWrite(path: temporary.path, reason: errnoText()) }
+        if failure == nil, durable, fsync(fd) != 0 { failure = .cannotWrite(path: temporary.path, reason: errnoText()) }
         close(fd)
         if let failure {
             unlink(temporary.path)
             throw failure
         }
         try rename(temporary, to: url)
-        syncDirectory(directory)
+        if durable { syncDirectory(directory) }
     }
 
     /// `rename(2)`, with the error naming both paths.

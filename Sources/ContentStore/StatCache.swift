@@ -91,7 +91,7 @@ public final class StatCache: @unchecked Sendable {
             text += "\(entry.digest.hex) \(entry.inode) \(entry.size) \(entry.mtime) \(entry.ctime) "
             text += "\(entry.recordedAt) \(path)\n"
         }
-        try AtomicFile.write(Data(text.utf8), to: fileURL)
+        try AtomicFile.write(Data(text.utf8), to: fileURL, durable: false)
         dirty = false
     }
 }
