@@ -63,6 +63,7 @@ struct ReproCommand: ParsableCommand {
         options.overrides = try overrides.map(ParamOverride.init(parsing:))
         options.useRunCache = !noRunCache
         options.wait = wait
+        options.exitOnInterrupt = true
         options.commandLine = (["pipe"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let reporter = ConsoleReporter(workspace: workspace.root, json: json)
         let summary = try workspace.repro(options, observer: reporter)

@@ -1,4 +1,5 @@
 import ContentStore
+import Dispatch
 import Foundation
 
 #if canImport(Glibc)
@@ -185,4 +186,31 @@ final class WorkspaceLock {
     }
 
     deinit { release() }
+}
+
+/// Turns SIGINT and SIGTERM into an orderly stop: commands run in their own process groups, so the
+/// terminal's Ctrl-C does not reach them; this kills them, reports, and exits with 128 + the signal.
+/// Nothing half-done is committed: outputs enter the cache and the lock only after a stage succeeds.
+final class InterruptHandler {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(runner: CommandRunner, observer: ReproObserver) {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                runner.killAll()
+                observer.warning("interrupted by signal \(signalNumber); stopped running stages")
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
 }

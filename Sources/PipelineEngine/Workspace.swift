@@ -72,6 +72,9 @@ public struct ReproOptions: Sendable {
     public var commandLine = "pipe repro"
     /// Where each stage's log goes; `.cache/logs` when nil.
     public var logDirectory: URL?
+    /// On SIGINT or SIGTERM: stop every running command, tell the observer, exit 128 + signal.
+    /// For the command line; tests leave it off.
+    public var exitOnInterrupt = false
 
     public init() {}
 }
@@ -155,6 +158,8 @@ public final class Workspace: @unchecked Sendable {
             store.removeTemporaryFiles()
         }
         defer { workspaceLock.release() }
+        let interrupts = options.exitOnInterrupt ? InterruptHandler(runner: runner, observer: observer) : nil
+        defer { interrupts?.cancel() }
         let graph = try loadGraph()
         try checkTargets(options.targets, in: graph)
         let selected: [String]

@@ -115,4 +115,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(first.terminationStatus, 0)
         XCTAssertTrue(waited.stdout.contains("'slow' skipped: up to date"), waited.stdout)
     }
+
+    func testAnInterruptStopsTheRunningCommandAndCommitsNothing() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  slow:\n    cmd: touch started && sleep 1 && touch late && echo > o\n    outs: [o]\n")
+        let (process, _, _) = try harness.start(["repro"])
+        let started = harness.root.appendingPathComponent("started")
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        process.terminate()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("late").path))
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("pipeline.lock").path))
+    }
 }
