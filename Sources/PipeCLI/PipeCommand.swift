@@ -12,7 +12,7 @@ public struct PipeCommand: ParsableCommand {
         commandName: "pipe",
         abstract: "Reproducible ECG arrhythmia pipelines: stage graph, content cache, run tracking.",
         version: version,
-        subcommands: [ReproCommand.self, StatusCommand.self, DagCommand.self, InitCommand.self]
+        subcommands: [ReproCommand.self, StatusCommand.self, VerifyCommand.self, DagCommand.self, InitCommand.self]
     )
 
     public init() {}

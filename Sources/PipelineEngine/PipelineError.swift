@@ -104,12 +104,16 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
 public enum ReproError: Error, CustomStringConvertible, Equatable {
     case workspaceLocked(lockFile: String, holder: String)
     case cannotLock(lockFile: String, reason: String)
+    case lockOutOfDate(stages: [String])
 
     public var description: String {
         switch self {
         case .workspaceLocked(let lockFile, let holder):
             return "another pipe holds the workspace lock \(lockFile): \(holder) (use --wait to wait for it)"
         case .cannotLock(let lockFile, let reason): return "\(lockFile): cannot take the workspace lock: \(reason)"
+        case .lockOutOfDate(let stages):
+            return "pipeline.lock does not match the workspace (run pipe repro and commit the lock): "
+                + stages.joined(separator: "; ")
         }
     }
 }

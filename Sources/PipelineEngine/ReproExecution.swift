@@ -142,7 +142,7 @@ final class ReproExecution: @unchecked Sendable {
                 return result
             }
             observer.stageStarted(name, reason: reason)
-            if options.useRunCache, reason != .forced, isRestorable(stage),
+            if options.useRunCache, !options.verify, reason != .forced, isRestorable(stage),
                 let restored = restore(stage, signature: signature)
             {
                 try commitLock(stage, inputs: inputs, signature: signature, outputs: restored)
@@ -157,6 +157,13 @@ final class ReproExecution: @unchecked Sendable {
             result.exitStatus = exitStatus
             guard exitStatus == 0 else {
                 result.message = "command failed with exit status \(exitStatus)"
+                result.endedAt = Date()
+                return result
+            }
+            if options.verify {
+                let mismatches = try compareWithLock(stage, lockEntry: lockEntry)
+                result.outcome = mismatches.isEmpty ? .ran : .failed
+                if !mismatches.isEmpty { result.message = mismatches.joined(separator: "; ") }
                 result.endedAt = Date()
                 return result
             }
@@ -309,6 +316,44 @@ final class ReproExecution: @unchecked Sendable {
                 outputs: locked.map { CachedOutput(path: $0.path, digest: $0.digest, isDirectory: $0.isDirectory) })
         }
         return locked
+    }
+
+    /// `pipe verify`: the rebuilt outputs against the lock, one message per differing output. A differing
+    /// output is put back as the lock has it (from the cache, when it is there), so verifying changes nothing.
+    private func compareWithLock(_ stage: StageDefinition, lockEntry: LockEntry?) throws -> [String] {
+        guard let lockEntry else { return ["\(stage.name) has no entry in pipeline.lock"] }
+        var mismatches: [String] = []
+        for output in stage.outputs {
+            let absolute = workspace.root.appendingPathComponent(output.path).path
+            guard let locked = lockEntry.outputs.first(where: { $0.path == output.path }) else {
+                mismatches.append("output \(output.path) is not in pipeline.lock")
+                continue
+            }
+            guard FileStat.at(absolute, followingSymlinks: true) != nil else {
+                mismatches.append("output \(output.path) was not produced")
+                continue
+            }
+            guard let rebuilt = try hasher.hash([output.path])[output.path], rebuilt.digest != locked.digest else {
+                continue
+            }
+            var message =
+                "output \(output.path) differs from pipeline.lock: expected sha256 \(locked.digest.short), rebuilt "
+                + rebuilt.digest.short
+            if locked.isDirectory, rebuilt.isDirectory,
+                let lockedManifest = try? store.loadManifest(locked.digest)
+            {
+                let now = try hasher.manifest(directory: output.path)
+                let before = Dictionary(
+                    uniqueKeysWithValues: lockedManifest.entries.map { ($0.relativePath, $0.digest) })
+                let changed = now.entries.filter { before[$0.relativePath] != $0.digest }.map(\.relativePath)
+                if !changed.isEmpty { message += " (files: \(changed.prefix(5).joined(separator: ", ")))" }
+            }
+            mismatches.append(message)
+            if store.canRestore(locked.digest, isDirectory: locked.isDirectory) {
+                try? store.checkout(locked.digest, isDirectory: locked.isDirectory, to: absolute, mode: linkMode)
+            }
+        }
+        return mismatches
     }
 
     /// Records the stage in the lock and rewrites `pipeline.lock` atomically.

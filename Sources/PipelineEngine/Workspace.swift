@@ -72,6 +72,8 @@ public struct ReproOptions: Sendable {
     public var commandLine = "pipe repro"
     /// Where each stage's log goes; `.cache/logs` when nil.
     public var logDirectory: URL?
+    /// `pipe verify`: every stage is rebuilt and its outputs compared with the lock, which is not rewritten.
+    public var verify = false
     /// On SIGINT or SIGTERM: stop every running command, tell the observer, exit 128 + signal.
     /// For the command line; tests leave it off.
     public var exitOnInterrupt = false
@@ -182,6 +184,21 @@ public final class Workspace: @unchecked Sendable {
             store: store, runner: runner, observer: observer)
         let results = execution.run(selected)
         return ReproSummary(results: results)
+    }
+
+    /// The team's reproducibility check: the lock must match the current inputs, and rebuilding every stage
+    /// from scratch (no run-cache) must give exactly the outputs it records. Fails with `lockOutOfDate`
+    /// before running anything when `pipeline.lock` does not describe the workspace.
+    public func verify(_ base: ReproOptions, observer: ReproObserver) throws -> ReproSummary {
+        let stale = try status(targets: base.targets).filter { $0.reason.isStale }
+        guard stale.isEmpty else {
+            throw ReproError.lockOutOfDate(stages: stale.map { "\($0.stage): \($0.reason)" })
+        }
+        var options = base
+        options.force = true
+        options.useRunCache = false
+        options.verify = true
+        return try repro(options, observer: observer)
     }
 
     private func checkTargets(_ targets: [String], in graph: StageGraph) throws {

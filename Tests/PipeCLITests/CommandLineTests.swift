@@ -24,6 +24,8 @@ final class CommandLineTests: XCTestCase {
                                       skip each, saying why.
               status                  Say which stages are stale and why, without running
                                       anything.
+              verify                  Rebuild every stage from scratch and prove the
+                                      outputs match pipeline.lock.
               dag                     Draw the stage graph: ASCII by default, or Graphviz
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an
@@ -134,5 +136,44 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("late").path))
         XCTAssertFalse(
             FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("pipeline.lock").path))
+    }
+
+    func testVerifyPassesOnADeterministicPipelineAndNamesTheOutputThatIsNot() throws {
+        let harness = try BinaryHarness()
+        try harness.write("in.txt", "data\n")
+        try harness.write(
+            "pipeline.yaml",
+            """
+            stages:
+              stable:
+                cmd: sort in.txt > sorted.txt
+                deps: [in.txt]
+                outs: [sorted.txt]
+              stamped:
+                cmd: mkdir -p report && cp sorted.txt report/data.txt && date +%s%N > report/stamp.txt
+                deps: [sorted.txt]
+                outs: [report]
+            """)
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        let passing = try harness.run(["verify", "stable"])
+        XCTAssertEqual(passing.status, 0, passing.stdout + passing.stderr)
+        XCTAssertTrue(passing.stdout.hasSuffix("Verified: every output matches pipeline.lock.\n"), passing.stdout)
+
+        let lockBefore = try harness.read("pipeline.lock")
+        let stampBefore = try harness.read("report/stamp.txt")
+        let failing = try harness.run(["verify"])
+        XCTAssertEqual(failing.status, 1)
+        XCTAssertTrue(
+            failing.stderr.contains("'stamped' failed: output report differs from pipeline.lock"), failing.stderr)
+        XCTAssertTrue(failing.stderr.contains("(files: stamp.txt)"), failing.stderr)
+        XCTAssertEqual(try harness.read("pipeline.lock"), lockBefore, "verify never rewrites the lock")
+        XCTAssertEqual(try harness.read("report/stamp.txt"), stampBefore, "the locked output is put back")
+        XCTAssertEqual(try harness.run(["status", "--check"]).status, 0)
+
+        try harness.write("in.txt", "changed\n")
+        let stale = try harness.run(["verify"])
+        XCTAssertEqual(stale.status, 1)
+        XCTAssertTrue(stale.stderr.contains("pipeline.lock does not match the workspace"), stale.stderr)
+        XCTAssertTrue(stale.stderr.contains("stable: changed dep in.txt"), stale.stderr)
     }
 }
