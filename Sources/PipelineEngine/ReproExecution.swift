@@ -103,6 +103,7 @@ final class ReproExecution: @unchecked Sendable {
             result.message = "unknown stage"
             return result
         }
+        result.metricsFiles = stage.outputs.filter { $0.role == .metric }.map(\.path)
         do {
             if options.dryRun, let missing = missingDependency(stage) {
                 // In a plan, an upstream stage that would run produces it; otherwise it is a real failure.
@@ -146,6 +147,7 @@ final class ReproExecution: @unchecked Sendable {
                 let restored = restore(stage, signature: signature)
             {
                 try commitLock(stage, inputs: inputs, signature: signature, outputs: restored)
+                result.outputs = restored
                 result.outcome = .restored
                 result.message = "restored from cache"
                 result.endedAt = Date()
@@ -169,6 +171,7 @@ final class ReproExecution: @unchecked Sendable {
             }
             let outputs = try commitOutputs(stage, signature: signature)
             try commitLock(stage, inputs: inputs, signature: signature, outputs: outputs)
+            result.outputs = outputs
             result.outcome = .ran
         } catch {
             result.outcome = .failed

@@ -25,6 +25,10 @@ public struct StageResult: Sendable {
     public var logPath: String?
     /// Why it failed, or a note (`restored from cache`).
     public var message: String?
+    /// What it produced (ran or restored): path, hash, size.
+    public var outputs: [LockedOutput] = []
+    /// Its declared metrics files (workspace-relative).
+    public var metricsFiles: [String] = []
 
     public var duration: TimeInterval { endedAt.timeIntervalSince(startedAt) }
 }
@@ -54,6 +58,12 @@ public protocol ReproObserver: AnyObject {
     func stageMetrics(_ stage: String, values: [String: Double], step: Int)
     func stageFinished(_ result: StageResult)
     func warning(_ text: String)
+    /// Before any stage runs: the selected stages and the params each reads, overrides applied.
+    func reproPlanned(stages: [String], params: [String: ResolvedParams])
+}
+
+extension ReproObserver {
+    public func reproPlanned(stages: [String], params: [String: ResolvedParams]) {}
 }
 
 /// How to reproduce.
@@ -179,6 +189,7 @@ public final class Workspace: @unchecked Sendable {
         for name in selected {
             if let stage = graph.stage(name) { params[name] = try resolver.resolve(stage) }
         }
+        observer.reproPlanned(stages: selected, params: params)
         let execution = ReproExecution(
             workspace: self, graph: graph, lock: try loadLock(), options: options, params: params,
             store: store, runner: runner, observer: observer)
