@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Five-line entry point: hands the process arguments to PipeCLI.
@@ -17,7 +18,7 @@ let package = Package(
         .target(
             name: "PipeCLI",
             dependencies: [
-                "PipelineEngine",
+                "PipelineEngine", "Tracking", "TrackingCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -31,10 +32,26 @@ let package = Package(
         .target(name: "ContentStore", dependencies: ["COpenSSL"]),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
+        .target(name: "Tracking", dependencies: ["CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
+        // `pipe runs list/show/diff/rm/gc`: argument parsing over Tracking.
+        .target(
+            name: "TrackingCommands",
+            dependencies: ["Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // libgit2 from Debian's libgit2-dev, with static inline wrappers for its variadic calls.
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"]),
-        .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe"]),
+        .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        .testTarget(
+            name: "TrackingTests",
+            dependencies: [
+                "Tracking", "TrackingCommands", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,6 +2,8 @@ import ArgumentParser
 import ContentStore
 import Foundation
 import PipelineEngine
+import Tracking
+import TrackingCommands
 
 /// The root command. `runAndExit` maps every error to the project's exit codes:
 /// 0 ok, 1 a stage or check failed, 2 bad usage or bad input.
@@ -12,7 +14,10 @@ public struct PipeCommand: ParsableCommand {
         commandName: "pipe",
         abstract: "Reproducible ECG arrhythmia pipelines: stage graph, content cache, run tracking.",
         version: version,
-        subcommands: [ReproCommand.self, StatusCommand.self, VerifyCommand.self, DagCommand.self, InitCommand.self]
+        subcommands: [
+            ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, DagCommand.self,
+            InitCommand.self,
+        ]
     )
 
     public init() {}
@@ -29,6 +34,9 @@ public struct PipeCommand: ParsableCommand {
             Console.error("error: \(error)")
             return 2
         } catch let error as ContentStoreError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as TrackingError {
             Console.error("error: \(error)")
             return 2
         } catch let error as ReproError {

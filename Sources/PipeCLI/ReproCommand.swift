@@ -66,8 +66,22 @@ struct ReproCommand: ParsableCommand {
         options.exitOnInterrupt = true
         options.commandLine = (["pipe"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let reporter = ConsoleReporter(workspace: workspace.root, json: json)
-        let summary = try workspace.repro(options, observer: reporter)
-        reporter.finish(summary, dryRun: dry)
+        if dry {
+            let summary = try workspace.repro(options, observer: reporter)
+            reporter.finish(summary, dryRun: true)
+            return
+        }
+        let tracked = try TrackedRun(workspace: workspace.root, kind: .repro, console: reporter)
+        options.logDirectory = tracked.logDirectory
+        let summary: ReproSummary
+        do {
+            summary = try workspace.repro(options, observer: tracked)
+        } catch {
+            tracked.finishFailed()
+            throw error
+        }
+        tracked.finish(summary)
+        reporter.finish(summary, dryRun: false)
         if !summary.succeeded { throw ExitCode(1) }
     }
 }

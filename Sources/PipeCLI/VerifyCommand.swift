@@ -35,7 +35,16 @@ struct VerifyCommand: ParsableCommand {
         options.commandLine = (["pipe"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         options.exitOnInterrupt = true
         let reporter = ConsoleReporter(workspace: workspace.root, json: json)
-        let summary = try workspace.verify(options, observer: reporter)
+        let tracked = try TrackedRun(workspace: workspace.root, kind: .verify, console: reporter)
+        options.logDirectory = tracked.logDirectory
+        let summary: ReproSummary
+        do {
+            summary = try workspace.verify(options, observer: tracked)
+        } catch {
+            tracked.finishFailed()
+            throw error
+        }
+        tracked.finish(summary)
         reporter.finish(summary, dryRun: false)
         guard summary.succeeded else { throw ExitCode(1) }
         if !json { Console.output("Verified: every output matches pipeline.lock.") }

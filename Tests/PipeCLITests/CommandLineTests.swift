@@ -26,6 +26,7 @@ final class CommandLineTests: XCTestCase {
                                       anything.
               verify                  Rebuild every stage from scratch and prove the
                                       outputs match pipeline.lock.
+              runs                    List, show, compare and prune tracked runs.
               dag                     Draw the stage graph: ASCII by default, or Graphviz
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an
@@ -90,10 +91,14 @@ final class CommandLineTests: XCTestCase {
         let output = try harness.run(["repro"])
         XCTAssertEqual(output.status, 1)
         XCTAssertTrue(output.stdout.contains("[bad] about to fail"), output.stdout)
-        XCTAssertTrue(
-            output.stderr.contains("'bad' failed: command failed with exit status 4 (log: .cache/logs/bad.log)"),
+        let failure = try XCTUnwrap(
+            output.stderr.split(separator: "\n").first {
+                $0.hasPrefix("'bad' failed: command failed with exit status 4")
+            },
             output.stderr)
-        XCTAssertEqual(try harness.read(".cache/logs/bad.log"), "about to fail\n")
+        let log = try XCTUnwrap(failure.range(of: "(log: ").map { failure[$0.upperBound...].dropLast() })
+        XCTAssertTrue(log.hasPrefix("runs/") && log.hasSuffix("/logs/bad.log"), String(log))
+        XCTAssertEqual(try harness.read(String(log)), "about to fail\n")
     }
 
     func testASecondReproIsRefusedWhileTheFirstHoldsTheWorkspace() throws {

@@ -1,0 +1,133 @@
+import Foundation
+import PipelineEngine
+import Tracking
+
+/// Records one `pipe repro` or `pipe verify` in the run store while passing every event on to the console:
+/// the run opens as `running`, params land before the first stage, stage outcomes, metrics and artifacts as
+/// they happen, and the run closes as succeeded or failed. A run killed before it closes is marked
+/// `interrupted` by the next process that opens the store. A recording failure is a warning, never a
+/// failed pipeline.
+final class TrackedRun: ReproObserver, @unchecked Sendable {
+    let store: RunStore
+    let run: RunID
+    let console: ConsoleReporter
+    let workspace: URL
+    private var overridden: Set<String> = []
+    private var warnedAboutStore = false
+    private let lock = NSLock()
+
+    /// Opens the store and begins a run; prints the git warning (outside a repository…) once.
+    init(workspace: URL, kind: RunKind, console: ConsoleReporter) throws {
+        let git = GitFacts.read(workspace: workspace)
+        if let warning = git.warning { Console.error(warning.hasPrefix("warning:") ? warning : "warning: \(warning)") }
+        self.store = try RunStore.open(workspace: workspace)
+        self.run = try store.beginRun(
+            kind: kind, argv: ["pipe"] + CommandLine.arguments.dropFirst(), git: git, pipeVersion: PipeCommand.version)
+        self.console = console
+        self.workspace = workspace
+    }
+
+    /// Where this run's stage logs go: `runs/<id>/logs/`.
+    var logDirectory: URL { store.runFolder(run).appendingPathComponent("logs") }
+
+    func finish(_ summary: ReproSummary) {
+        record { try store.finishRun(run, status: summary.succeeded ? .succeeded : .failed) }
+    }
+
+    func finishFailed() { record { try store.finishRun(run, status: .failed) } }
+
+    // MARK: ReproObserver
+
+    func reproPlanned(stages: [String], params: [String: ResolvedParams]) {
+        var values: [String: RunParam] = [:]
+        for resolved in params.values {
+            for (reference, value) in resolved.values {
+                let key = Self.paramKey(file: reference.file, key: reference.key)
+                values[key] = RunParam(
+                    key: key, value: Self.plainText(value.json), overridden: resolved.overridden.contains(reference))
+            }
+        }
+        record { try store.recordParams(values.keys.sorted().compactMap { values[$0] }, run: run) }
+    }
+
+    func stageStarted(_ stage: String, reason: StageReason) { console.stageStarted(stage, reason: reason) }
+
+    func stageOutput(_ stage: String, line: String) { console.stageOutput(stage, line: line) }
+
+    func stageMetrics(_ stage: String, values: [String: Double], step: Int) {
+        console.stageMetrics(stage, values: values, step: step)
+        let now = Date()
+        let points = values.keys.sorted().compactMap { key in
+            values[key].map { MetricPoint(key: "\(stage).\(key)", value: $0, step: step, timestamp: now) }
+        }
+        record { try store.logMetrics(points, run: run, stage: stage) }
+    }
+
+    func warning(_ text: String) { console.warning(text) }
+
+    func stageFinished(_ result: StageResult) {
+        console.stageFinished(result)
+        guard result.outcome != .wouldRun else { return }
+        let outcome: StageOutcomeKind
+        switch result.outcome {
+        case .ran: outcome = .ran
+        case .restored: outcome = .restored
+        case .failed: outcome = .failed
+        case .skipped, .notRun, .wouldRun: outcome = .skipped
+        }
+        let reason = result.outcome == .notRun ? "not run: \(result.message ?? "")" : result.reason.description
+        record {
+            try store.recordStage(
+                StageOutcome(
+                    stage: result.stage, signature: result.signature?.hex ?? "", outcome: outcome, reason: reason,
+                    duration: result.duration, exitStatus: result.exitStatus, logPath: result.logPath.map(relative),
+                    finishedAt: result.endedAt),
+                run: run)
+        }
+        guard [.ran, .restored, .skipped].contains(result.outcome) else { return }
+        for path in result.metricsFiles {
+            let url = workspace.appendingPathComponent(path)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let prefix = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            record { try store.recordMetricsFile(url, run: run, stage: result.stage, prefix: prefix) }
+        }
+        let artifacts = result.outputs.map {
+            RunArtifact(path: $0.path, sha256: $0.digest.hex, size: $0.size, stage: result.stage)
+        }
+        if !artifacts.isEmpty { record { try store.recordArtifacts(artifacts, run: run) } }
+    }
+
+    // MARK: Helpers
+
+    /// `stages/train.yaml` + `lr` → `train.lr`; another file keeps its path without the extension.
+    static func paramKey(file: String, key: String) -> String {
+        var stem = file.hasPrefix("stages/") ? String(file.dropFirst("stages/".count)) : file
+        for suffix in [".yaml", ".yml"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
+        return "\(stem).\(key)"
+    }
+
+    /// A canonical JSON value as the store shows it: strings without their quotes, everything else as JSON.
+    static func plainText(_ json: String) -> String {
+        guard json.hasPrefix("\""),
+            let decoded = try? JSONDecoder().decode(String.self, from: Data(json.utf8))
+        else { return json }
+        return decoded
+    }
+
+    private func relative(_ path: String) -> String {
+        let prefix = workspace.path + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    private func record(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            lock.lock()
+            let first = !warnedAboutStore
+            warnedAboutStore = true
+            lock.unlock()
+            if first { console.warning("run tracking: \(error)") }
+        }
+    }
+}

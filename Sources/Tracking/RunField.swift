@@ -1,0 +1,89 @@
+import Foundation
+
+/// A column a user can name in `--where`, `--sort` and `--columns`: a run fact, `params.KEY` or `metrics.KEY`.
+public enum RunField: Hashable, Sendable, CustomStringConvertible {
+    case id, kind, status, start, end, duration, commit, branch, dirty, user, host, pid, version
+    case param(String)
+    case metric(String)
+
+    /// The names accepted for the run facts (aliases map to the same field).
+    static let names: [String: RunField] = [
+        "id": .id, "kind": .kind, "status": .status,
+        "start": .start, "started": .start, "end": .end, "ended": .end, "duration": .duration,
+        "commit": .commit, "branch": .branch, "dirty": .dirty,
+        "user": .user, "host": .host, "pid": .pid, "version": .version,
+    ]
+
+    static let help =
+        "id, kind, status, start, end, duration, commit, branch, dirty, user, host, pid, version, params.KEY, metrics.KEY"
+
+    /// Parses `status`, `params.train.lr`, `metrics.eval.accuracy` (also `param.` / `metric.`).
+    public init(parsing key: String) throws {
+        for (prefix, make) in [
+            ("params.", RunField.param), ("param.", RunField.param),
+            ("metrics.", RunField.metric), ("metric.", RunField.metric),
+        ] where key.hasPrefix(prefix) {
+            let rest = String(key.dropFirst(prefix.count))
+            guard !rest.isEmpty else {
+                throw TrackingError.badKey(key: key, reason: "missing the key after '\(prefix)'")
+            }
+            self = make(rest)
+            return
+        }
+        guard let field = RunField.names[key.lowercased()] else {
+            throw TrackingError.badKey(key: key, reason: "not a run field; use \(RunField.help)")
+        }
+        self = field
+    }
+
+    public var description: String {
+        switch self {
+        case .id: return "id"
+        case .kind: return "kind"
+        case .status: return "status"
+        case .start: return "start"
+        case .end: return "end"
+        case .duration: return "duration"
+        case .commit: return "commit"
+        case .branch: return "branch"
+        case .dirty: return "dirty"
+        case .user: return "user"
+        case .host: return "host"
+        case .pid: return "pid"
+        case .version: return "version"
+        case .param(let key): return "params.\(key)"
+        case .metric(let key): return "metrics.\(key)"
+        }
+    }
+}
+
+/// `--sort KEY[:asc|desc]`.
+public struct SortKey: Equatable, Sendable {
+    public var field: RunField
+    public var descending: Bool
+
+    public init(field: RunField, descending: Bool) {
+        self.field = field
+        self.descending = descending
+    }
+
+    /// Parses `metrics.acc:desc`, `start`, `params.train.lr:asc`. Ascending unless `:desc`.
+    public init(parsing text: String) throws {
+        var key = text
+        var descending = false
+        if let colon = text.lastIndex(of: ":") {
+            let direction = text[text.index(after: colon)...].lowercased()
+            switch direction {
+            case "asc": descending = false
+            case "desc": descending = true
+            default:
+                throw TrackingError.badKey(key: text, reason: "sort direction must be asc or desc, not '\(direction)'")
+            }
+            key = String(text[..<colon])
+        }
+        self.init(field: try RunField(parsing: key), descending: descending)
+    }
+
+    /// Newest first: the order of `runs list` without `--sort`.
+    public static let newestFirst = SortKey(field: .start, descending: true)
+}

@@ -1,0 +1,365 @@
+import Foundation
+import GRDB
+
+/// The run-tracking store: `runs/pipe.sqlite` (SQLite through GRDB, WAL mode) plus one folder per run, `runs/<id>/`.
+///
+/// Lifecycle: `beginRun` creates a `running` run; stages, params, metrics and artifacts are recorded as they happen,
+/// each call in its own transaction so a crashed run keeps its partial history; `finishRun` closes it.
+/// A run whose process died without finishing is marked `interrupted` the next time a store is opened.
+///
+/// Threading: a `RunStore` may be shared between threads; any number of processes may open the same store.
+/// Readers never wait for writers (WAL); writers wait up to `busyTimeout` for each other.
+public final class RunStore: Sendable {
+    /// The store's file name inside `runs/`.
+    public static let fileName = "pipe.sqlite"
+    /// How long a writer waits for another before failing with `TrackingError.storeBusy`.
+    public static let busyTimeout: TimeInterval = 5
+
+    /// The workspace root (the folder holding `pipeline.yaml`, `runs/`, `.cache/`).
+    public let workspace: URL
+    /// `runs/` inside the workspace.
+    public let runsFolder: URL
+    /// `runs/pipe.sqlite`, or `:memory:` for an in-memory store.
+    public let path: String
+    let database: any DatabaseWriter
+
+    // MARK: Opening
+
+    /// Opens (creating if needed) the store of `workspace`, migrates it, and marks dead runs interrupted.
+    ///
+    /// Throws `TrackingError.storeTooNew` for a store written by a newer pipe (left unmodified),
+    /// `.storeCorrupt` for a file that is not a readable store, `.storeBusy` past the busy timeout.
+    /// With `repair`, a corrupt store is moved aside (`pipe.sqlite.corrupt-<time>`) and a fresh one created.
+    public static func open(workspace: URL, repair: Bool = false) throws -> RunStore {
+        let runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
+        let file = runsFolder.appendingPathComponent(fileName)
+        do {
+            try FileManager.default.createDirectory(at: runsFolder, withIntermediateDirectories: true)
+        } catch {
+            throw TrackingError.database(
+                path: runsFolder.path, detail: "cannot create the runs folder: \(error.localizedDescription)")
+        }
+        do {
+            return try openExisting(workspace: workspace, file: file)
+        } catch TrackingError.storeCorrupt(let path, let detail) where repair {
+            _ = try moveAside(file: file, reason: detail, path: path)
+            return try openExisting(workspace: workspace, file: file)
+        }
+    }
+
+    /// A store in memory, for tests; its run folders go under `workspace/runs/`.
+    public static func inMemory(workspace: URL) throws -> RunStore {
+        var configuration = RunStore.configuration
+        configuration.label = "pipe-runs-memory"
+        let queue = try DatabaseQueue(configuration: configuration)
+        try Schema.migrator.migrate(queue)
+        return RunStore(workspace: workspace, path: ":memory:", database: queue)
+    }
+
+    /// Moves a store aside without deleting anything; returns where it went. Used by `--repair`.
+    @discardableResult
+    public static func moveAside(workspace: URL) throws -> URL? {
+        let file = workspace.appendingPathComponent("runs", isDirectory: true).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try moveAside(file: file, reason: "repair requested", path: file.path)
+    }
+
+    private init(workspace: URL, path: String, database: any DatabaseWriter) {
+        self.workspace = workspace
+        self.runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
+        self.path = path
+        self.database = database
+    }
+
+    private static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "pipe-runs"
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL never corrupts; a power cut may lose the last transaction, which is acceptable here.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        }
+        return configuration
+    }
+
+    private static func openExisting(workspace: URL, file: URL) throws -> RunStore {
+        let path = file.path
+        var journal = HeaderFacts.Journal.none
+        if FileManager.default.fileExists(atPath: path) {
+            journal = try checkHeader(path: path).journal
+            if journal == .rollback {
+                // Not a WAL file, so not one we wrote: look before DatabasePool switches it to WAL.
+                var configuration = RunStore.configuration
+                configuration.readonly = true
+                do {
+                    let queue = try DatabaseQueue(path: path, configuration: configuration)
+                    defer { try? queue.close() }
+                    try queue.read { db in try checkSchema(db, path: path) }
+                } catch {
+                    throw translate(error, path: path)
+                }
+            }
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw translate(error, path: path)
+        }
+        do {
+            // Reads first: a newer or foreign store is refused before anything is written, and an up-to-date
+            // store (the common case) never takes the write lock just to be opened.
+            let upToDate = try pool.read { db -> Bool in
+                if journal == .wal { try checkSchema(db, path: path) }
+                return try Schema.migrator.hasCompletedMigrations(db)
+            }
+            if !upToDate { try Schema.migrator.migrate(pool) }
+        } catch {
+            try? pool.close()
+            throw translate(error, path: path)
+        }
+        let store = RunStore(workspace: workspace, path: path, database: pool)
+        try store.markInterruptedRuns()
+        return store
+    }
+
+    /// Refuses a store holding migrations this binary does not know, or an SQLite file that is not a run store.
+    private static func checkSchema(_ db: Database, path: String) throws {
+        guard try db.tableExists("grdb_migrations") else {
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            if !tables.isEmpty {
+                throw TrackingError.storeCorrupt(
+                    path: path,
+                    detail:
+                        "an SQLite file that is not a pipe run store (tables: \(tables.prefix(5).joined(separator: ", ")))"
+                )
+            }
+            return
+        }
+        let known = Set(Schema.migrator.migrations)
+        let unknown = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter {
+            !known.contains($0)
+        }
+        if !unknown.isEmpty { throw TrackingError.storeTooNew(path: path, unknownMigrations: unknown) }
+    }
+
+    struct HeaderFacts {
+        enum Journal { case none, rollback, wal }
+        var journal: Journal
+    }
+
+    /// Cheap corruption checks before SQLite touches the file: the magic string and, without a WAL,
+    /// a file at least as long as the page count in its header says (catches truncated copies).
+    @discardableResult
+    private static func checkHeader(path: String) throws -> HeaderFacts {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw TrackingError.database(path: path, detail: "cannot read the file")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 100)) ?? Data()
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? header.count
+        if fileSize == 0 { return HeaderFacts(journal: .none) }  // An empty file is a fresh database to SQLite.
+        guard header.count == 100, header.prefix(16) == Data("SQLite format 3\u{0}".utf8) else {
+            throw TrackingError.storeCorrupt(path: path, detail: "not an SQLite database")
+        }
+        func bigEndian(_ offset: Int, _ count: Int) -> Int {
+            header[offset..<offset + count].reduce(0) { $0 << 8 | Int($1) }
+        }
+        let rawPageSize = bigEndian(16, 2)
+        let pageSize = rawPageSize == 1 ? 65536 : rawPageSize
+        let pageCount = bigEndian(28, 4)
+        let headerCountIsValid = bigEndian(24, 4) == bigEndian(92, 4)
+        let walExists = FileManager.default.fileExists(atPath: path + "-wal")
+        if headerCountIsValid, !walExists, pageCount > 0, fileSize < pageSize * pageCount {
+            throw TrackingError.storeCorrupt(
+                path: path, detail: "truncated: \(fileSize) bytes, header says \(pageSize * pageCount)")
+        }
+        // Bytes 18 and 19: file format write and read versions, 2 in WAL mode.
+        return HeaderFacts(journal: header[18] == 2 && header[19] == 2 ? .wal : .rollback)
+    }
+
+    private static func moveAside(file: URL, reason: String, path: String) throws -> URL {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let destination = file.deletingLastPathComponent().appendingPathComponent("\(fileName).corrupt-\(stamp)")
+        do {
+            try FileManager.default.moveItem(at: file, to: destination)
+            for suffix in ["-wal", "-shm"] {
+                let side = URL(fileURLWithPath: file.path + suffix)
+                if FileManager.default.fileExists(atPath: side.path) {
+                    try FileManager.default.moveItem(at: side, to: URL(fileURLWithPath: destination.path + suffix))
+                }
+            }
+        } catch {
+            throw TrackingError.database(
+                path: path, detail: "cannot move the store aside (\(reason)): \(error.localizedDescription)")
+        }
+        return destination
+    }
+
+    static func translate(_ error: Error, path: String) -> Error {
+        if error is TrackingError { return error }
+        guard let databaseError = error as? DatabaseError else {
+            return TrackingError.database(path: path, detail: "\(error)")
+        }
+        switch databaseError.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return TrackingError.storeCorrupt(
+                path: path, detail: databaseError.message ?? "database disk image is malformed")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return TrackingError.storeBusy(path: path, seconds: busyTimeout)
+        default:
+            return TrackingError.database(path: path, detail: databaseError.message ?? "\(databaseError)")
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.write(body) } catch { throw RunStore.translate(error, path: path) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.read(body) } catch { throw RunStore.translate(error, path: path) }
+    }
+
+    // MARK: Run lifecycle
+
+    /// Creates a `running` run for this process, its folder `runs/<id>/`, and returns its id.
+    public func beginRun(
+        kind: RunKind, argv: [String], git: GitFacts, pipeVersion: String,
+        startedAt: Date = Date()
+    ) throws -> RunID {
+        try beginRun(
+            kind: kind, argv: argv, git: git, pipeVersion: pipeVersion, startedAt: startedAt, process: .current)
+    }
+
+    /// As the public `beginRun`, recording `process` as the owner (tests record a child they later kill).
+    func beginRun(
+        kind: RunKind, argv: [String], git: GitFacts, pipeVersion: String,
+        startedAt: Date, process: ProcessIdentity, id fixedID: RunID? = nil
+    ) throws -> RunID {
+        let id = fixedID ?? RunID.make(at: startedAt)
+        let record = RunRecord(
+            id: id, kind: kind, status: .running, startedAt: startedAt, endedAt: nil, argv: argv,
+            user: HostFacts.userName, host: HostFacts.hostName, pid: process.pid, pidStartTicks: process.startTicks,
+            pipeVersion: pipeVersion, gitCommit: git.commit, gitBranch: git.branch, gitDirty: git.isDirty)
+        try write { db in try record.insert(db) }
+        do {
+            try FileManager.default.createDirectory(at: runFolder(id), withIntermediateDirectories: true)
+        } catch {
+            throw TrackingError.database(
+                path: runFolder(id).path, detail: "cannot create the run folder: \(error.localizedDescription)")
+        }
+        return id
+    }
+
+    /// `runs/<id>/`: where a run's logs, metrics and plots go.
+    public func runFolder(_ run: RunID) -> URL {
+        runsFolder.appendingPathComponent(run.rawValue, isDirectory: true)
+    }
+
+    /// Records the run's resolved parameters (replacing earlier values for the same keys), in one transaction.
+    public func recordParams(_ params: [RunParam], run: RunID) throws {
+        try write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO params (runId, key, value, number, overridden) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (runId, key) DO UPDATE SET
+                        value = excluded.value, number = excluded.number, overridden = excluded.overridden
+                    """)
+            for param in params {
+                try statement.execute(arguments: [
+                    run, param.key, param.value, strictNumber(param.value), param.overridden,
+                ])
+            }
+        }
+    }
+
+    /// Records one stage's outcome.
+    public func recordStage(_ stage: StageOutcome, run: RunID) throws {
+        let record = StageRunRecord(
+            id: nil, runId: run, stage: stage.stage, signature: stage.signature, outcome: stage.outcome,
+            reason: stage.reason, duration: stage.duration, exitStatus: stage.exitStatus, logPath: stage.logPath,
+            finishedAt: stage.finishedAt)
+        try write { db in try record.insert(db) }
+    }
+
+    /// Logs a batch of metric values (e.g. one epoch) for a stage, in one transaction. Every value is kept.
+    public func logMetrics(_ points: [MetricPoint], run: RunID, stage: String) throws {
+        guard !points.isEmpty else { return }
+        try write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO metrics (runId, stage, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+            for point in points {
+                try statement.execute(arguments: [
+                    run, stage, point.key, point.value, point.step,
+                    point.timestamp.timeIntervalSince1970,
+                ])
+            }
+        }
+    }
+
+    /// Reads a stage's `metrics:` JSON file, flattens nested keys with dots (numbers and booleans only,
+    /// step 0), logs them, and returns what it logged. `prefix` (e.g. `eval`) is prepended to every key.
+    @discardableResult
+    public func recordMetricsFile(
+        _ file: URL, run: RunID, stage: String, prefix: String? = nil,
+        timestamp: Date = Date()
+    ) throws -> [MetricPoint] {
+        let values = try MetricsFile.flatten(contentsOf: file)
+        let points = values.map { key, value in
+            MetricPoint(key: prefix.map { "\($0).\(key)" } ?? key, value: value, step: 0, timestamp: timestamp)
+        }
+        try logMetrics(points, run: run, stage: stage)
+        return points
+    }
+
+    /// Records files a run produced, in one transaction.
+    public func recordArtifacts(_ artifacts: [RunArtifact], run: RunID) throws {
+        try write { db in
+            for artifact in artifacts {
+                let record = ArtifactRecord(
+                    id: nil, runId: run, stage: artifact.stage, path: artifact.path,
+                    sha256: artifact.sha256, size: artifact.size)
+                try record.insert(db)
+            }
+        }
+    }
+
+    /// Closes a run with its final status and end time.
+    public func finishRun(_ run: RunID, status: RunStatus, endedAt: Date = Date()) throws {
+        let changed = try write { db -> Int in
+            try db.execute(
+                sql: "UPDATE runs SET status = ?, endedAt = ? WHERE id = ?",
+                arguments: [status, endedAt.timeIntervalSince1970, run])
+            return db.changesCount
+        }
+        if changed == 0 { throw TrackingError.unknownRun(id: run.rawValue) }
+    }
+
+    /// Marks `running` runs of this host whose process is gone as `interrupted`, ending them at their last
+    /// recorded activity. Returns their ids. Called by `open`; writes nothing when no run is stale.
+    @discardableResult
+    public func markInterruptedRuns() throws -> [RunID] {
+        let host = HostFacts.hostName
+        let running = try read { db in
+            try RunRecord.filter(Column("status") == RunStatus.running).filter(Column("host") == host).fetchAll(db)
+        }
+        let dead = running.filter { !ProcessIdentity(pid: $0.pid, startTicks: $0.pidStartTicks).isAlive }.map(\.id)
+        guard !dead.isEmpty else { return [] }
+        try write { db in
+            for id in dead {
+                try db.execute(
+                    sql: """
+                        UPDATE runs SET status = 'interrupted',
+                            endedAt = max(startedAt,
+                                          coalesce((SELECT max(timestamp) FROM metrics WHERE runId = runs.id), startedAt),
+                                          coalesce((SELECT max(finishedAt) FROM stage_runs WHERE runId = runs.id), startedAt))
+                        WHERE id = ? AND status = 'running'
+                        """, arguments: [id])
+            }
+        }
+        return dead
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Tracking
+
+/// How times, durations and numbers read in the text outputs.
+struct Cells {
+    var timeZone: TimeZone {
+        didSet { formatters = Formatters(timeZone: timeZone) }
+    }
+    /// Date formatters are expensive to make on Linux; one set per `Cells`.
+    private var formatters: Formatters
+
+    init(timeZone: TimeZone = .current) {
+        self.timeZone = timeZone
+        self.formatters = Formatters(timeZone: timeZone)
+    }
+
+    private final class Formatters {
+        let minutes: DateFormatter
+        let seconds: DateFormatter
+        let iso: ISO8601DateFormatter
+
+        init(timeZone: TimeZone) {
+            func make(_ format: String) -> DateFormatter {
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.timeZone = timeZone
+                formatter.dateFormat = format
+                return formatter
+            }
+            minutes = make("yyyy-MM-dd HH:mm")
+            seconds = make("yyyy-MM-dd HH:mm:ss")
+            iso = ISO8601DateFormatter()
+            iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        }
+    }
+
+    /// `2026-11-25 14:03` in `timeZone`.
+    func time(_ date: Date, seconds: Bool = false) -> String {
+        (seconds ? formatters.seconds : formatters.minutes).string(from: date)
+    }
+
+    /// `0.4s`, `12.3s`, `4m08s`, `1h02m`.
+    static func duration(_ seconds: TimeInterval) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        let whole = Int(seconds.rounded())
+        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
+        return String(format: "%dh%02dm", whole / 3600, (whole % 3600) / 60)
+    }
+
+    /// Six significant digits, no trailing zeros: `0.934`, `12`, `1e-05`.
+    static func number(_ value: Double) -> String {
+        String(format: "%.6g", value)
+    }
+
+    /// A delta with its sign: `+0.022`, `-3`, `0`.
+    static func delta(_ value: Double) -> String {
+        value > 0 ? "+" + number(value) : number(value)
+    }
+
+    /// The text of `field` for one listed run. `full` gives ids, commits and times unabbreviated (CSV).
+    func cell(_ field: RunField, _ summary: RunSummary, now: Date, full: Bool = false) -> String {
+        let run = summary.run
+        switch field {
+        case .id: return full ? run.id.rawValue : summary.shortID
+        case .kind: return run.kind.rawValue
+        case .status: return run.status.rawValue
+        case .start: return full ? iso(run.startedAt) : time(run.startedAt)
+        case .end: return run.endedAt.map { full ? iso($0) : time($0) } ?? (full ? "" : "-")
+        case .duration:
+            let seconds = run.duration(now: now)
+            if run.endedAt == nil && run.status != .running { return full ? "" : "-" }
+            return full ? RunStore.formatNumber((seconds * 1000).rounded() / 1000) : Cells.duration(seconds)
+        case .commit:
+            if full { return run.gitCommit + (run.gitDirty ? "*" : "") }
+            return run.git.shortDescription
+        case .branch: return run.gitBranch ?? (full ? "" : "-")
+        case .dirty: return run.gitDirty ? "yes" : "no"
+        case .user: return run.user
+        case .host: return run.host
+        case .pid: return String(run.pid)
+        case .version: return run.pipeVersion
+        case .param(let key): return summary.params[key] ?? (full ? "" : "-")
+        case .metric(let key):
+            guard let value = summary.metrics[key] else { return full ? "" : "-" }
+            return full ? RunStore.formatNumber(value) : Cells.number(value)
+        }
+    }
+
+    func iso(_ date: Date) -> String {
+        formatters.iso.string(from: date)
+    }
+}
+
+/// A plain aligned table: two spaces between columns, numbers right-aligned.
+struct TextTable {
+    var header: [String]
+    var rows: [[String]]
+    var rightAligned: Set<Int> = []
+    var indent = ""
+
+    func render() -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        var output = ""
+        for row in all {
+            let cells = row.enumerated().map { column, text -> String in
+                let padding = String(repeating: " ", count: widths[column] - text.count)
+                return rightAligned.contains(column) ? padding + text : text + padding
+            }
+            var line = indent + cells.joined(separator: "  ")
+            while line.hasSuffix(" ") { line.removeLast() }
+            output += line + "\n"
+        }
+        return output
+    }
+}
+
+/// JSON for `--json`: sorted keys, ISO 8601 dates, pretty-printed.
+enum RunJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+}

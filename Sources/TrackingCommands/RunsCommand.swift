@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Tracking
+
+/// `pipe runs`: browse the run-tracking store under `runs/`.
+public struct RunsCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List, show, compare and prune tracked runs.",
+        discussion: """
+            Every `pipe repro` and `pipe verify` is recorded in runs/pipe.sqlite with its git commit, params, \
+            stage outcomes and metrics. RUN is a unique id prefix, @last or @last~N.
+            """,
+        subcommands: [
+            ListRunsCommand.self, ShowRunCommand.self, DiffRunsCommand.self,
+            RemoveRunsCommand.self, CollectRunsCommand.self,
+        ],
+        defaultSubcommand: ListRunsCommand.self)
+
+    public init() {}
+}
+
+/// Options every `runs` subcommand shares.
+struct StoreOptions: ParsableArguments {
+    @Flag(help: "If the store is corrupt, move it aside (runs/pipe.sqlite.corrupt-TIME) and start a fresh one.")
+    var repair = false
+
+    /// The store of the workspace in the current directory.
+    func openStore() throws -> RunStore {
+        try RunStore.open(
+            workspace: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true),
+            repair: repair)
+    }
+}
