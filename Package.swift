@@ -43,7 +43,9 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
-        .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"]),
+        .testTarget(
+            name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
         .testTarget(
             name: "TrackingTests",

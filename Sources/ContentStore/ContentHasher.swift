@@ -76,21 +76,27 @@ public final class ContentHasher: @unchecked Sendable {
     public func hash(_ relativePaths: [String]) throws -> [String: PathHash] {
         var files: [String] = []  // workspace-relative
         var directoryFiles: [String: [String]] = [:]  // directory -> its files, workspace-relative
+        var knownStats: [String: FileStat] = [:]
         for path in relativePaths {
             let absolute = root.appendingPathComponent(path).path
             guard let stat = FileStat.at(absolute, followingSymlinks: true) else {
                 throw ContentStoreError.notFound(path: path)
             }
             switch stat.kind {
-            case .file: files.append(path)
+            case .file:
+                files.append(path)
+                knownStats[path] = stat
             case .directory:
-                let inside = try listFiles(inDirectory: path)
-                directoryFiles[path] = inside
-                files.append(contentsOf: inside)
+                let inside = try listFilesWithStats(inDirectory: path)
+                directoryFiles[path] = inside.map(\.path)
+                for (file, fileStat) in inside {
+                    files.append(file)
+                    knownStats[file] = fileStat
+                }
             default: throw ContentStoreError.unsupportedFileType(path: path)
             }
         }
-        let fileHashes = try hashFiles(files)
+        let fileHashes = try hashFiles(files, knownStats: knownStats)
         var result: [String: PathHash] = [:]
         for path in relativePaths {
             if let inside = directoryFiles[path] {
@@ -125,7 +131,12 @@ public final class ContentHasher: @unchecked Sendable {
 
     /// Every regular file under a workspace-relative directory, recursively, workspace-relative.
     func listFiles(inDirectory directory: String) throws -> [String] {
-        var result: [String] = []
+        try listFilesWithStats(inDirectory: directory).map(\.path)
+    }
+
+    /// Every regular file under a directory with the stat taken while listing (so it is not taken twice).
+    func listFilesWithStats(inDirectory directory: String) throws -> [(path: String, stat: FileStat)] {
+        var result: [(path: String, stat: FileStat)] = []
         var pending = [directory]
         while let current = pending.popLast() {
             let absolute = root.appendingPathComponent(current).path
@@ -141,22 +152,26 @@ public final class ContentHasher: @unchecked Sendable {
                     continue
                 }
                 switch stat.kind {
-                case .file: result.append(child)
+                case .file: result.append((child, stat))
                 case .directory: pending.append(child)
                 default: throw ContentStoreError.unsupportedFileType(path: child)
                 }
             }
         }
-        return result.sorted()
+        return result.sorted { $0.path < $1.path }
     }
 
     /// Hashes regular files, answering from the stat cache where it can and reading the rest in parallel.
-    public func hashFiles(_ paths: [String]) throws -> [String: (digest: Digest, size: Int64)] {
+    public func hashFiles(
+        _ paths: [String], knownStats: [String: FileStat] = [:]
+    ) throws -> [String: (digest: Digest, size: Int64)] {
         var result: [String: (digest: Digest, size: Int64)] = [:]
         var toRead: [(path: String, stat: FileStat)] = []
         for path in paths {
-            let absolute = root.appendingPathComponent(path).path
-            guard let stat = FileStat.at(absolute, followingSymlinks: true) else {
+            guard
+                let stat = knownStats[path]
+                    ?? FileStat.at(root.appendingPathComponent(path).path, followingSymlinks: true)
+            else {
                 throw ContentStoreError.notFound(path: path)
             }
             if let digest = statCache.lookup(path: path, stat: stat) {

@@ -43,7 +43,7 @@ public struct LockFile: Equatable, Sendable {
         guard let root, case .mapping(let top) = root else {
             throw PipelineError.malformedLock(path: display, problem: "expected a mapping with 'schema' and 'stages'")
         }
-        guard let schema = top["schema"]?.int else {
+        guard let schema = top["schema"].flatMap(YAMLScalar.int) else {
             throw PipelineError.malformedLock(path: display, problem: "missing 'schema'")
         }
         guard schema <= schemaVersion else {
@@ -91,8 +91,9 @@ public struct LockFile: Equatable, Sendable {
                     }
                     outputs.append(
                         LockedOutput(
-                            path: path, digest: digest, isDirectory: info["dir"]?.bool ?? false,
-                            size: Int64(info["size"]?.int ?? 0), fileCount: info["files"]?.int ?? 1))
+                            path: path, digest: digest, isDirectory: info["dir"].flatMap(YAMLScalar.bool) ?? false,
+                            size: Int64(info["size"].flatMap(YAMLScalar.int) ?? 0),
+                            fileCount: info["files"].flatMap(YAMLScalar.int) ?? 1))
                 }
             }
             lock.stages[name] = LockEntry(

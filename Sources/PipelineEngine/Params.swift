@@ -18,15 +18,15 @@ public struct CanonicalValue: Equatable, Hashable, @unchecked Sendable, CustomSt
     static func canonical(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar):
-            switch tagName(node) {
+            switch YAMLScalar.resolve(scalar) {
             case .null: return "null"
-            case .bool: return node.bool.map { $0 ? "true" : "false" } ?? quote(scalar.string)
-            case .int: return node.int.map(String.init) ?? quote(scalar.string)
-            case .float:
-                guard let value = node.float, value.isFinite else { return quote(scalar.string) }
+            case .bool(let value): return value ? "true" : "false"
+            case .int(let value): return String(value)
+            case .float(let value):
+                guard value.isFinite else { return quote(scalar.string) }
                 if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
                 return "\(value)"
-            default: return quote(scalar.string)
+            case .string(let text): return quote(text)
             }
         case .sequence(let items): return "[" + items.map(canonical).joined(separator: ",") + "]"
         case .mapping(let map):
@@ -36,8 +36,6 @@ public struct CanonicalValue: Equatable, Hashable, @unchecked Sendable, CustomSt
         case .alias: return "null"
         }
     }
-
-    static func tagName(_ node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
 
     static func quote(_ text: String) -> String {
         var out = "\""
@@ -75,7 +73,7 @@ public struct ParamOverride: Equatable, Sendable {
         else { throw PipelineError.badOverride(text: text, problem: "expected STAGE.KEY before '='") }
         let node: Node
         do {
-            node = try Yams.compose(yaml: valueText) ?? Node("", Tag(.null))
+            node = try Yams.compose(yaml: valueText, .basic) ?? Node("", Tag(.null, .basic), .plain)
         } catch {
             throw PipelineError.badOverride(text: text, problem: "value is not valid YAML")
         }
@@ -97,10 +95,10 @@ public struct ResolvedParams: Sendable {
             ?? values.first { $0.key.key == key }?.value.node
     }
 
-    public func string(_ key: String) -> String? { node(key)?.string }
-    public func int(_ key: String) -> Int? { node(key)?.int }
-    public func double(_ key: String) -> Double? { node(key)?.float }
-    public func bool(_ key: String) -> Bool? { node(key)?.bool }
+    public func string(_ key: String) -> String? { node(key)?.scalar?.string }
+    public func int(_ key: String) -> Int? { node(key).flatMap(YAMLScalar.int) }
+    public func double(_ key: String) -> Double? { node(key).flatMap(YAMLScalar.double) }
+    public func bool(_ key: String) -> Bool? { node(key).flatMap(YAMLScalar.bool) }
 }
 
 /// Loads params files once per repro and answers dotted-key lookups.
@@ -158,4 +156,58 @@ final class ParamsResolver: @unchecked Sendable {
         guard parts.count == 2, let child = map[parts[0]] else { return nil }
         return lookup(parts[1], in: child)
     }
+}
+
+/// YAML 1.1 scalar resolution (null, bool, int, float, string), done here instead of by Yams' default
+/// resolver, whose regular expressions cost a few milliseconds to compile on every start of pipe.
+public enum YAMLScalar: Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+
+    public static func resolve(_ scalar: Node.Scalar) -> YAMLScalar {
+        let text = scalar.string
+        guard scalar.style == .plain else { return .string(text) }
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return .bool(true)
+        case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return .bool(false)
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .float(.infinity)
+        case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
+        case ".nan", ".NaN", ".NAN": return .float(.nan)
+        default: break
+        }
+        if let value = Int(text) { return .int(value) }
+        // Only decimal spellings: Swift's Double() would also take "inf", "nan" and hex floats.
+        let decimal = text.unicodeScalars.allSatisfy { "0123456789+-.eE".unicodeScalars.contains($0) }
+        if decimal, text.contains(where: \.isNumber), let value = Double(text) { return .float(value) }
+        return .string(text)
+    }
+
+    static func of(_ node: Node) -> YAMLScalar? {
+        guard case .scalar(let scalar) = node else { return nil }
+        return resolve(scalar)
+    }
+
+    public static func bool(_ node: Node) -> Bool? {
+        if case .bool(let value)? = of(node) { return value }
+        return nil
+    }
+
+    public static func int(_ node: Node) -> Int? {
+        if case .int(let value)? = of(node) { return value }
+        return nil
+    }
+
+    public static func double(_ node: Node) -> Double? {
+        switch of(node) {
+        case .int(let value)?: return Double(value)
+        case .float(let value)?: return value
+        default: return nil
+        }
+    }
+
+    public static func isNull(_ node: Node) -> Bool { of(node) == .null }
 }

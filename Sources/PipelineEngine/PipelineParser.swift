@@ -170,13 +170,13 @@ public struct PipelineParser {
     private func sequence(_ node: Node, expected: String) throws -> [Node] {
         switch node {
         case .sequence(let items): return Array(items)
-        case .scalar where CanonicalValue.tagName(node) == .null: return []
+        case .scalar where YAMLScalar.isNull(node): return []
         default: throw PipelineError.unexpectedType(location(node), expected: expected)
         }
     }
 
     private func string(_ node: Node) throws -> String {
-        guard case .scalar(let scalar) = node, CanonicalValue.tagName(node) != .null else {
+        guard case .scalar(let scalar) = node, !YAMLScalar.isNull(node) else {
             throw PipelineError.unexpectedType(location(node), expected: "a string")
         }
         return scalar.string
@@ -189,7 +189,7 @@ public struct PipelineParser {
 
     private func bool(_ node: Node?) throws -> Bool? {
         guard let node else { return nil }
-        guard case .scalar = node, let value = node.bool else {
+        guard let value = YAMLScalar.bool(node) else {
             throw PipelineError.unexpectedType(location(node), expected: "true or false")
         }
         return value
@@ -242,7 +242,7 @@ func normalize(_ path: String) -> String {
 enum YAMLDocument {
     static func compose(_ text: String, file: String) throws -> Node? {
         do {
-            return try Yams.compose(yaml: text)
+            return try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             switch error {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),

@@ -1,6 +1,7 @@
 import ContentStore
 import Foundation
 import XCTest
+import Yams
 
 @testable import PipelineEngine
 
@@ -173,5 +174,37 @@ struct CopyStage: BuiltinStage {
         context.log("copying \(data.count) bytes")
         context.logMetrics(["bytes": Double(data.count)], step: 0)
         try context.write(data, to: output)
+    }
+}
+
+/// Scalars resolve as YAML 1.1 does, without Yams' regular-expression resolver.
+final class YAMLScalarTests: XCTestCase {
+    func testPlainScalarsResolveToTheirTypesAndQuotedOnesStayStrings() throws {
+        let document = """
+            a: 1
+            b: -2.5e-3
+            c: true
+            d: off
+            e: ~
+            f: "1"
+            g: 0x1F
+            h: .inf
+            i: inf
+            j: 1.0
+            k: [1, "x", null]
+            """
+        let node = try XCTUnwrap(try Yams.compose(yaml: document, .basic))
+        func canonical(_ key: String) -> String? { node[key].map { CanonicalValue($0).json } }
+        XCTAssertEqual(canonical("a"), "1")
+        XCTAssertEqual(canonical("b"), "-0.0025")
+        XCTAssertEqual(canonical("c"), "true")
+        XCTAssertEqual(canonical("d"), "false")
+        XCTAssertEqual(canonical("e"), "null")
+        XCTAssertEqual(canonical("f"), "\"1\"")
+        XCTAssertEqual(canonical("g"), "\"0x1F\"")
+        XCTAssertEqual(canonical("h"), "\".inf\"", "non-finite values keep their spelling")
+        XCTAssertEqual(canonical("i"), "\"inf\"")
+        XCTAssertEqual(canonical("j"), "1.0")
+        XCTAssertEqual(canonical("k"), "[1,\"x\",null]")
     }
 }
