@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import PipelineEngine
 import Tracking
@@ -18,9 +19,17 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
 
     /// Opens the store and begins a run; prints the git warning (outside a repository…) once.
     init(workspace: URL, kind: RunKind, console: ConsoleReporter) throws {
-        let git = GitFacts.read(workspace: workspace)
+        // libgit2's start-up (it loads the TLS certificates) overlaps with opening the store.
+        let gitRead = DispatchGroup()
+        let gitFacts = GitFactsBox()
+        DispatchQueue.global().async(group: gitRead) { gitFacts.value = GitFacts.read(workspace: workspace) }
+        let store = try RunStore.open(workspace: workspace)
+        gitRead.wait()
+        guard let git = gitFacts.value else {
+            throw TrackingError.database(path: workspace.path, detail: "no git facts")
+        }
         if let warning = git.warning { Console.error(warning.hasPrefix("warning:") ? warning : "warning: \(warning)") }
-        self.store = try RunStore.open(workspace: workspace)
+        self.store = store
         self.run = try store.beginRun(
             kind: kind, argv: ["pipe"] + CommandLine.arguments.dropFirst(), git: git, pipeVersion: PipeCommand.version)
         self.console = console
@@ -130,4 +139,9 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
             if first { console.warning("run tracking: \(error)") }
         }
     }
+}
+
+/// Carries the git facts read on another thread (written once before the group is left, read after).
+private final class GitFactsBox: @unchecked Sendable {
+    var value: GitFacts?
 }
