@@ -4,7 +4,10 @@ import PackageDescription
 let package = Package(
     name: "pipe",
     products: [
-        .executable(name: "pipe", targets: ["pipe"])
+        .executable(name: "pipe", targets: ["pipe"]),
+        .executable(name: "fuzz-wfdb-header", targets: ["WFDBHeaderFuzzer"]),
+        .executable(name: "fuzz-wfdb-signal", targets: ["WFDBSignalFuzzer"]),
+        .executable(name: "fuzz-wfdb-annotation", targets: ["WFDBAnnotationFuzzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,7 +21,7 @@ let package = Package(
         .target(
             name: "PipeCLI",
             dependencies: [
-                "PipelineEngine", "Tracking", "TrackingCommands",
+                "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +42,18 @@ let package = Package(
             name: "TrackingCommands",
             dependencies: ["Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // .hea / .dat / .atr reading; signal and annotation writing. Foundation only.
+        .target(name: "WFDB"),
+        // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
+        .target(
+            name: "WFDBCommands",
+            dependencies: ["WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
+        // makes replay tools that run the parser on the files given as arguments).
+        .executableTarget(name: "WFDBHeaderFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBHeaderFuzzer"),
+        .executableTarget(name: "WFDBSignalFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBSignalFuzzer"),
+        .executableTarget(name: "WFDBAnnotationFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBAnnotationFuzzer"),
         // libgit2 from Debian's libgit2-dev, with static inline wrappers for its variadic calls.
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
@@ -47,6 +62,12 @@ let package = Package(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
+        .testTarget(
+            name: "WFDBTests",
+            dependencies: ["WFDB", "WFDBCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "TrackingTests",
             dependencies: [

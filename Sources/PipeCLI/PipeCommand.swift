@@ -4,6 +4,8 @@ import Foundation
 import PipelineEngine
 import Tracking
 import TrackingCommands
+import WFDB
+import WFDBCommands
 
 /// The root command. `runAndExit` maps every error to the project's exit codes:
 /// 0 ok, 1 a stage or check failed, 2 bad usage or bad input.
@@ -15,8 +17,8 @@ public struct PipeCommand: ParsableCommand {
         abstract: "Reproducible ECG arrhythmia pipelines: stage graph, content cache, run tracking.",
         version: version,
         subcommands: [
-            ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, DagCommand.self,
-            InitCommand.self,
+            ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
+            DagCommand.self, InitCommand.self,
         ]
     )
 
@@ -34,6 +36,9 @@ public struct PipeCommand: ParsableCommand {
             Console.error("error: \(error)")
             return 2
         } catch let error as ContentStoreError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as WFDBError {
             Console.error("error: \(error)")
             return 2
         } catch let error as TrackingError {

@@ -27,6 +27,7 @@ final class CommandLineTests: XCTestCase {
               verify                  Rebuild every stage from scratch and prove the
                                       outputs match pipeline.lock.
               runs                    List, show, compare and prune tracked runs.
+              wfdb                    Inspect WFDB records (.hea/.dat) and annotation files.
               dag                     Draw the stage graph: ASCII by default, or Graphviz
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an

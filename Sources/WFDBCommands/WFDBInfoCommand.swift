@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import WFDB
+
+/// `pipe wfdb info RECORD [--json]`: header fields and a per-signal summary.
+public struct WFDBInfoCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show a record's header fields and a per-signal summary (format, gain, units, range, checksum)."
+    )
+
+    @Argument(help: "Record path without extension, or ending in .hea (e.g. ../shared/data/mitdb/100).")
+    public var record: String
+
+    @Flag(help: "Print JSON instead of text.")
+    public var json = false
+
+    public init() {}
+
+    public func run() throws {
+        var output = OutputWriter.standardOutput()
+        try execute(into: &output)
+        output.flush()
+    }
+
+    public func execute(into output: inout OutputWriter) throws {
+        let summary = try RecordSummary.make(path: record)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(summary)
+            output.line(String(decoding: data, as: UTF8.self))
+            return
+        }
+        output.line("Record \(summary.record)")
+        output.line("  Header:             \(summary.header)")
+        if let segments = summary.segments {
+            output.line("  Segments:           \(segments.count) (\(summary.layout ?? "fixed") layout)")
+        }
+        output.line("  Sampling frequency: \(RecordWriterFormatting.number(summary.samplingFrequency)) Hz")
+        if let counter = summary.counterFrequency {
+            output.line("  Counter frequency:  \(RecordWriterFormatting.number(counter)) Hz")
+        }
+        output.line("  Samples:            \(summary.samples) (\(summary.duration))")
+        if let time = summary.baseTime { output.line("  Base time:          \(time)") }
+        if let date = summary.baseDate { output.line("  Base date:          \(date)") }
+        output.line("  Signals:            \(summary.signals.count)")
+        for signal in summary.signals {
+            output.line("  [\(signal.index)] \(signal.description)")
+            output.line(
+                "      file \(signal.file), format \(signal.format)"
+                    + (signal.samplesPerFrame != 1 ? "x\(signal.samplesPerFrame)" : "")
+                    + (signal.skew != 0 ? ", skew \(signal.skew)" : "")
+                    + (signal.byteOffset != 0 ? ", byte offset \(signal.byteOffset)" : ""))
+            output.line(
+                "      gain \(RecordWriterFormatting.number(signal.gain)) adu/\(signal.units), "
+                    + "baseline \(signal.baseline), ADC \(signal.adcResolution) bits, zero \(signal.adcZero), "
+                    + "initial value \(signal.initialValue)")
+            let range = signal.min.map { "\($0)..\(signal.max ?? $0)" } ?? "-"
+            output.line(
+                "      digital range \(range), invalid samples \(signal.invalidSamples), "
+                    + "checksum \(signal.checksum)")
+        }
+        for comment in summary.comments { output.line("  # \(comment)") }
+        for warning in summary.warnings { output.line("warning: \(warning)") }
+    }
+}
+
+/// What `info` reports; Codable for `--json`.
+struct RecordSummary: Codable {
+    struct Signal: Codable {
+        var index: Int
+        var description: String
+        var file: String
+        var format: Int
+        var samplesPerFrame: Int
+        var skew: Int
+        var byteOffset: Int
+        var gain: Double
+        var baseline: Int
+        var units: String
+        var adcResolution: Int
+        var adcZero: Int
+        var initialValue: Int
+        var blockSize: Int
+        var headerChecksum: Int?
+        var checksum: String
+        var min: Int?
+        var max: Int?
+        var invalidSamples: Int
+    }
+
+    struct Segment: Codable {
+        var name: String
+        var samples: Int
+    }
+
+    var record: String
+    var header: String
+    var samplingFrequency: Double
+    var counterFrequency: Double?
+    var baseCounter: Double?
+    var samples: Int
+    var duration: String
+    var baseTime: String?
+    var baseDate: String?
+    var layout: String?
+    var segments: [Segment]?
+    var signals: [Signal]
+    var comments: [String]
+    var warnings: [String]
+
+    static func make(path: String) throws -> RecordSummary {
+        let record = try WFDBRecord.open(path)
+        let header = record.header
+        // Block by block, so memory stays bounded whatever the record's length.
+        var low = [Int32?](repeating: nil, count: record.signals.count)
+        var high = [Int32?](repeating: nil, count: record.signals.count)
+        var invalid = [Int](repeating: 0, count: record.signals.count)
+        let statuses = try record.forEachBlock { block in
+            for (slot, channel) in block.channels.enumerated() {
+                invalid[slot] += channel.invalidCount
+                var blockLow = low[slot] ?? Int32.max
+                var blockHigh = high[slot] ?? Int32.min
+                var any = low[slot] != nil
+                for value in channel.digital where value != channel.invalidValue {
+                    blockLow = Swift.min(blockLow, value)
+                    blockHigh = Swift.max(blockHigh, value)
+                    any = true
+                }
+                if any {
+                    low[slot] = blockLow
+                    high[slot] = blockHigh
+                }
+            }
+        }
+        var signals: [Signal] = []
+        var warnings: [String] = []
+        for (index, spec) in record.signals.enumerated() {
+            let status = statuses.indices.contains(index) ? statuses[index] : .notChecked
+            if let warning = status.warning(record: header.name, signal: index, description: spec.description) {
+                warnings.append(warning)
+            }
+            signals.append(
+                Signal(
+                    index: index, description: spec.description, file: spec.fileName,
+                    format: spec.format.rawValue, samplesPerFrame: spec.samplesPerFrame, skew: spec.skew,
+                    byteOffset: spec.byteOffset, gain: spec.gain, baseline: spec.baseline, units: spec.units,
+                    adcResolution: spec.adcResolution, adcZero: spec.adcZero, initialValue: spec.initialValue,
+                    blockSize: spec.blockSize, headerChecksum: spec.checksum, checksum: status.label,
+                    min: low[index].map(Int.init), max: high[index].map(Int.init), invalidSamples: invalid[index]))
+        }
+        let layout: String? =
+            record.isMultiSegment
+            ? ((header.segments?.first?.sampleCount == 0) ? "variable" : "fixed") : nil
+        return RecordSummary(
+            record: header.name, header: record.headerPath, samplingFrequency: header.samplingFrequency,
+            counterFrequency: header.counterFrequency, baseCounter: header.baseCounter,
+            samples: record.frameCount,
+            duration: SampleTime.format(frame: record.frameCount, frequency: header.samplingFrequency),
+            baseTime: header.baseTime, baseDate: header.baseDate, layout: layout,
+            segments: header.segments?.map { Segment(name: $0.name, samples: $0.sampleCount) },
+            signals: signals, comments: header.comments, warnings: warnings)
+    }
+}
+
+enum RecordWriterFormatting {
+    static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds and runs the WFDB libFuzzer targets (header, signal, annotation parsers).
+#
+#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 seconds each, all three targets
+#
+# Targets: fuzz-wfdb-header, fuzz-wfdb-signal, fuzz-wfdb-annotation. Corpora and crash
+# artifacts go to .build/fuzz/<target>/ (not committed). Prints the exec count of each run and
+# exits non-zero if any target found a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${1:-600}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(fuzz-wfdb-header fuzz-wfdb-signal fuzz-wfdb-annotation)
+fi
+
+# A few valid inputs to start from.
+seed_corpus() {
+    local target="$1" dir="$2"
+    case "$target" in
+    fuzz-wfdb-header)
+        printf '100 2 360 650000\r\n100.dat 212 200 11 1024 995 -22131 0 MLII\r\n100.dat 212 200 11 1024 1011 20052 0 V5\r\n# 69 M\r\n' >"$dir/mitdb"
+        printf 'm/3 2 250/1000(3) 300 10:00:00 01/01/2000\nlayout 0\nseg1 100\n~ 200\n' >"$dir/multi"
+        printf 'r 1 1000\nr.dat 16x4:3+512 1000.5(-20)/uV 12 7 9 11 0 lead I\n' >"$dir/fields"
+        ;;
+    fuzz-wfdb-signal)
+        printf '\x07\x01\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06' >"$dir/f212"
+        printf '\x09\x02\x83\x02\x05\x03\x10\x01\x11\x22\x33\x44\x55\x66\x77\x88' >"$dir/f311"
+        ;;
+    fuzz-wfdb-annotation)
+        printf '\x12\x70\x03\xfc(N\x00\x00\x3b\x04\x00\xec\x00\x00\x01\x04\x05\xf4\x01\xf8\x00\x00' >"$dir/mixed"
+        ;;
+    esac
+}
+
+export SWIFT_BACKTRACE=enable=no
+status=0
+for target in "${targets[@]}"; do
+    swift build -c release --product "$target" --sanitize fuzzer \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null
+    binary="$(swift build -c release --product "$target" --sanitize fuzzer \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --show-bin-path)/$target"
+    work=".build/fuzz/$target"
+    mkdir -p "$work/corpus" "$work/artifacts"
+    seed_corpus "$target" "$work/corpus" 2>/dev/null || true
+    log="$work/last-run.log"
+    if "$binary" "$work/corpus" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+        -artifact_prefix="$work/artifacts/" -print_final_stats=1 >"$log" 2>&1; then
+        result="ok"
+    else
+        result="CRASH (see $work/artifacts/ and $log)"
+        status=1
+    fi
+    execs="$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')"
+    echo "$target: ${execs:-?} execs in ${seconds}s: $result"
+done
+exit $status
