@@ -21,7 +21,7 @@ let package = Package(
         .target(
             name: "PipeCLI",
             dependencies: [
-                "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands",
+                "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +49,14 @@ let package = Package(
             name: "WFDBCommands",
             dependencies: ["WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
+        // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
+        .target(name: "ECGSignal"),
+        // `pipe qrs` and `pipe qrs eval`: argument parsing over ECGSignal and WFDB.
+        .target(
+            name: "QRSCommands",
+            dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
         // makes replay tools that run the parser on the files given as arguments).
         .executableTarget(name: "WFDBHeaderFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBHeaderFuzzer"),
@@ -62,6 +70,7 @@ let package = Package(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "QRSCommands", "WFDB"]),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
         .testTarget(
             name: "WFDBTests",

@@ -2,6 +2,7 @@ import ArgumentParser
 import ContentStore
 import Foundation
 import PipelineEngine
+import QRSCommands
 import Tracking
 import TrackingCommands
 import WFDB
@@ -18,7 +19,7 @@ public struct PipeCommand: ParsableCommand {
         version: version,
         subcommands: [
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
-            DagCommand.self, InitCommand.self,
+            QRSCommand.self, DagCommand.self, InitCommand.self,
         ]
     )
 

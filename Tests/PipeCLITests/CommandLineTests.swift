@@ -28,6 +28,8 @@ final class CommandLineTests: XCTestCase {
                                       outputs match pipeline.lock.
               runs                    List, show, compare and prune tracked runs.
               wfdb                    Inspect WFDB records (.hea/.dat) and annotation files.
+              qrs                     Detect QRS complexes (R peaks) and evaluate them
+                                      against reference annotations.
               dag                     Draw the stage graph: ASCII by default, or Graphviz
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an

@@ -1,0 +1,98 @@
+import Foundation
+
+/// How each beat window is scaled.
+public enum BeatWindowNormalization: String, Sendable, CaseIterable, Codable {
+    /// To [0, 1] by the window's own minimum and maximum (the original project's behaviour); a flat window
+    /// becomes all zeros.
+    case minMax = "minmax"
+    /// To zero mean and unit standard deviation; a flat window becomes all zeros.
+    case zScore = "zscore"
+    /// Physical values unchanged.
+    case none
+}
+
+/// Fixed-length windows cut around beats, stored contiguously: window i is
+/// `samples[i * length ..< (i + 1) * length]`.
+public struct BeatWindows: Equatable, Sendable {
+    public var length: Int
+    /// [windowCount × length] Float32 samples.
+    public var samples: [Float]
+    /// For each window, the index into the peaks it was cut around.
+    public var peakIndices: [Int]
+    /// Peaks whose window runs past either end of the signal.
+    public var skippedOutOfBounds: Int
+    /// Peaks whose window contains an invalid (NaN) sample.
+    public var skippedInvalid: Int
+
+    public var count: Int { peakIndices.count }
+
+    public func window(_ index: Int) -> ArraySlice<Float> {
+        samples[(index * length)..<((index + 1) * length)]
+    }
+}
+
+/// Cuts a window of `length` samples centred on each peak: `(length − 1) / 2` samples before the peak, the peak,
+/// and the rest after (93 + 1 + 93 for the default 187).
+public struct BeatWindowExtractor: Sendable {
+    public var length: Int
+    public var normalization: BeatWindowNormalization
+
+    public init(length: Int = 187, normalization: BeatWindowNormalization = .minMax) {
+        self.length = max(1, length)
+        self.normalization = normalization
+    }
+
+    /// Samples before the peak.
+    public var samplesBefore: Int { (length - 1) / 2 }
+
+    public func extract(from signal: [Float], peaks: [Int]) -> BeatWindows {
+        extract(from: signal.map { Double($0) }, peaks: peaks)
+    }
+
+    /// Windows for the peaks that fit and hold only valid samples; the others are counted, not cut.
+    public func extract(from signal: [Double], peaks: [Int]) -> BeatWindows {
+        var result = BeatWindows(length: length, samples: [], peakIndices: [], skippedOutOfBounds: 0, skippedInvalid: 0)
+        result.samples.reserveCapacity(peaks.count * length)
+        var window = [Double](repeating: 0, count: length)
+        for (peakIndex, peak) in peaks.enumerated() {
+            let start = peak - samplesBefore
+            guard start >= 0, start + length <= signal.count else {
+                result.skippedOutOfBounds += 1
+                continue
+            }
+            var valid = true
+            for offset in 0..<length {
+                let value = signal[start + offset]
+                if value.isNaN || value.isInfinite {
+                    valid = false
+                    break
+                }
+                window[offset] = value
+            }
+            guard valid else {
+                result.skippedInvalid += 1
+                continue
+            }
+            normalize(&window)
+            for value in window { result.samples.append(Float(value)) }
+            result.peakIndices.append(peakIndex)
+        }
+        return result
+    }
+
+    func normalize(_ window: inout [Double]) {
+        switch normalization {
+        case .none:
+            return
+        case .minMax:
+            guard let low = window.min(), let high = window.max() else { return }
+            let range = high - low
+            for index in window.indices { window[index] = range > 0 ? (window[index] - low) / range : 0 }
+        case .zScore:
+            let mean = window.reduce(0, +) / Double(window.count)
+            let variance = window.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(window.count)
+            let deviation = variance.squareRoot()
+            for index in window.indices { window[index] = deviation > 0 ? (window[index] - mean) / deviation : 0 }
+        }
+    }
+}

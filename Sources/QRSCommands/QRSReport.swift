@@ -1,0 +1,118 @@
+import ECGSignal
+import Foundation
+
+/// Text and JSON renderings of detections and evaluations (shared by the `qrs` commands).
+public enum QRSReport {
+    /// `hh:mm:ss.mmm` for a frame number (always with hours, so the column lines up).
+    public static func clock(frame: Int, frequency: Double) -> String {
+        let milliseconds = Int((Double(frame) / frequency * 1000).rounded())
+        let hours = milliseconds / 3_600_000
+        let minutes = milliseconds / 60_000 % 60
+        let seconds = milliseconds / 1000 % 60
+        let fraction = milliseconds % 1000
+        return String(format: "%02d:%02d:%02d.%03d", hours, minutes, seconds, fraction)
+    }
+
+    /// One line per beat: time, then sample number.
+    public static func lines(_ detections: RecordDetections) -> String {
+        var text = ""
+        text.reserveCapacity(detections.peaks.count * 24)
+        for peak in detections.peaks {
+            text += clock(frame: peak, frequency: detections.samplingFrequency)
+            text += " "
+            text += String(peak)
+            text += "\n"
+        }
+        return text
+    }
+
+    struct DetectionsDocument: Encodable {
+        struct Beat: Encodable {
+            var time: String
+            var sample: Int
+        }
+        var record: String
+        var lead: String
+        var leadIndex: Int
+        var samplingFrequency: Double
+        var count: Int
+        var beats: [Beat]
+    }
+
+    public static func json(_ detections: RecordDetections) -> String {
+        let document = DetectionsDocument(
+            record: detections.record, lead: detections.leadName, leadIndex: detections.leadIndex,
+            samplingFrequency: detections.samplingFrequency, count: detections.peaks.count,
+            beats: detections.peaks.map {
+                .init(time: clock(frame: $0, frequency: detections.samplingFrequency), sample: $0)
+            })
+        return encode(document)
+    }
+
+    static func percent(_ value: Double?) -> String {
+        value.map { String(format: "%.2f", $0) } ?? "-"
+    }
+
+    /// Per-record rows and a gross row: TP, FN, FP, Se %, +P %.
+    public static func table(_ evaluation: QRSEvaluation) -> String {
+        func row(_ name: String, _ result: BeatMatchResult) -> String {
+            let columns = [
+                name.padding(toLength: max(8, name.count), withPad: " ", startingAt: 0),
+                leftPad(String(result.truePositives), 7), leftPad(String(result.falseNegatives), 6),
+                leftPad(String(result.falsePositives), 6), leftPad(percent(result.sensitivity), 7),
+                leftPad(percent(result.positivePredictivity), 7),
+            ]
+            return columns.joined(separator: " ") + "\n"
+        }
+        var text = "record        TP     FN     FP     Se%    +P%\n"
+        for record in evaluation.records { text += row(record.record, record.result) }
+        text += row("gross", evaluation.gross)
+        return text
+    }
+
+    static func leftPad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    struct Counts: Encodable {
+        var record: String?
+        var tp: Int
+        var fn: Int
+        var fp: Int
+        var se: Double?
+        var ppv: Double?
+        var detectionSeconds: Double?
+
+        init(record: String?, result: BeatMatchResult, detectionSeconds: Double?) {
+            self.record = record
+            tp = result.truePositives
+            fn = result.falseNegatives
+            fp = result.falsePositives
+            se = result.sensitivity
+            ppv = result.positivePredictivity
+            self.detectionSeconds = detectionSeconds
+        }
+    }
+
+    struct EvaluationDocument: Encodable {
+        var records: [Counts]
+        var gross: Counts
+    }
+
+    public static func json(_ evaluation: QRSEvaluation) -> String {
+        encode(
+            EvaluationDocument(
+                records: evaluation.records.map {
+                    Counts(record: $0.record, result: $0.result, detectionSeconds: $0.detectionSeconds)
+                },
+                gross: Counts(record: nil, result: evaluation.gross, detectionSeconds: nil)))
+    }
+
+    static func encode<Document: Encodable>(_ document: Document) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(document) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

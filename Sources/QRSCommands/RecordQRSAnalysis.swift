@@ -1,0 +1,148 @@
+import ECGSignal
+import Foundation
+import WFDB
+
+/// The detections of one record's lead.
+public struct RecordDetections: Equatable, Sendable {
+    /// Record name (the header's base name).
+    public var record: String
+    /// Index and description of the lead the detector ran on.
+    public var leadIndex: Int
+    public var leadName: String
+    /// Frames per second of the record.
+    public var samplingFrequency: Double
+    /// R-peak frame numbers, ascending.
+    public var peaks: [Int]
+    /// Wall-clock seconds spent in the detector alone (not in reading the record).
+    public var detectionSeconds: Double
+}
+
+/// One record's bxb counts.
+public struct RecordEvaluation: Equatable, Sendable {
+    public var record: String
+    public var result: BeatMatchResult
+    public var detectionSeconds: Double
+}
+
+/// Per-record and gross bxb counts over several records, in the order the records were given.
+public struct QRSEvaluation: Equatable, Sendable {
+    public var records: [RecordEvaluation]
+    public var gross: BeatMatchResult { records.reduce(BeatMatchResult()) { $0 + $1.result } }
+}
+
+/// Runs the QRS detector on WFDB records and compares it with their reference annotations.
+///
+/// This is the glue between the file layer (WFDB) and the signal layer (ECGSignal), kept out of the
+/// command structs so tests and future stages call it in-process.
+public enum RecordQRSAnalysis {
+    /// The lead to analyse: `lead` as a signal name or index when given; otherwise MLII when the record has
+    /// it (channel 0 is V5 in records 102, 104 and 114), else channel 0.
+    public static func leadIndex(of record: WFDBRecord, lead: String?) throws -> Int {
+        if let lead { return try record.signalIndex(lead) }
+        if let index = record.signals.firstIndex(where: { $0.description == "MLII" }) { return index }
+        guard !record.signals.isEmpty else { throw WFDBError.unknownSignal(record: record.headerPath, signal: "0") }
+        return 0
+    }
+
+    /// Detects the R peaks of `recordPath` (a path without extension or ending in `.hea`).
+    public static func detect(recordPath: String, lead: String?, configuration: QRSDetector.Configuration = .init())
+        throws -> RecordDetections
+    {
+        let record = try WFDBRecord.open(recordPath)
+        let index = try leadIndex(of: record, lead: lead)
+        let block = try record.read(signals: [index])
+        guard let channel = block.channels.first else {
+            throw WFDBError.unknownSignal(record: record.headerPath, signal: String(index))
+        }
+        let samplesPerFrame = max(1, channel.samplesPerFrame)
+        let rate = record.header.samplingFrequency * Double(samplesPerFrame)
+        let samples = channel.physical()
+        let clock = ContinuousClock()
+        var peaks: [Int] = []
+        let elapsed = clock.measure {
+            peaks = QRSDetector(samplingRate: rate, configuration: configuration).detect(samples)
+        }
+        // Signals with several samples per frame are detected at their own rate; annotations count frames.
+        if samplesPerFrame > 1 {
+            var frames: [Int] = []
+            for peak in peaks where frames.last != peak / samplesPerFrame { frames.append(peak / samplesPerFrame) }
+            peaks = frames
+        }
+        return RecordDetections(
+            record: record.location.name, leadIndex: index, leadName: record.signals[index].description,
+            samplingFrequency: record.header.samplingFrequency, peaks: peaks,
+            detectionSeconds: Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
+    }
+
+    /// Writes the detections as annotation file `<record>.<annotator>` (every beat labelled N) in `directory`,
+    /// or next to the record when nil; returns the file's path.
+    @discardableResult
+    public static func writeAnnotations(
+        _ detections: RecordDetections, recordPath: String, annotator: String, directory: String?
+    ) throws -> String {
+        let source = RecordLocation(path: recordPath)
+        let location = RecordLocation(directory: directory ?? source.directory, name: source.name)
+        let normal = AnnotationCode.code(for: "N") ?? 1
+        let annotations = detections.peaks.map { Annotation(sample: $0, code: normal) }
+        try AnnotationFile.write(annotations, record: location, annotator: annotator)
+        return location.path(for: location.name + "." + annotator)
+    }
+
+    /// Detects and matches one record against its `reference` annotator; the first five minutes are left out
+    /// unless `includeAll`.
+    public static func evaluate(
+        recordPath: String, reference: String, lead: String?, includeAll: Bool,
+        configuration: QRSDetector.Configuration = .init()
+    ) throws -> RecordEvaluation {
+        let detections = try detect(recordPath: recordPath, lead: lead, configuration: configuration)
+        let annotations = try AnnotationFile.read(record: RecordLocation(path: recordPath), annotator: reference)
+        let referenceBeats = ReferenceBeats(annotations: annotations.map { (sample: $0.sample, symbol: $0.symbol) })
+        let matcher = BeatMatcher(samplingRate: detections.samplingFrequency, startTime: includeAll ? 0 : 300)
+        return RecordEvaluation(
+            record: detections.record, result: matcher.match(reference: referenceBeats, detected: detections.peaks),
+            detectionSeconds: detections.detectionSeconds)
+    }
+
+    /// `evaluate` over many records, in parallel across cores; results keep the order of `recordPaths`.
+    /// When records fail, the error of the first failing record (in the given order) is thrown.
+    public static func evaluate(
+        recordPaths: [String], reference: String, lead: String?, includeAll: Bool,
+        configuration: QRSDetector.Configuration = .init()
+    ) throws -> QRSEvaluation {
+        let results = ParallelResults<RecordEvaluation>(count: recordPaths.count)
+        DispatchQueue.concurrentPerform(iterations: recordPaths.count) { index in
+            results.set(
+                index,
+                Result {
+                    try evaluate(
+                        recordPath: recordPaths[index], reference: reference, lead: lead, includeAll: includeAll,
+                        configuration: configuration)
+                })
+        }
+        return QRSEvaluation(records: try results.values())
+    }
+}
+
+/// Results written by concurrent workers, one slot each, read once all have finished.
+final class ParallelResults<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<Value, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<Value, Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    /// The values in order, or the first error in order.
+    func values() throws -> [Value] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try slots.map { slot in
+            guard let slot else { throw CancellationError() }
+            return try slot.get()
+        }
+    }
+}
