@@ -40,10 +40,26 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     var logDirectory: URL { store.runFolder(run).appendingPathComponent("logs") }
 
     func finish(_ summary: ReproSummary) {
+        flushSkipped()
         record { try store.finishRun(run, status: summary.succeeded ? .succeeded : .failed) }
     }
 
-    func finishFailed() { record { try store.finishRun(run, status: .failed) } }
+    func finishFailed() {
+        flushSkipped()
+        record { try store.finishRun(run, status: .failed) }
+    }
+
+    /// Skipped stages did nothing a crash could lose, so they are written in one transaction with the next
+    /// stage that did something, or at the end: a no-op repro costs two writes, not one per stage.
+    private var pendingSkipped: [Tracking.StageOutcome] = []
+
+    private func flushSkipped() {
+        lock.lock()
+        let pending = pendingSkipped
+        pendingSkipped = []
+        lock.unlock()
+        record { try store.recordStages(pending, run: run) }
+    }
 
     // MARK: ReproObserver
 
@@ -85,13 +101,17 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
         case .skipped, .notRun, .wouldRun: outcome = .skipped
         }
         let reason = result.outcome == .notRun ? "not run: \(result.message ?? "")" : result.reason.description
-        record {
-            try store.recordStage(
-                StageOutcome(
-                    stage: result.stage, signature: result.signature?.hex ?? "", outcome: outcome, reason: reason,
-                    duration: result.duration, exitStatus: result.exitStatus, logPath: result.logPath.map(relative),
-                    finishedAt: result.endedAt),
-                run: run)
+        let stageOutcome = StageOutcome(
+            stage: result.stage, signature: result.signature?.hex ?? "", outcome: outcome, reason: reason,
+            duration: result.duration, exitStatus: result.exitStatus, logPath: result.logPath.map(relative),
+            finishedAt: result.endedAt)
+        if outcome == .skipped {
+            lock.lock()
+            pendingSkipped.append(stageOutcome)
+            lock.unlock()
+        } else {
+            flushSkipped()
+            record { try store.recordStage(stageOutcome, run: run) }
         }
         guard [.ran, .restored, .skipped].contains(result.outcome) else { return }
         for path in result.metricsFiles {

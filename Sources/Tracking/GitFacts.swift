@@ -1,4 +1,5 @@
 import CGit2
+import Dispatch
 import Foundation
 
 /// What a run records about the source tree it ran from: the commit, the branch and whether the tree was dirty.
@@ -174,7 +175,7 @@ public struct GitFacts: Sendable, Equatable, Codable {
 }
 
 /// Process-wide libgit2 setup and small helpers around its C API.
-enum LibGit2 {
+public enum LibGit2 {
     struct Failure: Error {
         let code: Int32
         let text: String
@@ -184,6 +185,12 @@ enum LibGit2 {
     private static let initialization: Int32 = git_libgit2_init()
 
     static func ensureInitialized() { _ = initialization }
+
+    /// Starts libgit2 (about 5 ms: it loads the TLS certificates) on a background thread, so that a
+    /// command can overlap it with its own start-up before it calls `read`.
+    public static func prepareInBackground() {
+        DispatchQueue.global(qos: .userInitiated).async { ensureInitialized() }
+    }
 
     /// The linked libgit2 version, e.g. "1.5.1".
     static var version: String {

@@ -101,9 +101,16 @@ public final class RunStore: Sendable {
                 }
             }
         }
-        let pool: DatabasePool
+        // One connection in WAL mode: other processes still read while this one writes (WAL works across
+        // processes), and a pipe process has one thread of tracking, so a pool's extra reader connections
+        // would only cost start-up time.
+        let pool: DatabaseQueue
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            var walConfiguration = configuration
+            walConfiguration.prepareDatabase { db in
+                if !db.configuration.readonly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            }
+            pool = try DatabaseQueue(path: path, configuration: walConfiguration)
         } catch {
             throw translate(error, path: path)
         }
@@ -275,12 +282,18 @@ public final class RunStore: Sendable {
     }
 
     /// Records one stage's outcome.
-    public func recordStage(_ stage: StageOutcome, run: RunID) throws {
-        let record = StageRunRecord(
-            id: nil, runId: run, stage: stage.stage, signature: stage.signature, outcome: stage.outcome,
-            reason: stage.reason, duration: stage.duration, exitStatus: stage.exitStatus, logPath: stage.logPath,
-            finishedAt: stage.finishedAt)
-        try write { db in try record.insert(db) }
+    public func recordStage(_ stage: StageOutcome, run: RunID) throws { try recordStages([stage], run: run) }
+
+    /// Records several stages' outcomes in one transaction (skipped stages are batched this way).
+    public func recordStages(_ stages: [StageOutcome], run: RunID) throws {
+        guard !stages.isEmpty else { return }
+        let records = stages.map { stage in
+            StageRunRecord(
+                id: nil, runId: run, stage: stage.stage, signature: stage.signature, outcome: stage.outcome,
+                reason: stage.reason, duration: stage.duration, exitStatus: stage.exitStatus, logPath: stage.logPath,
+                finishedAt: stage.finishedAt)
+        }
+        try write { db in for record in records { try record.insert(db) } }
     }
 
     /// Logs a batch of metric values (e.g. one epoch) for a stage, in one transaction. Every value is kept.
