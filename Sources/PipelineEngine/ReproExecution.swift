@@ -22,6 +22,8 @@ final class ReproExecution: @unchecked Sendable {
     private var results: [String: StageResult] = [:]
     private var running: Set<String> = []
     private var stopScheduling = false
+    /// Hashes of dependencies that no stage writes, computed once per repro.
+    private var sourceHashes: [String: Digest] = [:]
 
     init(
         workspace: Workspace, graph: StageGraph, lock: LockFile, options: ReproOptions,
@@ -189,7 +191,26 @@ final class ReproExecution: @unchecked Sendable {
 
     private func hashDependencies(_ stage: StageDefinition) throws -> [String: Digest] {
         if let missing = missingDependency(stage) { throw StageFailure("dependency \(missing) is missing") }
-        return try hasher.hash(stage.deps.map(\.path)).mapValues(\.digest)
+        // A dependency no stage writes cannot change during the repro: hash it once for all stages reading it.
+        state.lock()
+        var digests: [String: Digest] = [:]
+        var toHash: [String] = []
+        for dep in stage.deps {
+            if let known = sourceHashes[dep.path] { digests[dep.path] = known } else { toHash.append(dep.path) }
+        }
+        state.unlock()
+        let hashed = try hasher.hash(toHash).mapValues(\.digest)
+        state.lock()
+        for (path, digest) in hashed {
+            digests[path] = digest
+            if !isProduced(path) { sourceHashes[path] = digest }
+        }
+        state.unlock()
+        return digests
+    }
+
+    private func isProduced(_ path: String) -> Bool {
+        graph.definition.stages.contains { stage in stage.outputs.contains { pathsOverlap($0.path, path) } }
     }
 
     private func lockEntry(_ name: String) -> LockEntry? {
