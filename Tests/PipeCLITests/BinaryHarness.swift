@@ -30,6 +30,16 @@ final class BinaryHarness {
         String(decoding: try Data(contentsOf: (directory ?? root).appendingPathComponent(path)), as: UTF8.self)
     }
 
+    /// Waits until a stage's command has created `path` (a marker that it is running), for at most 20 s.
+    func waitForFile(_ path: String) throws {
+        let url = root.appendingPathComponent(path)
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: url.path) {
+            guard Date() < deadline else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path]) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
     /// Starts `pipe ARGS` in `directory` (default: the workspace) without waiting.
     func start(_ arguments: [String], in directory: URL? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()

@@ -109,11 +109,7 @@ final class CommandLineTests: XCTestCase {
         try harness.write(
             "pipeline.yaml", "stages:\n  slow:\n    cmd: touch started && sleep 3 && echo done > o\n    outs: [o]\n")
         let (first, _, _) = try harness.start(["repro"])
-        let started = harness.root.appendingPathComponent("started")
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        try harness.waitForFile("started")
         let second = try harness.run(["repro"])
         XCTAssertEqual(second.status, 1)
         XCTAssertTrue(second.stderr.contains("pid \(first.processIdentifier): pipe repro"), second.stderr)
@@ -132,11 +128,7 @@ final class CommandLineTests: XCTestCase {
             "pipeline.yaml",
             "stages:\n  slow:\n    cmd: touch started && sleep 1 && touch late && echo > o\n    outs: [o]\n")
         let (process, _, _) = try harness.start(["repro"])
-        let started = harness.root.appendingPathComponent("started")
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        try harness.waitForFile("started")
         process.terminate()
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)

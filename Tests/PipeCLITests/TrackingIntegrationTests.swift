@@ -65,11 +65,7 @@ final class TrackingIntegrationTests: XCTestCase {
         try harness.write(
             "pipeline.yaml", "stages:\n  slow:\n    cmd: touch started && sleep 5 && echo > o\n    outs: [o]\n")
         let (process, _, _) = try harness.start(["repro"])
-        let started = harness.root.appendingPathComponent("started")
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        try harness.waitForFile("started")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let listed = try harness.run(["runs", "list", "--json"])
