@@ -270,33 +270,19 @@ public enum HeaderParser {
         _ text: Substring, line: Int, file: String
     ) throws -> (SignalFormat, Int, Int, Int) {
         var rest = text
-        var offset = 0
-        var skew = 0
-        var spf = 1
-        if let plus = rest.firstIndex(of: "+") {
-            let value = rest[rest.index(after: plus)...]
-            guard let parsed = Int(value), parsed >= 0 else {
-                throw WFDBError.invalidField(file: file, line: line, field: "byte offset", value: String(value))
+        // The suffixes come off right to left: `+offset`, then `:skew`, then `xspf`.
+        func takeSuffix(_ marker: Character, field: String, range: ClosedRange<Int>) throws -> Int? {
+            guard let position = rest.firstIndex(of: marker) else { return nil }
+            let value = rest[rest.index(after: position)...]
+            guard let parsed = Int(value), range.contains(parsed) else {
+                throw WFDBError.invalidField(file: file, line: line, field: field, value: String(value))
             }
-            offset = parsed
-            rest = rest[..<plus]
+            rest = rest[..<position]
+            return parsed
         }
-        if let colon = rest.firstIndex(of: ":") {
-            let value = rest[rest.index(after: colon)...]
-            guard let parsed = Int(value), parsed >= 0, parsed <= maxSkew else {
-                throw WFDBError.invalidField(file: file, line: line, field: "skew", value: String(value))
-            }
-            skew = parsed
-            rest = rest[..<colon]
-        }
-        if let x = rest.firstIndex(of: "x") {
-            let value = rest[rest.index(after: x)...]
-            guard let parsed = Int(value), parsed >= 1, parsed <= maxSamplesPerFrame else {
-                throw WFDBError.invalidField(file: file, line: line, field: "samples per frame", value: String(value))
-            }
-            spf = parsed
-            rest = rest[..<x]
-        }
+        let offset = try takeSuffix("+", field: "byte offset", range: 0...Int.max) ?? 0
+        let skew = try takeSuffix(":", field: "skew", range: 0...maxSkew) ?? 0
+        let spf = try takeSuffix("x", field: "samples per frame", range: 1...maxSamplesPerFrame) ?? 1
         guard let number = Int(rest) else {
             throw WFDBError.unknownFormat(file: file, line: line, format: String(rest))
         }
