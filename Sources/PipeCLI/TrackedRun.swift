@@ -25,9 +25,7 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
         DispatchQueue.global().async(group: gitRead) { gitFacts.value = GitFacts.read(workspace: workspace) }
         let store = try RunStore.open(workspace: workspace)
         gitRead.wait()
-        guard let git = gitFacts.value else {
-            throw TrackingError.database(path: workspace.path, detail: "no git facts")
-        }
+        let git = gitFacts.value ?? GitFacts.read(workspace: workspace)
         if let warning = git.warning { Console.error(warning.hasPrefix("warning:") ? warning : "warning: \(warning)") }
         self.store = store
         self.run = try store.beginRun(
