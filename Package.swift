@@ -21,7 +21,7 @@ let package = Package(
         .target(
             name: "PipeCLI",
             dependencies: [
-                "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands",
+                "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +57,11 @@ let package = Package(
             name: "QRSCommands",
             dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats and glue between the
+        // engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
+        .target(name: "ECGStages", dependencies: ["PipelineEngine", "ECGSignal", "WFDB", "ContentStore"]),
+        // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
         // makes replay tools that run the parser on the files given as arguments).
         .executableTarget(name: "WFDBHeaderFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBHeaderFuzzer"),
@@ -70,6 +75,7 @@ let package = Package(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        .testTarget(name: "ECGStagesTests", dependencies: ["ECGStages", "PipelineEngine", "ECGSignal", "WFDB"]),
         .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "QRSCommands", "WFDB"]),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
         .testTarget(

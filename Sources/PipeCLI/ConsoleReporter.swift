@@ -18,6 +18,8 @@ final class ConsoleReporter: ReproObserver, @unchecked Sendable {
 
     func stageOutput(_ stage: String, line: String) { say("[\(stage)] \(line)") }
 
+    func stageProgress(_ stage: String, line: String) { Console.progress("[\(stage)] \(line)") }
+
     func stageMetrics(_ stage: String, values: [String: Double], step: Int) {
         let text = values.keys.sorted().map { "\($0)=\(values[$0] ?? 0)" }.joined(separator: " ")
         say("[\(stage)] step \(step): \(text)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ContentStore
+import ECGStages
 import Foundation
 import PipelineEngine
 import QRSCommands
@@ -69,15 +70,35 @@ public struct PipeCommand: ParsableCommand {
 }
 
 /// Serialised writes to stdout and stderr, safe from the engine's worker threads.
+///
+/// A progress line (a bar with a rate and an ETA) is drawn on stderr only when stderr is a terminal, and is
+/// rewritten in place; the next ordinary line first erases it, so logs never carry progress frames.
 enum Console {
     private static let lock = NSLock()
+    nonisolated(unsafe) private static var progressShown = false
+    static let progressEnabled = isatty(STDERR_FILENO) == 1
 
     static func output(_ line: String) { write(line + "\n", to: stdout) }
     static func error(_ line: String) { write(line + "\n", to: stderr) }
 
+    /// Replaces the transient progress line; a no-op when stderr is not a terminal.
+    static func progress(_ line: String) {
+        guard progressEnabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        fputs("\r\u{1B}[K" + line, stderr)
+        fflush(stderr)
+        progressShown = true
+    }
+
     private static func write(_ text: String, to stream: UnsafeMutablePointer<FILE>) {
         lock.lock()
         defer { lock.unlock() }
+        if progressShown {
+            fputs("\r\u{1B}[K", stderr)
+            fflush(stderr)
+            progressShown = false
+        }
         fputs(text, stream)
         fflush(stream)
     }
@@ -106,5 +127,5 @@ struct WorkspaceOptions: ParsableArguments {
 
 /// The built-in stages this binary offers to `uses:`.
 public enum BuiltinStages {
-    public static func registry() -> StageRegistry { StageRegistry([]) }
+    public static func registry() -> StageRegistry { StageRegistry(ECGStageCatalog.stages) }
 }

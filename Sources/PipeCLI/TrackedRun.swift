@@ -77,6 +77,8 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
 
     func stageOutput(_ stage: String, line: String) { console.stageOutput(stage, line: line) }
 
+    func stageProgress(_ stage: String, line: String) { console.stageProgress(stage, line: line) }
+
     func stageMetrics(_ stage: String, values: [String: Double], step: Int) {
         console.stageMetrics(stage, values: values, step: step)
         let now = Date()

@@ -47,11 +47,14 @@ public final class StageContext: @unchecked Sendable {
     public let deps: [String]
     public let outputs: [String]
     private let emitLine: (String) -> Void
+    private let emitProgress: (String) -> Void
     private let emitMetrics: ([String: Double], Int) -> Void
 
-    init(
+    /// Engine runs build the context; tests may build one to call a stage directly.
+    public init(
         stageName: String, workspace: URL, params: ResolvedParams, deps: [String], outputs: [String],
-        emitLine: @escaping (String) -> Void, emitMetrics: @escaping ([String: Double], Int) -> Void
+        emitLine: @escaping (String) -> Void, emitProgress: @escaping (String) -> Void = { _ in },
+        emitMetrics: @escaping ([String: Double], Int) -> Void
     ) {
         self.stageName = stageName
         self.workspace = workspace
@@ -59,6 +62,7 @@ public final class StageContext: @unchecked Sendable {
         self.deps = deps
         self.outputs = outputs
         self.emitLine = emitLine
+        self.emitProgress = emitProgress
         self.emitMetrics = emitMetrics
     }
 
@@ -67,6 +71,10 @@ public final class StageContext: @unchecked Sendable {
 
     /// A line of progress, shown with the stage's prefix and kept in its log.
     public func log(_ line: String) { emitLine(line) }
+
+    /// A transient progress line (bar, rate, ETA), drawn in place on a terminal and never logged. Stages
+    /// still `log` one line per milestone so that a non-terminal run shows progress too.
+    public func progress(_ line: String) { emitProgress(line) }
 
     /// Metric values at a step (an epoch), forwarded to the run tracker as one batch.
     public func logMetrics(_ values: [String: Double], step: Int) { emitMetrics(values, step) }

@@ -54,6 +54,9 @@ public protocol ReproObserver: AnyObject {
     func stageStarted(_ stage: String, reason: StageReason)
     /// A line the stage printed (its command's stdout and stderr, or a built-in's log line).
     func stageOutput(_ stage: String, line: String)
+    /// A transient progress line of a built-in stage (a bar, a rate, an ETA): shown in place on a terminal,
+    /// never logged. Called often; must be cheap.
+    func stageProgress(_ stage: String, line: String)
     /// Metric values a built-in stage logged at a step.
     func stageMetrics(_ stage: String, values: [String: Double], step: Int)
     func stageFinished(_ result: StageResult)
@@ -63,6 +66,7 @@ public protocol ReproObserver: AnyObject {
 }
 
 extension ReproObserver {
+    public func stageProgress(_ stage: String, line: String) {}
     public func reproPlanned(stages: [String], params: [String: ResolvedParams]) {}
 }
 
