@@ -59,7 +59,12 @@ let package = Package(
         ),
         // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats and glue between the
         // engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
-        .target(name: "ECGStages", dependencies: ["PipelineEngine", "ECGSignal", "WFDB", "ContentStore"]),
+        .target(
+            name: "ECGStages",
+            dependencies: [
+                "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
@@ -75,8 +80,12 @@ let package = Package(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
-        .testTarget(name: "ECGStagesTests", dependencies: ["ECGStages", "PipelineEngine", "ECGSignal", "WFDB"]),
-        .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "QRSCommands", "WFDB"]),
+        // Synthetic ECG records for the signal and stage tests.
+        .target(name: "ECGFixtures", path: "Tests/ECGFixtures"),
+        .testTarget(
+            name: "ECGStagesTests", dependencies: ["ECGStages", "ECGFixtures", "PipelineEngine", "ECGSignal", "WFDB"]
+        ),
+        .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "ECGFixtures", "QRSCommands", "WFDB"]),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
         .testTarget(
             name: "WFDBTests",

@@ -37,9 +37,14 @@ public struct BeatWindowExtractor: Sendable {
     public var length: Int
     public var normalization: BeatWindowNormalization
 
-    public init(length: Int = 187, normalization: BeatWindowNormalization = .minMax) {
+    /// The first sample a window may start at. The original project required `peak > samplesBefore`, so a window
+    /// never starts at sample 0; 1 reproduces its beat counts exactly.
+    public var firstStart: Int
+
+    public init(length: Int = 187, normalization: BeatWindowNormalization = .minMax, firstStart: Int = 0) {
         self.length = max(1, length)
         self.normalization = normalization
+        self.firstStart = max(0, firstStart)
     }
 
     /// Samples before the peak.
@@ -56,7 +61,7 @@ public struct BeatWindowExtractor: Sendable {
         var window = [Double](repeating: 0, count: length)
         for (peakIndex, peak) in peaks.enumerated() {
             let start = peak - samplesBefore
-            guard start >= 0, start + length <= signal.count else {
+            guard start >= firstStart, start + length <= signal.count else {
                 result.skippedOutOfBounds += 1
                 continue
             }

@@ -99,6 +99,36 @@ public struct ResolvedParams: Sendable {
     public func int(_ key: String) -> Int? { node(key).flatMap(YAMLScalar.int) }
     public func double(_ key: String) -> Double? { node(key).flatMap(YAMLScalar.double) }
     public func bool(_ key: String) -> Bool? { node(key).flatMap(YAMLScalar.bool) }
+
+    /// True when `key` is present and null (`~`, `null` or empty).
+    public func isNull(_ key: String) -> Bool { node(key).map(YAMLScalar.isNull) ?? false }
+
+    /// A sequence of scalars as their text; nil when absent or not a sequence of scalars.
+    public func strings(_ key: String) -> [String]? {
+        guard case .sequence(let sequence)? = node(key) else { return nil }
+        var values: [String] = []
+        for item in sequence {
+            guard let scalar = item.scalar else { return nil }
+            values.append(scalar.string)
+        }
+        return values
+    }
+
+    /// A mapping from scalar keys to sequences of scalars (a label map); nil when the shape differs.
+    public func stringLists(_ key: String) -> [String: [String]]? {
+        guard case .mapping(let mapping)? = node(key) else { return nil }
+        var result: [String: [String]] = [:]
+        for (name, value) in mapping {
+            guard let name = name.scalar?.string, case .sequence(let sequence) = value else { return nil }
+            var values: [String] = []
+            for item in sequence {
+                guard let scalar = item.scalar else { return nil }
+                values.append(scalar.string)
+            }
+            result[name] = values
+        }
+        return result
+    }
 }
 
 /// Loads params files once per repro and answers dotted-key lookups.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ECGFixtures
 import ECGSignal
 import Foundation
 import QRSCommands

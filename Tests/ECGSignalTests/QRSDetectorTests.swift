@@ -1,3 +1,4 @@
+import ECGFixtures
 import ECGSignal
 import XCTest
 
@@ -39,7 +40,7 @@ final class QRSDetectorTests: XCTestCase {
 
     func testFindsEveryBeatOfAnIrregularRhythmWithAPause() {
         var intervals: [Double] = []
-        var random = SplitMix64(seed: 7)
+        var random = FixtureRandom(seed: 7)
         for index in 0..<70 {
             // Atrial-fibrillation-like jitter between 0.45 and 1.15 s, and one 2.6 s sinus pause.
             intervals.append(index == 35 ? 2.6 : 0.45 + 0.7 * random.nextUniform())

@@ -1,37 +1,43 @@
 import Foundation
 
-/// Synthetic single-lead ECG for tests: each beat is a sum of Gaussian P, Q, R, S and T waves, on top of
+/// Synthetic single-lead ECG for tests (shared by the signal and stage tests): each beat is a sum of Gaussian P, Q, R, S and T waves, on top of
 /// baseline wander and white noise from a seeded generator, so every fixture is reproducible.
-struct SyntheticECG {
-    var samplingRate: Double
+public struct SyntheticECG {
+    public var samplingRate: Double
     /// Beat times (R peaks), seconds.
-    var beatTimes: [Double]
-    var duration: Double
+    public var beatTimes: [Double]
+    public var duration: Double
     /// Per-beat R-wave scale (1 when nil).
-    var amplitudes: [Double]? = nil
-    var noiseAmplitude = 0.02
-    var wanderAmplitude = 0.3
-    var seed: UInt64 = 42
+    public var amplitudes: [Double]? = nil
+    public var noiseAmplitude = 0.02
+    public var wanderAmplitude = 0.3
+    public var seed: UInt64 = 42
+
+    public init(samplingRate: Double, beatTimes: [Double], duration: Double) {
+        self.samplingRate = samplingRate
+        self.beatTimes = beatTimes
+        self.duration = duration
+    }
 
     /// Beats at a constant rate from 0.5 s to the end.
-    static func regular(samplingRate: Double, beatsPerMinute: Double, duration: Double) -> SyntheticECG {
+    public static func regular(samplingRate: Double, beatsPerMinute: Double, duration: Double) -> SyntheticECG {
         let interval = 60 / beatsPerMinute
         let times = stride(from: 0.5, to: duration - 0.5, by: interval).map { $0 }
         return SyntheticECG(samplingRate: samplingRate, beatTimes: times, duration: duration)
     }
 
     /// Beats after the given RR intervals (seconds), the first at 0.5 s.
-    static func intervals(_ intervals: [Double], samplingRate: Double) -> SyntheticECG {
+    public static func intervals(_ intervals: [Double], samplingRate: Double) -> SyntheticECG {
         var times = [0.5]
         for interval in intervals { times.append((times.last ?? 0) + interval) }
         return SyntheticECG(samplingRate: samplingRate, beatTimes: times, duration: (times.last ?? 0) + 1)
     }
 
     /// Sample indices of the R peaks.
-    var peakSamples: [Int] { beatTimes.map { Int(($0 * samplingRate).rounded()) } }
+    public var peakSamples: [Int] { beatTimes.map { Int(($0 * samplingRate).rounded()) } }
 
     /// The signal in millivolts.
-    func samples() -> [Double] {
+    public func samples() -> [Double] {
         let count = Int(duration * samplingRate)
         var signal = [Double](repeating: 0, count: count)
         // (offset from R in seconds, amplitude in mV, width σ in seconds)
@@ -53,7 +59,7 @@ struct SyntheticECG {
                 }
             }
         }
-        var random = SplitMix64(seed: seed)
+        var random = FixtureRandom(seed: seed)
         for index in 0..<count {
             let time = Double(index) / samplingRate
             signal[index] += wanderAmplitude * sin(2 * Double.pi * 0.23 * time + 0.4)
@@ -64,12 +70,12 @@ struct SyntheticECG {
 }
 
 /// A small deterministic generator (SplitMix64) with Box–Muller normals.
-struct SplitMix64 {
-    var state: UInt64
+public struct FixtureRandom {
+    public var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -78,9 +84,9 @@ struct SplitMix64 {
     }
 
     /// Uniform in (0, 1].
-    mutating func nextUniform() -> Double { (Double(next() >> 11) + 1) / Double(1 << 53) }
+    public mutating func nextUniform() -> Double { (Double(next() >> 11) + 1) / Double(1 << 53) }
 
-    mutating func nextGaussian() -> Double {
+    public mutating func nextGaussian() -> Double {
         (-2 * log(nextUniform())).squareRoot() * cos(2 * Double.pi * nextUniform())
     }
 }

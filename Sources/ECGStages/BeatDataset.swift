@@ -1,0 +1,339 @@
+import ContentStore
+import ECGSignal
+import Foundation
+
+/// The labelled beats of a set of records: what `ecg.preprocess` writes and training reads.
+///
+/// Per-beat arrays are parallel: beat `i` has `recordIndex[i]`, `sample[i]`, `label[i]`,
+/// `features[i*featureCount ..< (i+1)*featureCount]` and `windows[i*windowLength ..< (i+1)*windowLength]`.
+public struct BeatDataset: Equatable, Sendable {
+    /// One source record: its name and the lead its windows were cut from.
+    public struct RecordEntry: Equatable, Sendable {
+        public var name: String
+        public var lead: String
+        public init(name: String, lead: String) {
+            self.name = name
+            self.lead = lead
+        }
+    }
+
+    /// Names of the RR features, in their stored order (seconds, then unitless ratios).
+    public static let featureNames = ["rr_previous", "rr_next", "rr_local_mean", "rr_previous_ratio", "rr_next_ratio"]
+
+    public var windowLength: Int
+    /// Rate of the windows' samples, Hz.
+    public var samplingRate: Double
+    public var normalization: BeatWindowNormalization
+    public var featureCount: Int
+    public var records: [RecordEntry]
+    /// [count] index into `records`.
+    public var recordIndex: [UInt16]
+    /// [count] frame number of the beat's R peak in its record (at `samplingRate`).
+    public var sample: [Int32]
+    /// [count] AAMI class index, order N S V F Q.
+    public var label: [UInt8]
+    /// [count × featureCount] RR features.
+    public var features: [Float]
+    /// [count × windowLength] normalised windows.
+    public var windows: [Float]
+
+    public var count: Int { label.count }
+
+    public init(
+        windowLength: Int, samplingRate: Double, normalization: BeatWindowNormalization,
+        featureCount: Int = BeatDataset.featureNames.count, records: [RecordEntry] = []
+    ) {
+        self.windowLength = windowLength
+        self.samplingRate = samplingRate
+        self.normalization = normalization
+        self.featureCount = featureCount
+        self.records = records
+        recordIndex = []
+        sample = []
+        label = []
+        features = []
+        windows = []
+    }
+
+    /// Appends one record's beats; they are tagged with the record's new index.
+    public mutating func append(record: RecordEntry, beats: RecordBeats) {
+        let index = UInt16(clamping: records.count)
+        records.append(record)
+        recordIndex.append(contentsOf: repeatElement(index, count: beats.count))
+        sample.append(contentsOf: beats.samples.map { Int32(clamping: $0) })
+        label.append(contentsOf: beats.labels.map { UInt8($0?.index ?? 0) })
+        features.append(contentsOf: beats.features)
+        windows.append(contentsOf: beats.windows)
+    }
+
+    /// Beats per class, order N S V F Q.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: AAMIClass.allCases.count)
+        for value in label where Int(value) < counts.count { counts[Int(value)] += 1 }
+        return counts
+    }
+}
+
+/// Problems reading a dataset file.
+public enum BeatDatasetError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case notADataset(path: String)
+    case newerVersion(path: String, version: UInt32)
+    case truncated(path: String, expected: Int, actual: Int)
+    case invalid(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "\(path): cannot read the beat dataset: \(reason)"
+        case .notADataset(let path): return "\(path): not a pipe beat dataset (bad magic)"
+        case .newerVersion(let path, let version):
+            return
+                "\(path): beat dataset format version \(version) is newer than this pipe reads (\(BeatDatasetFile.version))"
+        case .truncated(let path, let expected, let actual):
+            return "\(path): beat dataset is truncated: expected \(expected) bytes, found \(actual)"
+        case .invalid(let path, let reason): return "\(path): invalid beat dataset: \(reason)"
+        }
+    }
+}
+
+/// The binary file format of a `BeatDataset` (little-endian throughout).
+///
+/// ```
+/// header
+///   magic            8 bytes  "PIPEBEAT"
+///   version          u32      1
+///   beat count       u32
+///   window length    u32
+///   feature count    u32      5 (rr_previous, rr_next, rr_local_mean, rr_previous_ratio, rr_next_ratio)
+///   class count      u32      5 (N S V F Q, in that order)
+///   record count     u32
+///   normalization    u8       0 none, 1 minmax, 2 zscore
+///   reserved         3 bytes  zero
+///   sampling rate    f64      Hz
+/// records (record count times)
+///   name length u8, name (UTF-8), lead length u8, lead (UTF-8)
+/// beats (beat count times, fixed stride 12 + 4 × feature count + 4 × window length)
+///   record index     u16      into the records table
+///   class            u8       index in N S V F Q
+///   reserved         u8       zero
+///   sample           i32      R-peak frame number in the record
+///   features         f32 × feature count
+///   window           f32 × window length
+/// ```
+public enum BeatDatasetFile {
+    public static let magic = Array("PIPEBEAT".utf8)
+    public static let version: UInt32 = 1
+    static let headerSize = 8 + 4 * 6 + 4 + 8
+
+    public static func encode(_ dataset: BeatDataset) -> Data {
+        var out = ByteWriter()
+        out.bytes(magic)
+        out.u32(version)
+        out.u32(UInt32(dataset.count))
+        out.u32(UInt32(dataset.windowLength))
+        out.u32(UInt32(dataset.featureCount))
+        out.u32(UInt32(AAMIClass.allCases.count))
+        out.u32(UInt32(dataset.records.count))
+        out.bytes([normalizationCode(dataset.normalization), 0, 0, 0])
+        out.u64(dataset.samplingRate.bitPattern)
+        for record in dataset.records {
+            for text in [record.name, record.lead] {
+                let bytes = Array(text.utf8.prefix(255))
+                out.bytes([UInt8(bytes.count)])
+                out.bytes(bytes)
+            }
+        }
+        let stride = beatStride(dataset)
+        out.reserve(dataset.count * stride)
+        for beat in 0..<dataset.count {
+            out.u16(dataset.recordIndex[beat])
+            out.bytes([dataset.label[beat], 0])
+            out.u32(UInt32(bitPattern: dataset.sample[beat]))
+            out.floats(dataset.features, from: beat * dataset.featureCount, count: dataset.featureCount)
+            out.floats(dataset.windows, from: beat * dataset.windowLength, count: dataset.windowLength)
+        }
+        return out.data
+    }
+
+    public static func write(_ dataset: BeatDataset, to url: URL) throws {
+        try AtomicFile.write(encode(dataset), to: url)
+    }
+
+    public static func read(_ url: URL) throws -> BeatDataset {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw BeatDatasetError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
+        return try decode(data, path: url.path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws -> BeatDataset {
+        var input = ByteReader(data: data)
+        guard data.count >= magic.count, Array(data.prefix(magic.count)) == magic else {
+            throw BeatDatasetError.notADataset(path: path)
+        }
+        guard data.count >= headerSize else {
+            throw BeatDatasetError.truncated(path: path, expected: headerSize, actual: data.count)
+        }
+        input.offset = magic.count
+        let fileVersion = input.u32()
+        guard fileVersion <= version else { throw BeatDatasetError.newerVersion(path: path, version: fileVersion) }
+        guard fileVersion == version else {
+            throw BeatDatasetError.invalid(path: path, reason: "unknown format version \(fileVersion)")
+        }
+        let count = Int(input.u32())
+        let windowLength = Int(input.u32())
+        let featureCount = Int(input.u32())
+        let classCount = Int(input.u32())
+        let recordCount = Int(input.u32())
+        let normalizationByte = input.bytes(4)[0]
+        let samplingRate = Double(bitPattern: input.u64())
+        guard classCount == AAMIClass.allCases.count else {
+            throw BeatDatasetError.invalid(path: path, reason: "\(classCount) classes, expected 5 (N S V F Q)")
+        }
+        guard let normalization = normalization(code: normalizationByte) else {
+            throw BeatDatasetError.invalid(path: path, reason: "unknown normalization code \(normalizationByte)")
+        }
+        guard windowLength > 0, windowLength <= 1 << 20, featureCount <= 1 << 10,
+            samplingRate.isFinite, samplingRate > 0
+        else {
+            throw BeatDatasetError.invalid(
+                path: path,
+                reason: "window length \(windowLength), \(featureCount) features at \(samplingRate) Hz")
+        }
+        var dataset = BeatDataset(
+            windowLength: windowLength, samplingRate: samplingRate, normalization: normalization,
+            featureCount: featureCount)
+        for _ in 0..<recordCount {
+            var texts: [String] = []
+            for _ in 0..<2 {
+                guard input.remaining >= 1 else {
+                    throw BeatDatasetError.truncated(path: path, expected: input.offset + 1, actual: data.count)
+                }
+                let length = Int(input.bytes(1)[0])
+                guard input.remaining >= length else {
+                    throw BeatDatasetError.truncated(path: path, expected: input.offset + length, actual: data.count)
+                }
+                texts.append(String(decoding: input.bytes(length), as: UTF8.self))
+            }
+            dataset.records.append(BeatDataset.RecordEntry(name: texts[0], lead: texts[1]))
+        }
+        let stride = beatStride(dataset)
+        let (needed, overflow) = count.multipliedReportingOverflow(by: stride)
+        guard !overflow, input.remaining >= needed else {
+            throw BeatDatasetError.truncated(
+                path: path, expected: overflow ? Int.max : input.offset + needed, actual: data.count)
+        }
+        guard input.remaining == needed else {
+            throw BeatDatasetError.invalid(path: path, reason: "\(input.remaining - needed) trailing bytes")
+        }
+        dataset.recordIndex.reserveCapacity(count)
+        dataset.sample.reserveCapacity(count)
+        dataset.label.reserveCapacity(count)
+        dataset.features = [Float](repeating: 0, count: count * featureCount)
+        dataset.windows = [Float](repeating: 0, count: count * windowLength)
+        for beat in 0..<count {
+            let record = input.u16()
+            let classByte = input.bytes(2)[0]
+            guard Int(record) < recordCount else {
+                throw BeatDatasetError.invalid(
+                    path: path, reason: "beat \(beat) names record \(record) of \(recordCount)")
+            }
+            guard Int(classByte) < classCount else {
+                throw BeatDatasetError.invalid(path: path, reason: "beat \(beat) has class \(classByte)")
+            }
+            dataset.recordIndex.append(record)
+            dataset.label.append(classByte)
+            dataset.sample.append(Int32(bitPattern: input.u32()))
+            input.floats(into: &dataset.features, at: beat * featureCount, count: featureCount)
+            input.floats(into: &dataset.windows, at: beat * windowLength, count: windowLength)
+        }
+        return dataset
+    }
+
+    static func beatStride(_ dataset: BeatDataset) -> Int { 8 + 4 * dataset.featureCount + 4 * dataset.windowLength }
+
+    static func normalizationCode(_ normalization: BeatWindowNormalization) -> UInt8 {
+        switch normalization {
+        case .none: return 0
+        case .minMax: return 1
+        case .zScore: return 2
+        }
+    }
+
+    static func normalization(code: UInt8) -> BeatWindowNormalization? {
+        switch code {
+        case 0: return BeatWindowNormalization.none
+        case 1: return .minMax
+        case 2: return .zScore
+        default: return nil
+        }
+    }
+}
+
+/// Little-endian writer into a growing byte buffer.
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+
+    var data: Data { Data(bytes) }
+
+    mutating func reserve(_ extra: Int) { bytes.reserveCapacity(bytes.count + extra) }
+    mutating func bytes(_ values: [UInt8]) { bytes.append(contentsOf: values) }
+    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    mutating func floats(_ values: [Float], from start: Int, count: Int) {
+        #if _endian(little)
+        values.withUnsafeBytes { raw in bytes.append(contentsOf: raw[(start * 4)..<((start + count) * 4)]) }
+        #else
+        for index in start..<(start + count) { u32(values[index].bitPattern) }
+        #endif
+    }
+}
+
+/// Little-endian reader; callers check `remaining` before reading.
+struct ByteReader {
+    let data: Data
+    var offset = 0
+
+    init(data: Data) { self.data = data }
+
+    var remaining: Int { data.count - offset }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        let start = data.startIndex + offset
+        offset += count
+        return Array(data[start..<(start + count)])
+    }
+
+    mutating func u16() -> UInt16 { UInt16(littleEndian: load(UInt16.self)) }
+    mutating func u32() -> UInt32 { UInt32(littleEndian: load(UInt32.self)) }
+    mutating func u64() -> UInt64 { UInt64(littleEndian: load(UInt64.self)) }
+
+    mutating func floats(into values: inout [Float], at start: Int, count: Int) {
+        guard count > 0 else { return }
+        let begin = data.startIndex + offset
+        values.withUnsafeMutableBytes { destination in
+            data.copyBytes(
+                to: UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)..<((start + count) * 4)]),
+                from: begin..<(begin + count * 4))
+        }
+        #if _endian(big)
+        for index in start..<(start + count) {
+            values[index] = Float(bitPattern: UInt32(littleEndian: values[index].bitPattern))
+        }
+        #endif
+        offset += count * 4
+    }
+
+    private mutating func load<T: FixedWidthInteger>(_: T.Type) -> T {
+        var value = T.zero
+        let begin = data.startIndex + offset
+        withUnsafeMutableBytes(of: &value) { data.copyBytes(to: $0, from: begin..<(begin + MemoryLayout<T>.size)) }
+        offset += MemoryLayout<T>.size
+        return value
+    }
+}

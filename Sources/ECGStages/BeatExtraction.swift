@@ -1,0 +1,289 @@
+import ECGSignal
+import Foundation
+import WFDB
+
+/// Which lead of a record the beats are cut from.
+public enum LeadSelection: Equatable, Sendable, CustomStringConvertible {
+    /// The signal whose description is the name; when `fallbackToFirst`, channel 0 if no signal has that name.
+    case named(String, fallbackToFirst: Bool)
+    /// A signal by its 0-based index.
+    case index(Int)
+
+    /// MLII when the record has it, else channel 0 (channel 0 is V5 in records 102, 104 and 114).
+    public static let preferMLII = LeadSelection.named("MLII", fallbackToFirst: true)
+
+    /// A param or option value: digits select by index, anything else by name.
+    public init(text: String, fallbackToFirst: Bool) {
+        if let index = Int(text), index >= 0 {
+            self = .index(index)
+        } else {
+            self = .named(text, fallbackToFirst: fallbackToFirst)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .named(let name, let fallback): return fallback ? "\(name), else channel 0" : name
+        case .index(let index): return "channel \(index)"
+        }
+    }
+}
+
+/// Where the R peaks come from.
+public enum PeakSource: String, Sendable, CaseIterable {
+    /// The reference beat annotations (`.atr`).
+    case annotated
+    /// The QRS detector; with labels, each detection takes the class of the reference beat within the window.
+    case detected
+}
+
+/// How beats are cut from a record; shared by `ecg.preprocess` and `pipe infer` so both see the same inputs.
+public struct BeatExtractionSettings: Equatable, Sendable {
+    public var lead = LeadSelection.preferMLII
+    public var windowLength = 187
+    /// Resample the lead to this rate first; nil keeps the record's own rate.
+    public var targetRate: Double?
+    public var normalization = BeatWindowNormalization.minMax
+    public var peaks = PeakSource.annotated
+    /// Symbols to classes; nil extracts unlabelled beats (inference), which needs no annotation file.
+    public var labels: AAMILabelMap? = .standard
+    /// Detected-to-reference matching window, seconds.
+    public var matchWindow = 0.150
+    public var annotator = "atr"
+    /// Beats over which the local mean RR interval is taken.
+    public var localBeats = 10
+
+    public init() {}
+}
+
+/// What extraction left out of one record, and why.
+public struct BeatExtractionCounts: Equatable, Sendable, Codable {
+    /// Beat annotations in the reference (annotated peaks, or the reference of detected peaks).
+    public var referenceBeats = 0
+    /// Detections made (detected peaks only).
+    public var detections = 0
+    /// Beats whose symbol the label map leaves out (`B`, `r`, `n`, `?` with the standard map).
+    public var unlabeled = 0
+    /// Detections with no reference beat within the matching window: dropped.
+    public var unmatchedDetections = 0
+    /// Windows that would cross the record's start or end.
+    public var outOfBounds = 0
+    /// Windows holding invalid samples.
+    public var invalid = 0
+
+    public init() {}
+
+    public static func + (left: BeatExtractionCounts, right: BeatExtractionCounts) -> BeatExtractionCounts {
+        var sum = left
+        sum.referenceBeats += right.referenceBeats
+        sum.detections += right.detections
+        sum.unlabeled += right.unlabeled
+        sum.unmatchedDetections += right.unmatchedDetections
+        sum.outOfBounds += right.outOfBounds
+        sum.invalid += right.invalid
+        return sum
+    }
+}
+
+/// The beats cut from one record.
+public struct RecordBeats: Sendable {
+    public var record: String
+    public var lead: String
+    public var leadIndex: Int
+    /// Rate of `samples` and of the windows, Hz.
+    public var samplingRate: Double
+    /// The record's own rate of the lead, Hz.
+    public var sourceRate: Double
+    /// Length of the lead at `samplingRate`, samples.
+    public var signalLength: Int
+    /// [count] R-peak sample numbers at `samplingRate`.
+    public var samples: [Int]
+    /// [count] classes; nil for unlabelled extraction.
+    public var labels: [AAMIClass?]
+    /// [count × 5] RR features (`BeatDataset.featureNames`).
+    public var features: [Float]
+    /// [count × windowLength] normalised windows.
+    public var windows: [Float]
+    public var counts: BeatExtractionCounts
+
+    public var count: Int { samples.count }
+}
+
+/// Errors that stop a record's extraction.
+public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
+    case recordTooShort(record: String, samples: Int, window: Int)
+    case missingAnnotations(record: String, annotator: String, reason: String)
+    case badSamplingRate(record: String, rate: Double)
+
+    public var description: String {
+        switch self {
+        case .recordTooShort(let record, let samples, let window):
+            return "\(record): the record has \(samples) samples, shorter than one \(window)-sample window"
+        case .missingAnnotations(let record, let annotator, let reason):
+            return "\(record): labels need the reference annotations \(record).\(annotator): \(reason)"
+        case .badSamplingRate(let record, let rate):
+            return "\(record): unusable sampling rate \(rate) Hz"
+        }
+    }
+}
+
+/// Cuts labelled (or unlabelled) beat windows with RR features out of WFDB records.
+public enum BeatExtraction {
+    /// Opens `recordPath` (without extension, or ending in `.hea`) and extracts its beats.
+    public static func extract(recordPath: String, settings: BeatExtractionSettings) throws -> RecordBeats {
+        let record = try WFDBRecord.open(recordPath)
+        let leadIndex = try selectLead(of: record, settings.lead)
+        let block = try record.read(signals: [leadIndex])
+        guard let channel = block.channels.first else {
+            throw WFDBError.unknownSignal(record: record.headerPath, signal: String(leadIndex))
+        }
+        let samplesPerFrame = max(1, channel.samplesPerFrame)
+        let sourceRate = record.header.samplingFrequency * Double(samplesPerFrame)
+        let name = record.location.name
+        guard sourceRate.isFinite, sourceRate > 0 else {
+            throw BeatExtractionError.badSamplingRate(record: name, rate: sourceRate)
+        }
+        var signal = channel.physical()
+        var rate = sourceRate
+        if let target = settings.targetRate, target != sourceRate {
+            signal = Resampler(inputRate: sourceRate, outputRate: target).resample(signal)
+            rate = target
+        }
+        // Annotations count frames; a lead with several samples per frame, or a resampled one, counts its own.
+        let scale = rate / record.header.samplingFrequency
+        guard signal.count >= settings.windowLength else {
+            throw BeatExtractionError.recordTooShort(record: name, samples: signal.count, window: settings.windowLength)
+        }
+
+        var reference: [(sample: Int, symbol: String)] = []
+        if settings.labels != nil || settings.peaks == .annotated {
+            let annotations: [Annotation]
+            do {
+                annotations = try AnnotationFile.read(record: record.location, annotator: settings.annotator)
+            } catch {
+                throw BeatExtractionError.missingAnnotations(
+                    record: name, annotator: settings.annotator, reason: "\(error)")
+            }
+            reference = annotations.filter { BeatAnnotationSymbols.isBeat($0.symbol) }.map {
+                (sample: Int((Double($0.sample) * scale).rounded()), symbol: $0.symbol)
+            }
+        }
+
+        var counts = BeatExtractionCounts()
+        counts.referenceBeats = reference.count
+        // The rhythm is every beat the peak source gives, labelled or not: RR features are taken over it, as
+        // inference (which has no labels) does. `labels[i]` is the class of `rhythm[i]`, nil when unknown.
+        var rhythm: [Int]
+        var labels: [AAMIClass?]
+        switch settings.peaks {
+        case .annotated:
+            rhythm = reference.map(\.sample)
+            labels = reference.map { settings.labels?.beatClass(for: $0.symbol) }
+        case .detected:
+            rhythm = QRSDetector(samplingRate: rate).detect(withoutInvalidSamples(signal))
+            counts.detections = rhythm.count
+            labels = Array(repeating: nil, count: rhythm.count)
+            if let map = settings.labels {
+                let matched = matchDetections(
+                    rhythm, to: reference.map(\.sample), within: Int((settings.matchWindow * rate).rounded()))
+                for (index, referenceIndex) in matched.enumerated() {
+                    if let referenceIndex { labels[index] = map.beatClass(for: reference[referenceIndex].symbol) }
+                }
+                counts.unmatchedDetections = matched.filter { $0 == nil }.count
+                counts.unlabeled = zip(matched, labels).filter { $0.0 != nil && $0.1 == nil }.count
+            }
+        }
+        let rhythmFeatures = RRFeatureExtractor.features(
+            peaks: rhythm, samplingRate: rate, localBeats: settings.localBeats)
+
+        var keptPeaks: [Int] = []
+        var keptSource: [Int] = []  // index into `rhythm` of each kept peak
+        for (index, peak) in rhythm.enumerated() {
+            if settings.labels != nil, labels[index] == nil {
+                if settings.peaks == .annotated { counts.unlabeled += 1 }
+                continue
+            }
+            keptPeaks.append(peak)
+            keptSource.append(index)
+        }
+        // firstStart 1: the original project kept a beat only when `peak > half window`, and its counts are the
+        // reference this stage reproduces.
+        let windows = BeatWindowExtractor(
+            length: settings.windowLength, normalization: settings.normalization, firstStart: 1
+        ).extract(from: signal, peaks: keptPeaks)
+        counts.outOfBounds = windows.skippedOutOfBounds
+        counts.invalid = windows.skippedInvalid
+
+        var result = RecordBeats(
+            record: name, lead: record.signals[leadIndex].description, leadIndex: leadIndex, samplingRate: rate,
+            sourceRate: sourceRate, signalLength: signal.count, samples: [], labels: [], features: [],
+            windows: windows.samples, counts: counts)
+        result.samples.reserveCapacity(windows.count)
+        result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
+        for kept in windows.peakIndices {
+            let source = keptSource[kept]
+            result.samples.append(rhythm[source])
+            result.labels.append(labels[source])
+            let rr = rhythmFeatures[source]
+            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio] {
+                result.features.append(Float(value))
+            }
+        }
+        return result
+    }
+
+    /// The index of the lead to use; a name that is not in the header is an error unless it may fall back.
+    public static func selectLead(of record: WFDBRecord, _ selection: LeadSelection) throws -> Int {
+        switch selection {
+        case .index(let index):
+            return try record.signalIndex(String(index))
+        case .named(let name, let fallbackToFirst):
+            if let index = record.signals.firstIndex(where: { $0.description == name }) { return index }
+            guard fallbackToFirst, !record.signals.isEmpty else {
+                throw WFDBError.unknownSignal(record: record.headerPath, signal: name)
+            }
+            return 0
+        }
+    }
+
+    /// For each detection, the reference beat it matches: the nearest unused one within `tolerance` samples.
+    /// Both inputs ascend; a reference beat matches at most one detection, the nearest.
+    public static func matchDetections(_ detections: [Int], to reference: [Int], within tolerance: Int) -> [Int?] {
+        var result = [Int?](repeating: nil, count: detections.count)
+        var owner = [Int?](repeating: nil, count: reference.count)  // detection index holding each reference
+        var cursor = 0
+        for (index, detection) in detections.enumerated() {
+            while cursor < reference.count, reference[cursor] < detection - tolerance { cursor += 1 }
+            var best: Int?
+            var candidate = cursor
+            while candidate < reference.count, reference[candidate] <= detection + tolerance {
+                if best.map({ abs(reference[candidate] - detection) < abs(reference[$0] - detection) }) ?? true {
+                    best = candidate
+                }
+                candidate += 1
+            }
+            guard let chosen = best else { continue }
+            if let previous = owner[chosen] {
+                // Keep the closer detection; ties keep the earlier one.
+                guard abs(detections[previous] - reference[chosen]) > abs(detection - reference[chosen]) else {
+                    continue
+                }
+                result[previous] = nil
+            }
+            owner[chosen] = index
+            result[index] = chosen
+        }
+        return result
+    }
+
+    /// The signal with each invalid (NaN) sample replaced by the last valid one, for the detector's filters.
+    static func withoutInvalidSamples(_ signal: [Double]) -> [Double] {
+        guard signal.contains(where: { !$0.isFinite }) else { return signal }
+        var clean = signal
+        var last = signal.first { $0.isFinite } ?? 0
+        for index in clean.indices {
+            if clean[index].isFinite { last = clean[index] } else { clean[index] = last }
+        }
+        return clean
+    }
+}

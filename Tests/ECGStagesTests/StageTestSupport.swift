@@ -1,0 +1,18 @@
+import Foundation
+import PipelineEngine
+
+/// Collects what a repro reports, so stage tests can read the stages' log lines.
+final class CollectingObserver: ReproObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var lines: [String] = []
+
+    func stageStarted(_ stage: String, reason: StageReason) {}
+    func stageOutput(_ stage: String, line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+    func stageMetrics(_ stage: String, values: [String: Double], step: Int) {}
+    func stageFinished(_ result: StageResult) {}
+    func warning(_ text: String) {}
+}
