@@ -48,33 +48,57 @@ public enum AtomicFile {
     /// `durable: false` skips the flushes, for caches whose loss only costs time: the rename still keeps a
     /// reader from ever seeing a half-written file.
     public static func write(_ data: Data, to url: URL, durable: Bool = true) throws {
+        try write(to: url, durable: durable) { sink in
+            try data.withUnsafeBytes { try sink.write($0) }
+        }
+    }
+
+    /// Streams a file into place atomically: `body` writes through the sink, in as many pieces as it likes, so a
+    /// large file never has to exist whole in memory. A throw from `body` removes the temporary file.
+    public static func write(to url: URL, durable: Bool = true, _ body: (Sink) throws -> Void) throws {
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(
             ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ContentStoreError.cannotWrite(path: temporary.path, reason: errnoText()) }
-        var failure: ContentStoreError?
-        data.withUnsafeBytes { raw in
+        let sink = Sink(fd: fd, path: temporary.path)
+        do {
+            try body(sink)
+            if durable, fsync(fd) != 0 {
+                throw ContentStoreError.cannotWrite(path: temporary.path, reason: errnoText())
+            }
+        } catch {
+            close(fd)
+            unlink(temporary.path)
+            throw error
+        }
+        close(fd)
+        try rename(temporary, to: url)
+        if durable { syncDirectory(directory) }
+    }
+
+    /// The write end of an atomic file.
+    public final class Sink {
+        let fd: Int32
+        let path: String
+
+        init(fd: Int32, path: String) {
+            self.fd = fd
+            self.path = path
+        }
+
+        public func write(_ bytes: UnsafeRawBufferPointer) throws {
             var offset = 0
-            while offset < raw.count, let base = raw.baseAddress {
-                let written = Glibc.write(fd, base + offset, raw.count - offset)
+            while offset < bytes.count, let base = bytes.baseAddress {
+                let written = Glibc.write(fd, base + offset, bytes.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    failure = .cannotWrite(path: temporary.path, reason: errnoText())
-                    return
+                    throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
                 }
                 offset += written
             }
         }
-        if failure == nil, durable, fsync(fd) != 0 { failure = .cannotWrite(path: temporary.path, reason: errnoText()) }
-        close(fd)
-        if let failure {
-            unlink(temporary.path)
-            throw failure
-        }
-        try rename(temporary, to: url)
-        if durable { syncDirectory(directory) }
     }
 
     /// `rename(2)`, with the error naming both paths.

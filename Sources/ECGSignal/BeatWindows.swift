@@ -57,30 +57,38 @@ public struct BeatWindowExtractor: Sendable {
     /// Windows for the peaks that fit and hold only valid samples; the others are counted, not cut.
     public func extract(from signal: [Double], peaks: [Int]) -> BeatWindows {
         var result = BeatWindows(length: length, samples: [], peakIndices: [], skippedOutOfBounds: 0, skippedInvalid: 0)
-        result.samples.reserveCapacity(peaks.count * length)
-        var window = [Double](repeating: 0, count: length)
-        for (peakIndex, peak) in peaks.enumerated() {
-            let start = peak - samplesBefore
-            guard start >= firstStart, start + length <= signal.count else {
-                result.skippedOutOfBounds += 1
-                continue
-            }
-            var valid = true
-            for offset in 0..<length {
-                let value = signal[start + offset]
-                if value.isNaN || value.isInfinite {
+        var accepted: [Int] = []  // start sample of each window kept
+        accepted.reserveCapacity(peaks.count)
+        signal.withUnsafeBufferPointer { input in
+            for (peakIndex, peak) in peaks.enumerated() {
+                let start = peak - samplesBefore
+                guard start >= firstStart, start + length <= input.count else {
+                    result.skippedOutOfBounds += 1
+                    continue
+                }
+                var valid = true
+                for offset in start..<(start + length) where !input[offset].isFinite {
                     valid = false
                     break
                 }
-                window[offset] = value
+                guard valid else {
+                    result.skippedInvalid += 1
+                    continue
+                }
+                accepted.append(start)
+                result.peakIndices.append(peakIndex)
             }
-            guard valid else {
-                result.skippedInvalid += 1
-                continue
+        }
+        // Filled in place: one allocation for all windows, no per-sample appends.
+        result.samples = [Float](unsafeUninitializedCapacity: accepted.count * length) { buffer, initialized in
+            var window = [Double](repeating: 0, count: length)
+            for (index, start) in accepted.enumerated() {
+                for offset in 0..<length { window[offset] = signal[start + offset] }
+                normalize(&window)
+                let base = index * length
+                for offset in 0..<length { buffer[base + offset] = Float(window[offset]) }
             }
-            normalize(&window)
-            for value in window { result.samples.append(Float(value)) }
-            result.peakIndices.append(peakIndex)
+            initialized = accepted.count * length
         }
         return result
     }
@@ -90,7 +98,12 @@ public struct BeatWindowExtractor: Sendable {
         case .none:
             return
         case .minMax:
-            guard let low = window.min(), let high = window.max() else { return }
+            guard var low = window.first else { return }
+            var high = low
+            for value in window {
+                low = Swift.min(low, value)
+                high = Swift.max(high, value)
+            }
             let range = high - low
             for index in window.indices { window[index] = range > 0 ? (window[index] - low) / range : 0 }
         case .zScore:

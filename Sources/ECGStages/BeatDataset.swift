@@ -55,13 +55,15 @@ public struct BeatDataset: Equatable, Sendable {
         windows = []
     }
 
-    /// Appends one record's beats; they are tagged with the record's new index.
-    public mutating func append(record: RecordEntry, beats: RecordBeats) {
+    /// Appends one record's beats; they are tagged with the record's new index. Without `gather` only the
+    /// records table, indices, samples and labels grow (a shape for streaming the rest to disk).
+    public mutating func append(record: RecordEntry, beats: RecordBeats, gather: Bool = true) {
         let index = UInt16(clamping: records.count)
         records.append(record)
         recordIndex.append(contentsOf: repeatElement(index, count: beats.count))
         sample.append(contentsOf: beats.samples.map { Int32(clamping: $0) })
         label.append(contentsOf: beats.labels.map { UInt8($0?.index ?? 0) })
+        guard gather else { return }
         features.append(contentsOf: beats.features)
         windows.append(contentsOf: beats.windows)
     }
@@ -126,10 +128,62 @@ public enum BeatDatasetFile {
     static let headerSize = 8 + 4 * 6 + 4 + 8
 
     public static func encode(_ dataset: BeatDataset) -> Data {
+        var out = header(dataset, count: dataset.count)
+        out.reserve(dataset.count * beatStride(dataset))
+        dataset.features.withUnsafeBufferPointer { features in
+            dataset.windows.withUnsafeBufferPointer { windows in
+                for beat in 0..<dataset.count {
+                    out.beat(
+                        record: dataset.recordIndex[beat], label: dataset.label[beat], sample: dataset.sample[beat],
+                        features: UnsafeBufferPointer(
+                            rebasing: features[(beat * dataset.featureCount)...].prefix(dataset.featureCount)),
+                        window: UnsafeBufferPointer(
+                            rebasing: windows[(beat * dataset.windowLength)...].prefix(dataset.windowLength)))
+                }
+            }
+        }
+        return out.data
+    }
+
+    public static func write(_ dataset: BeatDataset, to url: URL) throws {
+        try AtomicFile.write(encode(dataset), to: url)
+    }
+
+    /// Writes the beats of `parts` (record `i` of `shape.records` gave `parts[i]`) without first gathering them
+    /// into one dataset: the file is streamed record by record, so memory holds one record's rows at a time.
+    public static func write(shape: BeatDataset, parts: [RecordBeats], to url: URL) throws {
+        precondition(shape.records.count == parts.count)
+        let count = parts.reduce(0) { $0 + $1.count }
+        try AtomicFile.write(to: url) { sink in
+            let head = header(shape, count: count)
+            try head.bytes.withUnsafeBytes { try sink.write($0) }
+            for (index, part) in parts.enumerated() {
+                var rows = ByteWriter()
+                rows.reserve(part.count * beatStride(shape))
+                part.features.withUnsafeBufferPointer { features in
+                    part.windows.withUnsafeBufferPointer { windows in
+                        for beat in 0..<part.count {
+                            rows.beat(
+                                record: UInt16(clamping: index), label: UInt8(part.labels[beat]?.index ?? 0),
+                                sample: Int32(clamping: part.samples[beat]),
+                                features: UnsafeBufferPointer(
+                                    rebasing: features[(beat * shape.featureCount)...].prefix(shape.featureCount)),
+                                window: UnsafeBufferPointer(
+                                    rebasing: windows[(beat * shape.windowLength)...].prefix(shape.windowLength)))
+                        }
+                    }
+                }
+                try rows.bytes.withUnsafeBytes { try sink.write($0) }
+            }
+        }
+    }
+
+    /// The header and record table of `dataset`, announcing `count` beats.
+    static func header(_ dataset: BeatDataset, count: Int) -> ByteWriter {
         var out = ByteWriter()
         out.bytes(magic)
         out.u32(version)
-        out.u32(UInt32(dataset.count))
+        out.u32(UInt32(count))
         out.u32(UInt32(dataset.windowLength))
         out.u32(UInt32(dataset.featureCount))
         out.u32(UInt32(AAMIClass.allCases.count))
@@ -143,20 +197,7 @@ public enum BeatDatasetFile {
                 out.bytes(bytes)
             }
         }
-        let stride = beatStride(dataset)
-        out.reserve(dataset.count * stride)
-        for beat in 0..<dataset.count {
-            out.u16(dataset.recordIndex[beat])
-            out.bytes([dataset.label[beat], 0])
-            out.u32(UInt32(bitPattern: dataset.sample[beat]))
-            out.floats(dataset.features, from: beat * dataset.featureCount, count: dataset.featureCount)
-            out.floats(dataset.windows, from: beat * dataset.windowLength, count: dataset.windowLength)
-        }
-        return out.data
-    }
-
-    public static func write(_ dataset: BeatDataset, to url: URL) throws {
-        try AtomicFile.write(encode(dataset), to: url)
+        return out
     }
 
     public static func read(_ url: URL) throws -> BeatDataset {
@@ -285,12 +326,24 @@ struct ByteWriter {
     mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
 
-    mutating func floats(_ values: [Float], from start: Int, count: Int) {
+    mutating func floats(_ values: UnsafeBufferPointer<Float>) {
         #if _endian(little)
-        values.withUnsafeBytes { raw in bytes.append(contentsOf: raw[(start * 4)..<((start + count) * 4)]) }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(values))
         #else
-        for index in start..<(start + count) { u32(values[index].bitPattern) }
+        for value in values { u32(value.bitPattern) }
         #endif
+    }
+
+    /// One beat row: record index, class, a reserved byte, sample, features, window.
+    mutating func beat(
+        record: UInt16, label: UInt8, sample: Int32, features: UnsafeBufferPointer<Float>,
+        window: UnsafeBufferPointer<Float>
+    ) {
+        u16(record)
+        bytes([label, 0])
+        u32(UInt32(bitPattern: sample))
+        floats(features)
+        floats(window)
     }
 }
 

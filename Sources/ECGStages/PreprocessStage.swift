@@ -30,12 +30,15 @@ public struct PreprocessStage: BuiltinStage {
         let directory = context.url(source)
         let names = try Self.recordNames(in: directory, requested: try StageParams(context).optionalNames("records"))
         let started = ContinuousClock.now
-        let (dataset, perRecord) = try Self.build(directory: directory, records: names, settings: settings) {
+        let (dataset, perRecord) = try Self.build(
+            directory: directory, records: names, settings: settings, gather: false
+        ) {
             done, total in context.progress("records \(done)/\(total)")
         }
         let outputURL = context.url(output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        try BeatDatasetFile.write(dataset, to: outputURL.appendingPathComponent(Self.datasetFile))
+        try BeatDatasetFile.write(
+            shape: dataset, parts: perRecord.map(\.beats), to: outputURL.appendingPathComponent(Self.datasetFile))
         try AtomicFile.write(
             Self.summary(dataset: dataset, perRecord: perRecord, settings: settings),
             to: outputURL.appendingPathComponent(Self.summaryFile))
@@ -108,9 +111,10 @@ public struct PreprocessStage: BuiltinStage {
         public var beats: RecordBeats
     }
 
-    /// Extracts every record in parallel and assembles the dataset in record order.
+    /// Extracts every record in parallel. The dataset it returns holds the records table and the labels only
+    /// (no windows or features) unless `gather`: the stage streams the windows to disk from the parts instead.
     public static func build(
-        directory: URL, records: [String], settings: BeatExtractionSettings,
+        directory: URL, records: [String], settings: BeatExtractionSettings, gather: Bool = true,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> (BeatDataset, [RecordResult]) {
         let slots = ResultSlots<RecordBeats>(count: records.count)
@@ -130,7 +134,7 @@ public struct PreprocessStage: BuiltinStage {
             windowLength: settings.windowLength, samplingRate: rate, normalization: settings.normalization)
         var results: [RecordResult] = []
         for (name, beats) in zip(records, extracted) {
-            dataset.append(record: BeatDataset.RecordEntry(name: name, lead: beats.lead), beats: beats)
+            dataset.append(record: BeatDataset.RecordEntry(name: name, lead: beats.lead), beats: beats, gather: gather)
             results.append(RecordResult(name: name, beats: beats))
         }
         return (dataset, results)

@@ -223,6 +223,10 @@ final class PreprocessTests: XCTestCase {
         let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
         XCTAssertEqual(dataset.records.map(\.name), ["100", "101"])
         XCTAssertEqual(dataset.records.map(\.lead), ["MLII", "MLII"])
+        let (gathered, _) = try PreprocessStage.build(
+            directory: directory.appendingPathComponent("data/db"), records: ["100", "101"],
+            settings: BeatExtractionSettings())
+        XCTAssertEqual(dataset, gathered, "the streamed file holds what gathering in memory gives")
         XCTAssertEqual(dataset.classCounts[AAMIClass.V.index], 24)
         XCTAssertEqual(dataset.classCounts[AAMIClass.S.index], 37)
         let summary =
