@@ -65,6 +65,9 @@ let package = Package(
                 "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
+        // -target-cpu haswell (AVX2 + FMA) lets the SIMD kernels compile to fused multiply-adds.
+        .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
@@ -80,6 +83,8 @@ let package = Package(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX"], exclude: ["Fixtures"]),
         // Synthetic ECG records for the signal and stage tests.
         .target(name: "ECGFixtures", path: "Tests/ECGFixtures"),
         .testTarget(

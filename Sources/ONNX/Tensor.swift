@@ -1,0 +1,70 @@
+import Foundation
+
+/// Element types the runtime computes with (ONNX `TensorProto.DataType` numbering).
+public enum ElementType: Int32, Sendable, CustomStringConvertible {
+    case float32 = 1
+    case int64 = 7
+
+    public var description: String {
+        switch self {
+        case .float32: return "float32"
+        case .int64: return "int64"
+        }
+    }
+
+    var byteSize: Int { self == .float32 ? 4 : 8 }
+}
+
+/// A dense row-major tensor of float32 or int64 elements: the values passed to and returned by
+/// `ONNXModel.run`.
+public struct Tensor: Equatable, Sendable, CustomStringConvertible {
+    /// The elements, row-major.
+    public enum Storage: Equatable, Sendable {
+        case float32([Float])
+        case int64([Int64])
+    }
+
+    public let shape: [Int]
+    public let storage: Storage
+
+    /// A float32 tensor. The element count must equal the product of `shape` (a programming error otherwise).
+    public init(shape: [Int], floats: [Float]) {
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == floats.count,
+            "shape \(shape) needs \(shape.reduce(1, *)) elements, got \(floats.count)")
+        self.shape = shape
+        self.storage = .float32(floats)
+    }
+
+    /// An int64 tensor. The element count must equal the product of `shape` (a programming error otherwise).
+    public init(shape: [Int], int64s: [Int64]) {
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == int64s.count,
+            "shape \(shape) needs \(shape.reduce(1, *)) elements, got \(int64s.count)")
+        self.shape = shape
+        self.storage = .int64(int64s)
+    }
+
+    public var elementType: ElementType {
+        switch storage {
+        case .float32: return .float32
+        case .int64: return .int64
+        }
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The elements as floats, or nil for an int64 tensor.
+    public var floats: [Float]? {
+        if case .float32(let values) = storage { return values }
+        return nil
+    }
+
+    /// The elements as int64s, or nil for a float32 tensor.
+    public var int64s: [Int64]? {
+        if case .int64(let values) = storage { return values }
+        return nil
+    }
+
+    public var description: String { "Tensor<\(elementType)>\(shape)" }
+}
