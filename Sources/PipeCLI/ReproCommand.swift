@@ -73,6 +73,7 @@ struct ReproCommand: ParsableCommand {
         }
         let tracked = try TrackedRun(workspace: workspace.root, kind: .repro, console: reporter)
         options.logDirectory = tracked.logDirectory
+        options.runFacts = tracked.facts
         let summary: ReproSummary
         do {
             summary = try workspace.repro(options, observer: tracked)

@@ -13,6 +13,8 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     let run: RunID
     let console: ConsoleReporter
     let workspace: URL
+    /// Provenance for built-in stages: this run's id, the commit it ran at, the pipe version.
+    let facts: [String: String]
     private var overridden: Set<String> = []
     private var warnedAboutStore = false
     private let lock = NSLock()
@@ -32,6 +34,9 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
             kind: kind, argv: ["pipe"] + CommandLine.arguments.dropFirst(), git: git, pipeVersion: PipeCommand.version)
         self.console = console
         self.workspace = workspace
+        var facts = ["run_id": run.description, "pipe_version": PipeCommand.version]
+        if !git.commit.isEmpty { facts["git_commit"] = git.commit + (git.isDirty ? "-dirty" : "") }
+        self.facts = facts
     }
 
     /// Where this run's stage logs go: `runs/<id>/logs/`.

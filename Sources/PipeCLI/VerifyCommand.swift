@@ -37,6 +37,7 @@ struct VerifyCommand: ParsableCommand {
         let reporter = ConsoleReporter(workspace: workspace.root, json: json)
         let tracked = try TrackedRun(workspace: workspace.root, kind: .verify, console: reporter)
         options.logDirectory = tracked.logDirectory
+        options.runFacts = tracked.facts
         let summary: ReproSummary
         do {
             summary = try workspace.verify(options, observer: tracked)
