@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The SIMD kernels of NeuralNet and ONNX need FMA: on x86-64 they are compiled for haswell (AVX2 + FMA + BMI, the
+// x86-64-v3 level; Swift 6.3's clang importer refuses the name "x86-64-v3"). Other architectures have FMA anyway.
+#if arch(x86_64)
+let simdSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let simdSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "pipe",
     products: [
@@ -62,12 +70,17 @@ let package = Package(
         .target(
             name: "ECGStages",
             dependencies: [
-                "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", .product(name: "Yams", package: "Yams"),
+                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "CLibSSL",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // OpenSSL libssl (TLS for ecg.fetch's HTTPS downloads) from Debian's libssl-dev, with wrappers for its macros.
+        .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
-        // -target-cpu haswell (AVX2 + FMA) lets the SIMD kernels compile to fused multiply-adds.
-        .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: simdSettings),
+        // 1D CNN training in Float32, llm.c style: explicit forward/backward per layer, one parameter buffer,
+        // softmax cross-entropy, Adam/AdamW, seeded RNG, versioned checkpoints.
+        .target(name: "NeuralNet", dependencies: ["CBLAS"], swiftSettings: simdSettings),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
@@ -84,11 +97,16 @@ let package = Package(
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
+        // Fixtures/neuralnet_reference.json is read through #filePath (written by scripts/neuralnet_reference.py).
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX"], exclude: ["Fixtures"]),
         // Synthetic ECG records for the signal and stage tests.
         .target(name: "ECGFixtures", path: "Tests/ECGFixtures"),
         .testTarget(
-            name: "ECGStagesTests", dependencies: ["ECGStages", "ECGFixtures", "PipelineEngine", "ECGSignal", "WFDB"]
+            name: "ECGStagesTests",
+            dependencies: [
+                "ECGStages", "ECGFixtures", "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", "NeuralNet", "ONNX",
+            ]
         ),
         .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "ECGFixtures", "QRSCommands", "WFDB"]),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).

@@ -5,6 +5,8 @@ import PipelineEngine
 final class CollectingObserver: ReproObserver, @unchecked Sendable {
     private let lock = NSLock()
     private(set) var lines: [String] = []
+    /// Called with the step of each metrics batch, on the stage's thread.
+    var onMetrics: ((Int) -> Void)?
 
     func stageStarted(_ stage: String, reason: StageReason) {}
     func stageOutput(_ stage: String, line: String) {
@@ -12,7 +14,7 @@ final class CollectingObserver: ReproObserver, @unchecked Sendable {
         lines.append(line)
         lock.unlock()
     }
-    func stageMetrics(_ stage: String, values: [String: Double], step: Int) {}
+    func stageMetrics(_ stage: String, values: [String: Double], step: Int) { onMetrics?(step) }
     func stageFinished(_ result: StageResult) {}
     func warning(_ text: String) {}
 }

@@ -1,0 +1,413 @@
+import ContentStore
+import ECGSignal
+import Foundation
+import NeuralNet
+import PipelineEngine
+
+/// `ecg.train`: the beat dataset → a trained CNN checkpoint, kept at its best validation macro-F1.
+///
+/// Deps: the preprocess output directory (first dep, holding `beats.bin`). Outs, by position: the best model's
+/// checkpoint, then the last epoch's checkpoint (declare it `persist: true` so that `resume: true` finds it after
+/// an interruption), then `metrics/train.json` and the plots `loss.svg`, `accuracy.svg` and the CSV behind them,
+/// all written into the directory of the first plot. The checkpoint is bit-identical for the same params and
+/// thread count.
+public struct TrainStage: BuiltinStage {
+    public let name = "ecg.train"
+    public let codeVersion = "1"
+    public var declaredParams: [String] { TrainingConfig.declaredParams }
+
+    public init() {}
+
+    /// One epoch's figures.
+    struct EpochRecord: Codable, Equatable {
+        var epoch: Int
+        var learningRate: Double
+        var trainLoss: Double
+        var trainAccuracy: Double
+        var validationLoss: Double
+        var validationAccuracy: Double
+        var validationMacroF1: Double
+        var beatsPerSecond: Double
+
+        enum CodingKeys: String, CodingKey {
+            case epoch
+            case learningRate = "lr"
+            case trainLoss = "train_loss"
+            case trainAccuracy = "train_accuracy"
+            case validationLoss = "val_loss"
+            case validationAccuracy = "val_accuracy"
+            case validationMacroF1 = "val_macro_f1"
+            case beatsPerSecond = "beats_per_second"
+        }
+    }
+
+    /// What a resumed training needs besides the model: the history and the best epoch's weights.
+    struct LoopState: Codable {
+        var configuration: String
+        var history: [EpochRecord]
+        var bestEpoch: Int
+        var bestMacroF1: Double
+        var bestParameters: [Float]
+        var bestBuffers: [Float]
+        var epochsWithoutImprovement: Int
+    }
+
+    public func run(_ context: StageContext) throws {
+        let params = StageParams(context)
+        let config = try TrainingConfig(params)
+        guard let datasetDirectory = context.deps.first, context.outputs.count >= 2 else {
+            throw StageFailure(
+                "ecg.train needs the preprocess output as its first dep, and the model and last-epoch checkpoints "
+                    + "as its first two outs")
+        }
+        let bestPath = context.outputs[0]
+        let lastPath = context.outputs[1]
+        let metricsPath = context.outputs.first { $0.hasSuffix("train.json") } ?? "metrics/train.json"
+        let plotDirectory = context.outputs.first { $0.hasSuffix(".svg") }.map {
+            ($0 as NSString).deletingLastPathComponent
+        }
+
+        let dataset = try BeatDatasetFile.read(
+            context.url(datasetDirectory).appendingPathComponent(PreprocessStage.datasetFile))
+        let (trainAll, test) = config.split.assign(dataset)
+        let (trainIndices, validationIndices) = DatasetSplit.holdOut(
+            trainAll, fraction: config.validationFraction, seed: config.seed &+ 1)
+        guard !trainIndices.isEmpty else { throw StageFailure("split \(config.split) leaves no training beats") }
+        let weights = config.classWeighting.weights(labels: dataset.label, indices: trainIndices)
+        context.log(
+            "split \(config.split): \(trainIndices.count) training, \(validationIndices.count) validation, "
+                + "\(test.count) test beats; architecture \(config.architectureName), features \(config.features.rawValue)"
+        )
+
+        setThreadCount(config.effectiveThreads)
+        let specs = try config.layers.map { try LayerSpec.parse(type: $0.type, options: $0.options) }
+        let optimizer = OptimizerConfig(
+            kind: config.optimizer == "adamw" ? .adamW : .adam, learningRate: config.learningRate,
+            weightDecay: config.weightDecay, schedule: schedule(config), gradientClipNorm: config.clipNorm)
+        let featureCount = config.features.extraFeatures
+        var model = try Model(
+            specs: specs, inputLength: dataset.windowLength, featureCount: featureCount,
+            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: optimizer)
+        let fingerprint = configurationFingerprint(context, dataset: dataset)
+        var state = LoopState(
+            configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
+            bestBuffers: [], epochsWithoutImprovement: 0)
+        var firstEpoch = 0
+        if config.resume, let resumed = try resume(context.url(lastPath), fingerprint: fingerprint) {
+            model = resumed.model
+            state = resumed.state
+            firstEpoch = resumed.epoch + 1
+            context.log("resuming after epoch \(firstEpoch) of \(config.epochs) from \(lastPath)")
+        }
+        let metadata = metadataFor(config, dataset: dataset, trainCount: trainIndices.count)
+        let batch = BatchBuffers(dataset: dataset, featureCount: featureCount, capacity: config.batchSize)
+
+        var epoch = firstEpoch
+        while epoch < config.epochs {
+            if let patience = config.patience, state.epochsWithoutImprovement >= patience {
+                context.log("early stop: no better validation macro-F1 for \(patience) epochs")
+                break
+            }
+            var order = trainIndices
+            model.random.shuffle(&order)
+            let started = ContinuousClock.now
+            var lossSum = 0.0
+            var correct = 0
+            var lastProgress = ContinuousClock.now
+            var position = 0
+            while position < order.count {
+                let count = min(config.batchSize, order.count - position)
+                batch.gather(order[position..<(position + count)])
+                let result = try model.trainStep(
+                    windows: batch.windows(count), features: batch.features(count), labels: batch.labels(count),
+                    batch: count, epoch: epoch, classWeights: weights)
+                lossSum += Double(result.loss) * Double(count)
+                correct += result.correct
+                position += count
+                if ContinuousClock.now - lastProgress > .milliseconds(200) {
+                    lastProgress = ContinuousClock.now
+                    context.progress(
+                        progressLine(
+                            epoch: epoch, epochs: config.epochs, done: position, total: order.count,
+                            elapsed: seconds(ContinuousClock.now - started)))
+                }
+            }
+            let trainSeconds = seconds(ContinuousClock.now - started)
+            let validation = try Evaluation.run(
+                model, dataset: dataset, indices: validationIndices, features: featureCount)
+            let record = EpochRecord(
+                epoch: epoch + 1,
+                learningRate: optimizer.schedule.learningRate(base: config.learningRate, epoch: epoch),
+                trainLoss: lossSum / Double(order.count), trainAccuracy: Double(correct) / Double(order.count),
+                validationLoss: validation.loss, validationAccuracy: validation.report.accuracy,
+                validationMacroF1: validation.report.macroF1,
+                beatsPerSecond: Double(order.count) / max(trainSeconds, 1e-9))
+            state.history.append(record)
+            if record.validationMacroF1 > state.bestMacroF1 || validationIndices.isEmpty {
+                state.bestMacroF1 = record.validationMacroF1
+                state.bestEpoch = epoch + 1
+                state.bestParameters = model.parameters
+                state.bestBuffers = model.buffers
+                state.epochsWithoutImprovement = 0
+            } else {
+                state.epochsWithoutImprovement += 1
+            }
+            context.logMetrics(
+                [
+                    "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy,
+                    "val_loss": record.validationLoss, "val_accuracy": record.validationAccuracy,
+                    "val_macro_f1": record.validationMacroF1, "lr": record.learningRate,
+                    "beats_per_second": record.beatsPerSecond,
+                ], step: epoch + 1)
+            context.log(
+                String(
+                    format: "epoch %d/%d: loss %.4f acc %.4f | val loss %.4f acc %.4f macro-F1 %.4f | %.0f beats/s",
+                    epoch + 1, config.epochs, record.trainLoss, record.trainAccuracy, record.validationLoss,
+                    record.validationAccuracy, record.validationMacroF1, record.beatsPerSecond))
+            let loopState = try JSONEncoder().encode(state)
+            try model.checkpoint(
+                classNames: AAMIClass.allCases.map(\.rawValue), metadata: metadata, epoch: epoch,
+                trainingState: [UInt8](loopState)
+            ).write(to: context.url(lastPath))
+            epoch += 1
+        }
+
+        // The kept model: the best epoch's weights, with no optimizer state to carry.
+        if !state.bestParameters.isEmpty {
+            try model.setParameters(state.bestParameters)
+            try model.setBuffers(state.bestBuffers)
+        }
+        var bestMetadata = metadata
+        bestMetadata["best_epoch"] = String(state.bestEpoch)
+        try model.checkpoint(
+            classNames: AAMIClass.allCases.map(\.rawValue), metadata: bestMetadata, epoch: max(0, state.bestEpoch - 1)
+        ).write(to: context.url(bestPath))
+        try writeMetrics(state, to: context.url(metricsPath))
+        if let plotDirectory { try writePlots(state.history, directory: context.url(plotDirectory)) }
+        context.log(
+            "kept epoch \(state.bestEpoch) (validation macro-F1 \(String(format: "%.4f", state.bestMacroF1))) → \(bestPath)"
+        )
+    }
+
+    private func schedule(_ config: TrainingConfig) -> LearningRateSchedule {
+        switch config.schedule {
+        case "step": return .step(stepSize: config.stepSize, gamma: config.gamma)
+        case "cosine": return .cosine(totalEpochs: config.epochs)
+        default: return .constant
+        }
+    }
+
+    /// Identifies what the training depends on, so that `resume` never continues a different training.
+    private func configurationFingerprint(_ context: StageContext, dataset: BeatDataset) -> String {
+        var hasher = SHA256Hasher()
+        let params = context.params.values.keys.sorted { ($0.file, $0.key) < ($1.file, $1.key) }
+        for reference in params where reference.key != "resume" {
+            hasher.update(
+                Data("\(reference.file):\(reference.key)=\(context.params.values[reference]?.json ?? "")\n".utf8))
+        }
+        hasher.update(Data("beats \(dataset.count) window \(dataset.windowLength)\n".utf8))
+        dataset.windows.withUnsafeBytes { hasher.update($0) }
+        dataset.label.withUnsafeBytes { hasher.update($0) }
+        return hasher.finish().hex
+    }
+
+    private func resume(_ url: URL, fingerprint: String) throws -> (model: Model, state: LoopState, epoch: Int)? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let checkpoint = try Checkpoint.read(from: url)
+        guard let state = try? JSONDecoder().decode(LoopState.self, from: Data(checkpoint.trainingState)),
+            state.configuration == fingerprint
+        else { return nil }
+        return (try Model(checkpoint: checkpoint, file: url.path), state, checkpoint.epoch)
+    }
+
+    /// What inference and export need to feed the model exactly as training did.
+    private func metadataFor(_ config: TrainingConfig, dataset: BeatDataset, trainCount: Int) -> [String: String] {
+        var metadata = [
+            "window": String(dataset.windowLength),
+            "sampling_rate": String(dataset.samplingRate),
+            "normalization": dataset.normalization.rawValue,
+            "lead": dataset.records.first?.lead ?? "",
+            "leads": dataset.records.map { "\($0.name)=\($0.lead)" }.joined(separator: " "),
+            "features": config.features.rawValue,
+            "feature_names": config.features == .window ? "" : BeatDataset.featureNames.joined(separator: " "),
+            "architecture": config.architectureName,
+            "train_beats": String(trainCount),
+        ]
+        for (key, value) in SplitMetadata.encode(config.split) { metadata[key] = value }
+        return metadata
+    }
+
+    private func writeMetrics(_ state: LoopState, to url: URL) throws {
+        let last = state.history.last
+        let best = state.history.first { $0.epoch == state.bestEpoch }
+        var document: [String: Any] = [
+            "epochs_run": state.history.count,
+            "best_epoch": state.bestEpoch,
+            "epochs": try state.history.map {
+                try JSONSerialization.jsonObject(with: JSONEncoder().encode($0))
+            },
+        ]
+        if let best {
+            document["val_macro_f1"] = best.validationMacroF1
+            document["val_accuracy"] = best.validationAccuracy
+            document["val_loss"] = best.validationLoss
+        }
+        if let last {
+            document["train_loss"] = last.trainLoss
+            document["train_accuracy"] = last.trainAccuracy
+        }
+        let rates = state.history.map(\.beatsPerSecond).sorted()
+        if !rates.isEmpty { document["beats_per_second"] = rates[rates.count / 2] }
+        var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        data.append(0x0A)
+        try AtomicFile.write(data, to: url)
+    }
+
+    private func writePlots(_ history: [EpochRecord], directory: URL) throws {
+        let epochs = history.map { Double($0.epoch) }
+        func series(_ name: String, _ values: [Double]) -> PlotSeries {
+            PlotSeries(name: name, points: zip(epochs, values).map { PlotPoint(x: $0, y: $1) })
+        }
+        let loss = [series("train", history.map(\.trainLoss)), series("validation", history.map(\.validationLoss))]
+        let accuracy = [
+            series("train", history.map(\.trainAccuracy)), series("validation", history.map(\.validationAccuracy)),
+            series("validation macro-F1", history.map(\.validationMacroF1)),
+        ]
+        try AtomicFile.write(
+            Data(LineChart(title: "Loss per epoch", yLabel: "cross-entropy", series: loss).svg().utf8),
+            to: directory.appendingPathComponent("loss.svg"))
+        try AtomicFile.write(
+            Data(LineChart(title: "Accuracy per epoch", yLabel: "accuracy", series: accuracy).svg().utf8),
+            to: directory.appendingPathComponent("accuracy.svg"))
+        try AtomicFile.write(
+            Data(CSVTable(xName: "epoch", series: loss + accuracy).text().utf8),
+            to: directory.appendingPathComponent("training.csv"))
+    }
+
+    private func progressLine(epoch: Int, epochs: Int, done: Int, total: Int, elapsed: Double) -> String {
+        let fraction = Double(done) / Double(max(total, 1))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let remaining = Double(total - done) / max(rate, 1e-9)
+        return "epoch \(epoch + 1)/\(epochs) [" + String(repeating: "#", count: filled)
+            + String(repeating: ".", count: width - filled) + "] "
+            + String(format: "%3.0f%% %6.0f beats/s ETA %4.0fs", fraction * 100, rate, remaining)
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Reusable batch buffers gathered from the dataset by beat index.
+final class BatchBuffers {
+    let dataset: BeatDataset
+    let featureCount: Int
+    private var windowBuffer: [Float]
+    private var featureBuffer: [Float]
+    private var labelBuffer: [Int]
+
+    init(dataset: BeatDataset, featureCount: Int, capacity: Int) {
+        self.dataset = dataset
+        self.featureCount = featureCount
+        windowBuffer = [Float](repeating: 0, count: capacity * dataset.windowLength)
+        featureBuffer = [Float](repeating: 0, count: capacity * featureCount)
+        labelBuffer = [Int](repeating: 0, count: capacity)
+    }
+
+    func gather<C: Collection>(_ indices: C) where C.Element == Int {
+        let length = dataset.windowLength
+        let stored = dataset.featureCount
+        for (slot, beat) in indices.enumerated() {
+            for offset in 0..<length { windowBuffer[slot * length + offset] = dataset.windows[beat * length + offset] }
+            for offset in 0..<featureCount {
+                featureBuffer[slot * featureCount + offset] = dataset.features[beat * stored + offset]
+            }
+            labelBuffer[slot] = Int(dataset.label[beat])
+        }
+    }
+
+    func windows(_ count: Int) -> [Float] {
+        count * dataset.windowLength == windowBuffer.count
+            ? windowBuffer : Array(windowBuffer.prefix(count * dataset.windowLength))
+    }
+    func features(_ count: Int) -> [Float] {
+        count * featureCount == featureBuffer.count ? featureBuffer : Array(featureBuffer.prefix(count * featureCount))
+    }
+    func labels(_ count: Int) -> [Int] { count == labelBuffer.count ? labelBuffer : Array(labelBuffer.prefix(count)) }
+}
+
+/// A model's predictions over some beats of a dataset.
+struct Evaluation {
+    var report: ClassificationReport
+    var loss: Double
+    var predicted: [Int]
+    var probabilities: [Float]
+
+    static func run(_ model: Model, dataset: BeatDataset, indices: [Int], features featureCount: Int) throws
+        -> Evaluation
+    {
+        guard !indices.isEmpty else {
+            return Evaluation(
+                report: try ClassificationReport(truth: [Int](), predicted: [Int]()), loss: 0, predicted: [],
+                probabilities: [])
+        }
+        let buffers = BatchBuffers(dataset: dataset, featureCount: featureCount, capacity: indices.count)
+        buffers.gather(indices)
+        let logits = try model.predict(
+            windows: buffers.windows(indices.count), features: buffers.features(indices.count), count: indices.count,
+            chunkSize: 1024)
+        let classes = model.classCount
+        var predicted = [Int](repeating: 0, count: indices.count)
+        var probabilities = [Float](repeating: 0, count: indices.count)
+        var loss = 0.0
+        let truth = buffers.labels(indices.count)
+        for beat in 0..<indices.count {
+            let row = logits[(beat * classes)..<((beat + 1) * classes)]
+            let top = row.max() ?? 0
+            let total = row.reduce(0.0) { $0 + exp(Double($1 - top)) }
+            var best = 0
+            for index in 0..<classes where row[row.startIndex + index] > row[row.startIndex + best] { best = index }
+            predicted[beat] = best
+            probabilities[beat] = Float(1 / total)
+            loss += log(total) - Double(row[row.startIndex + truth[beat]] - top)
+        }
+        return Evaluation(
+            report: try ClassificationReport(truth: truth, predicted: predicted), loss: loss / Double(indices.count),
+            predicted: predicted, probabilities: probabilities)
+    }
+}
+
+/// The split a model was trained with, kept in its checkpoint so evaluation tests on the same beats.
+enum SplitMetadata {
+    static func encode(_ split: DatasetSplit) -> [String: String] {
+        switch split {
+        case .interPatient: return ["split": "inter-patient"]
+        case .random(let fraction, let seed):
+            return ["split": "random", "test_fraction": String(fraction), "split_seed": String(seed)]
+        case .records(let train, let test):
+            return [
+                "split": "records", "train_records": train.joined(separator: " "),
+                "test_records": test.joined(separator: " "),
+            ]
+        }
+    }
+
+    static func decode(_ metadata: [String: String], file: String) throws -> DatasetSplit {
+        switch metadata["split"] {
+        case "inter-patient": return .interPatient
+        case "random":
+            guard let fraction = metadata["test_fraction"].flatMap(Double.init),
+                let seed = metadata["split_seed"].flatMap(UInt64.init)
+            else { break }
+            return .random(testFraction: fraction, seed: seed)
+        case "records":
+            guard let train = metadata["train_records"], let test = metadata["test_records"] else { break }
+            return .records(
+                train: train.split(separator: " ").map(String.init), test: test.split(separator: " ").map(String.init))
+        default: break
+        }
+        throw StageFailure("\(file): the checkpoint does not say which split it was trained on")
+    }
+}

@@ -1,0 +1,217 @@
+import ECGFixtures
+import ECGSignal
+import ECGStages
+import Foundation
+import NeuralNet
+import ONNX
+import PipelineEngine
+import WFDB
+import XCTest
+
+/// preprocess → train → evaluate → export on a small synthetic database: determinism, resume, the metrics and
+/// plots files, and the exported ONNX graph against the Swift model.
+final class TrainEvaluateExportTests: XCTestCase {
+    private var directory = URL(fileURLWithPath: NSTemporaryDirectory())
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static let trainParams = """
+        architecture: tiny
+        architectures:
+          tiny:
+            - {type: conv1d, out: 4, kernel: 5, padding: 2}
+            - batchnorm
+            - relu
+            - {type: maxpool, kernel: 4}
+            - flatten
+            - concat_features
+            - {type: linear, out: 8}
+            - relu
+            - {type: dropout, p: 0.1}
+            - {type: linear, out: 5}
+        features: window+rr
+        epochs: 15
+        batch_size: 8
+        lr: 0.01
+        optimizer: adamw
+        weight_decay: 0.01
+        schedule: cosine
+        step_size: 1
+        gamma: 0.5
+        clip_norm: 5
+        class_weights: inverse-frequency
+        seed: 7
+        threads: 1
+        split: records
+        test_fraction: 0.2
+        split_seed: 42
+        train_records: ["100", "101"]
+        test_records: ["102"]
+        validation_fraction: 0.2
+        patience: null
+        resume: true
+        """
+
+    /// Three records in which every fourth beat is a premature, taller V beat, and the whole chain as a pipeline.
+    private func makeWorkspace(trainParams: String = trainParams) throws -> Workspace {
+        let database = directory.appendingPathComponent("data/db")
+        try FileManager.default.createDirectory(at: database, withIntermediateDirectories: true)
+        for (index, name) in ["100", "101", "102"].enumerated() {
+            // Every third beat is premature and followed by a pause, as ventricular ectopic beats are.
+            let pattern = [0.85, 0.85, 0.5, 1.2]
+            var fixture = SyntheticECG.intervals(
+                (0..<48).map { pattern[$0 % pattern.count] }, samplingRate: 360)
+            fixture.seed = UInt64(index + 1)
+            fixture.amplitudes = fixture.beatTimes.indices.map { $0 % 4 == 3 ? 2.2 : 1 }
+            let ecg = fixture.samples().map { Int32(($0 * 200).rounded()) }
+            let header = RecordHeader(
+                name: name,
+                signals: [SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: "MLII")],
+                samplingFrequency: 360)
+            try RecordWriter.write(header, samples: [ecg], directory: database.path)
+            // Beat k + 1 follows interval k: the beats after a 0.5 s interval are the premature ones.
+            let annotations = fixture.peakSamples.enumerated().map { beat, sample in
+                Annotation(sample: sample, code: AnnotationCode.code(for: beat % 4 == 3 ? "V" : "N") ?? 1)
+            }
+            try AnnotationFile.write(
+                annotations, record: RecordLocation(directory: database.path, name: name), annotator: "atr")
+        }
+        try "100\n101\n102\n".write(to: database.appendingPathComponent("RECORDS"), atomically: true, encoding: .utf8)
+        try """
+        stages:
+          preprocess:
+            uses: ecg.preprocess
+            deps: [data/db]
+            outs: [data/processed]
+          train:
+            uses: ecg.train
+            deps: [data/processed]
+            outs: [models/model.ckpt, {path: models/last.ckpt, persist: true, cache: false}]
+            metrics: [metrics/train.json]
+            plots: [plots/loss.svg, plots/accuracy.svg, plots/training.csv]
+          evaluate:
+            uses: ecg.evaluate
+            deps: [data/processed, models/model.ckpt]
+            metrics: [metrics/eval.json]
+            plots: [plots/confusion.svg, plots/confusion.csv]
+          export:
+            uses: ecg.export
+            deps: [models/model.ckpt]
+            outs: [models/ecg_model.onnx]
+        """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+        let stages = directory.appendingPathComponent("stages")
+        try FileManager.default.createDirectory(at: stages, withIntermediateDirectories: true)
+        try PreprocessTests.defaultParams.write(
+            to: stages.appendingPathComponent("preprocess.yaml"), atomically: true, encoding: .utf8)
+        try trainParams.write(to: stages.appendingPathComponent("train.yaml"), atomically: true, encoding: .utf8)
+        try "threads: 1\n".write(
+            to: stages.appendingPathComponent("evaluate.yaml"), atomically: true, encoding: .utf8)
+        return Workspace(root: directory, registry: StageRegistry(ECGStageCatalog.stages))
+    }
+
+    private func file(_ path: String) throws -> Data { try Data(contentsOf: directory.appendingPathComponent(path)) }
+
+    func testTheChainRunsAndWritesMetricsPlotsAndAModelThenHasNothingToDo() throws {
+        let workspace = try makeWorkspace()
+        let observer = CollectingObserver()
+        let summary = try workspace.repro(ReproOptions(), observer: observer)
+        XCTAssertEqual(
+            summary.stages(.ran).sorted(), ["evaluate", "export", "preprocess", "train"], "\(observer.lines)")
+        let eval = try JSONSerialization.jsonObject(with: file("metrics/eval.json")) as? [String: Any]
+        XCTAssertEqual(
+            Set(eval?.keys.map { $0 } ?? []), ["split", "n", "accuracy", "macro_f1", "per_class", "confusion"])
+        XCTAssertEqual(eval?["split"] as? String, "records")
+        let perClass = eval?["per_class"] as? [String: [String: Any]]
+        XCTAssertEqual(Set(perClass?.keys.map { $0 } ?? []), ["N", "S", "V", "F", "Q"])
+        XCTAssertEqual(Set(perClass?["V"]?.keys.map { $0 } ?? []), ["se", "ppv", "f1", "support"])
+        XCTAssertGreaterThan(eval?["accuracy"] as? Double ?? 0, 0.9, "premature, taller V beats are plain to see")
+        let train = try JSONSerialization.jsonObject(with: file("metrics/train.json")) as? [String: Any]
+        XCTAssertEqual((train?["epochs"] as? [Any])?.count, 15)
+        for plot in ["loss.svg", "accuracy.svg", "confusion.svg"] {
+            let text = String(decoding: try file("plots/" + plot), as: UTF8.self)
+            XCTAssertTrue(text.contains("<svg"), plot)
+        }
+        XCTAssertTrue(observer.lines.contains { $0.hasPrefix("epoch 15/15:") })
+        XCTAssertEqual(try workspace.repro(ReproOptions(), observer: CollectingObserver()).stages(.ran), [])
+    }
+
+    func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
+        let workspace = try makeWorkspace()
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let first = try file("models/model.ckpt")
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("models/last.ckpt"))
+        var options = ReproOptions()
+        options.force = true
+        options.useRunCache = false
+        options.targets = ["train"]
+        options.singleItem = true
+        _ = try workspace.repro(options, observer: CollectingObserver())
+        XCTAssertEqual(try file("models/model.ckpt"), first)
+    }
+
+    func testResumeFinishesAnInterruptedTrainingWithTheSameResult() throws {
+        let workspace = try makeWorkspace()
+        // While epoch 15 is reported, the last-epoch checkpoint on disk is still epoch 14's: keep a copy of it, as a
+        // training killed during epoch 15 would leave behind.
+        let last = directory.appendingPathComponent("models/last.ckpt")
+        let saved = directory.appendingPathComponent("epoch2.ckpt")
+        let observer = CollectingObserver()
+        observer.onMetrics = { step in
+            if step == 15 { try? FileManager.default.copyItem(at: last, to: saved) }
+        }
+        _ = try workspace.repro(ReproOptions(), observer: observer)
+        let uninterrupted = try file("models/model.ckpt")
+        XCTAssertEqual(try Checkpoint.read(from: saved).epoch, 13, "0-based: the fourteenth epoch")
+        try FileManager.default.removeItem(at: last)
+        try FileManager.default.moveItem(at: saved, to: last)
+        var options = ReproOptions()
+        options.force = true
+        options.useRunCache = false
+        options.targets = ["train"]
+        options.singleItem = true
+        let resumed = CollectingObserver()
+        _ = try workspace.repro(options, observer: resumed)
+        XCTAssertTrue(resumed.lines.contains { $0.hasPrefix("resuming after epoch 14 of 15") }, "\(resumed.lines)")
+        XCTAssertFalse(resumed.lines.contains { $0.hasPrefix("epoch 14/15") })
+        XCTAssertEqual(try file("models/model.ckpt"), uninterrupted)
+    }
+
+    func testTheExportedGraphGivesTheSwiftModelsLogits() throws {
+        let workspace = try makeWorkspace()
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let model = try Model(
+            checkpoint: try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt")))
+        let onnx = try ONNXModel(contentsOf: directory.appendingPathComponent("models/ecg_model.onnx"))
+        XCTAssertEqual(onnx.metadata["class_names"], "N S V F Q")
+        XCTAssertEqual(onnx.metadata["window"], "187")
+        XCTAssertEqual(onnx.metadata["features"], "window+rr")
+        let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
+        let count = min(64, dataset.count)
+        let windows = Array(dataset.windows.prefix(count * 187))
+        let features = Array(dataset.features.prefix(count * 5))
+        let expected = try model.predict(windows: windows, features: features, count: count)
+        let outputs = try onnx.run(inputs: [
+            "beats": Tensor(shape: [count, 1, 187], floats: windows),
+            "rr": Tensor(shape: [count, 5], floats: features),
+        ])
+        let logits = outputs["logits"]?.floats ?? []
+        XCTAssertEqual(logits.count, expected.count)
+        for (a, b) in zip(logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
+    func testAnUnknownArchitectureOrLayerIsAClearError() throws {
+        let workspace = try makeWorkspace(
+            trainParams: Self.trainParams.replacingOccurrences(of: "architecture: tiny", with: "architecture: huge"))
+        let message =
+            try workspace.repro(ReproOptions(), observer: CollectingObserver()).results
+            .first { $0.stage == "train" }?.message ?? ""
+        XCTAssertTrue(message.contains("architecture 'huge' is not in 'architectures' (tiny)"), message)
+    }
+}

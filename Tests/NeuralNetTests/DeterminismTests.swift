@@ -1,0 +1,77 @@
+import Foundation
+import XCTest
+
+@testable import NeuralNet
+
+/// Same data, seed and thread count ⇒ bit-identical weights; a checkpoint taken mid-epoch resumes to the same end.
+final class DeterminismTests: XCTestCase {
+    private let data = SyntheticBeats(count: 48, length: 32, featureCount: 2, classCount: 3, seed: 21)
+    private let specs: [LayerSpec] = [
+        .conv1d(outChannels: 4, kernel: 5, stride: 1, padding: 2), .relu, .maxPool1d(kernel: 2, stride: 2),
+        .conv1d(outChannels: 8, kernel: 3, stride: 1, padding: 1), .batchNorm1d, .relu,
+        .maxPool1d(kernel: 2, stride: 2), .flatten, .concatFeatures, .linear(outFeatures: 16), .relu,
+        .dropout(probability: 0.2), .linear(outFeatures: 3),
+    ]
+    private let optimizer = OptimizerConfig(
+        kind: .adam, learningRate: 3e-3, schedule: .step(stepSize: 1, gamma: 0.7), gradientClipNorm: 5)
+
+    private func freshModel() throws -> Model {
+        try Model(specs: specs, inputLength: 32, featureCount: 2, classCount: 3, seed: 99, optimizer: optimizer)
+    }
+
+    func testTrainingTwiceGivesBitIdenticalWeights() throws {
+        let first = try freshModel()
+        try train(first, on: data, epochs: 3, batchSize: 8)
+        let second = try freshModel()
+        try train(second, on: data, epochs: 3, batchSize: 8)
+        XCTAssertEqual(bits(first.parameters), bits(second.parameters))
+        XCTAssertEqual(bits(first.buffers), bits(second.buffers))
+        XCTAssertEqual(first.random, second.random)
+    }
+
+    func testEachThreadCountIsDeterministic() throws {
+        let previous = threadCount()
+        defer { setThreadCount(previous) }
+        for count in [1, 2] {
+            setThreadCount(count)
+            XCTAssertEqual(threadCount(), count)
+            XCTAssertEqual(blasThreadCount(), count)
+            let first = try freshModel()
+            try train(first, on: data, epochs: 1, batchSize: 8)
+            let second = try freshModel()
+            try train(second, on: data, epochs: 1, batchSize: 8)
+            XCTAssertEqual(bits(first.parameters), bits(second.parameters), "\(count) threads")
+        }
+    }
+
+    func testResumingFromAMidEpochCheckpointMatchesAnUninterruptedRun() throws {
+        let uninterrupted = try freshModel()
+        try train(uninterrupted, on: data, epochs: 3, batchSize: 8)
+
+        let interrupted = try freshModel()
+        let stop = try train(interrupted, on: data, epochs: 3, batchSize: 8, maxSteps: 9)  // epoch 1, batch 3
+        XCTAssertEqual(stop.epoch, 1)
+        let url = try temporaryDirectory(self).appendingPathComponent("resume.ckpt")
+        try interrupted.checkpoint(classNames: ["N", "S", "V"], epoch: stop.epoch, trainingState: stop.encoded)
+            .write(to: url)
+
+        let checkpoint = try Checkpoint.read(from: url)
+        let resumed = try Model(checkpoint: checkpoint, file: url.path)
+        let state = try XCTUnwrap(LoopState(encoded: checkpoint.trainingState))
+        XCTAssertEqual(state, stop)
+        try train(resumed, on: data, epochs: 3, batchSize: 8, from: state)
+        XCTAssertEqual(bits(resumed.parameters), bits(uninterrupted.parameters))
+        XCTAssertEqual(bits(resumed.buffers), bits(uninterrupted.buffers))
+        XCTAssertEqual(bits(resumed.optimizerMoments.v), bits(uninterrupted.optimizerMoments.v))
+    }
+
+    func testTrainingLearnsTheSyntheticClasses() throws {
+        let model = try Model(
+            specs: specs, inputLength: 32, featureCount: 2, classCount: 3, seed: 99,
+            optimizer: OptimizerConfig(learningRate: 1e-2))
+        try train(model, on: data, epochs: 15, batchSize: 8)
+        let predicted = try model.predictClasses(windows: data.windows, features: data.features, count: data.count)
+        let correct = zip(predicted, data.labels).filter { $0 == $1 }.count
+        XCTAssertGreaterThan(correct, data.count * 2 / 3, "accuracy \(correct)/\(data.count)")
+    }
+}
