@@ -94,13 +94,15 @@ public struct RecordBeats: Sendable {
     public var samplingRate: Double
     /// The record's own rate of the lead, Hz.
     public var sourceRate: Double
+    /// The record's frame rate (what its annotations count), Hz.
+    public var frameRate: Double
     /// Length of the lead at `samplingRate`, samples.
     public var signalLength: Int
     /// [count] R-peak sample numbers at `samplingRate`.
     public var samples: [Int]
     /// [count] classes; nil for unlabelled extraction.
     public var labels: [AAMIClass?]
-    /// [count × 5] RR features (`BeatDataset.featureNames`).
+    /// [count × 7] RR features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
@@ -195,6 +197,7 @@ public enum BeatExtraction {
         }
         let rhythmFeatures = RRFeatureExtractor.features(
             peaks: rhythm, samplingRate: rate, localBeats: settings.localBeats)
+        let recordInterval = medianInterval(rhythm, samplingRate: rate)
 
         var keptPeaks: [Int] = []
         var keptSource: [Int] = []  // index into `rhythm` of each kept peak
@@ -216,7 +219,7 @@ public enum BeatExtraction {
 
         var result = RecordBeats(
             record: name, lead: record.signals[leadIndex].description, leadIndex: leadIndex, samplingRate: rate,
-            sourceRate: sourceRate, signalLength: signal.count, samples: [], labels: [], features: [],
+            sourceRate: sourceRate, frameRate: record.header.samplingFrequency, signalLength: signal.count, samples: [], labels: [], features: [],
             windows: windows.samples, counts: counts)
         result.samples.reserveCapacity(windows.count)
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
@@ -225,7 +228,8 @@ public enum BeatExtraction {
             result.samples.append(rhythm[source])
             result.labels.append(labels[source])
             let rr = rhythmFeatures[source]
-            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio] {
+            let toRecord = recordInterval > 0 ? (rr.previous / recordInterval, rr.next / recordInterval) : (0, 0)
+            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio, toRecord.0, toRecord.1] {
                 result.features.append(Float(value))
             }
         }
@@ -274,6 +278,15 @@ public enum BeatExtraction {
             result[index] = chosen
         }
         return result
+    }
+
+    /// The median RR interval of a whole record, seconds (0 with fewer than two beats): the patient's own rhythm,
+    /// robust to the pauses and runs of ectopic beats that pull a mean around.
+    static func medianInterval(_ peaks: [Int], samplingRate: Double) -> Double {
+        guard peaks.count >= 2 else { return 0 }
+        let intervals = zip(peaks.dropFirst(), peaks).map { Double($0 - $1) / samplingRate }.sorted()
+        let middle = intervals.count / 2
+        return intervals.count % 2 == 1 ? intervals[middle] : (intervals[middle - 1] + intervals[middle]) / 2
     }
 
     /// The signal with each invalid (NaN) sample replaced by the last valid one, for the detector's filters.

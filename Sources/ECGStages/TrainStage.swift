@@ -6,11 +6,15 @@ import PipelineEngine
 
 /// `ecg.train`: the beat dataset → a trained CNN checkpoint, kept at its best validation macro-F1.
 ///
-/// Deps: the preprocess output directory (first dep, holding `beats.bin`). Outs, by position: the best model's
-/// checkpoint, then the last epoch's checkpoint (declare it `persist: true` so that `resume: true` finds it after
-/// an interruption), then `metrics/train.json` and the plots `loss.svg`, `accuracy.svg` and the CSV behind them,
-/// all written into the directory of the first plot. The checkpoint is bit-identical for the same params and
-/// thread count.
+/// Deps: the preprocess output directory (first dep, holding `beats.bin`). Outs: the best model's checkpoint
+/// (first out), `metrics/train.json`, and the plots `loss.svg`, `accuracy.svg` and `training.csv` (the data behind
+/// them), written into the directory of the first `.svg` out. The checkpoint is bit-identical for the same params
+/// and thread count.
+///
+/// Every epoch also writes the whole training state (weights, Adam moments, RNG, history, best epoch) to
+/// `.cache/resume/STAGE.ckpt`. It is scratch, not an output: the engine neither removes nor caches it, so an
+/// interrupted training finds it and, with `resume: true` and the same params and data, finishes with the result
+/// an uninterrupted one gives. A finished training removes it.
 public struct TrainStage: BuiltinStage {
     public let name = "ecg.train"
     public let codeVersion = "1"
@@ -55,13 +59,10 @@ public struct TrainStage: BuiltinStage {
     public func run(_ context: StageContext) throws {
         let params = StageParams(context)
         let config = try TrainingConfig(params)
-        guard let datasetDirectory = context.deps.first, context.outputs.count >= 2 else {
-            throw StageFailure(
-                "ecg.train needs the preprocess output as its first dep, and the model and last-epoch checkpoints "
-                    + "as its first two outs")
+        guard let datasetDirectory = context.deps.first, let bestPath = context.outputs.first else {
+            throw StageFailure("ecg.train needs the preprocess output as its first dep and the model as its first out")
         }
-        let bestPath = context.outputs[0]
-        let lastPath = context.outputs[1]
+        let lastPath = ".cache/resume/\(context.stageName).ckpt"
         let metricsPath = context.outputs.first { $0.hasSuffix("train.json") } ?? "metrics/train.json"
         let plotDirectory = context.outputs.first { $0.hasSuffix(".svg") }.map {
             ($0 as NSString).deletingLastPathComponent
@@ -93,7 +94,9 @@ public struct TrainStage: BuiltinStage {
             configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
             bestBuffers: [], epochsWithoutImprovement: 0)
         var firstEpoch = 0
-        if config.resume, let resumed = try resume(context.url(lastPath), fingerprint: fingerprint) {
+        try FileManager.default.createDirectory(
+            at: context.url(lastPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        if config.resume, let resumed = resume(context.url(lastPath), fingerprint: fingerprint, context: context) {
             model = resumed.model
             state = resumed.state
             firstEpoch = resumed.epoch + 1
@@ -152,18 +155,23 @@ public struct TrainStage: BuiltinStage {
             } else {
                 state.epochsWithoutImprovement += 1
             }
-            context.logMetrics(
-                [
-                    "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy,
-                    "val_loss": record.validationLoss, "val_accuracy": record.validationAccuracy,
-                    "val_macro_f1": record.validationMacroF1, "lr": record.learningRate,
-                    "beats_per_second": record.beatsPerSecond,
-                ], step: epoch + 1)
-            context.log(
-                String(
-                    format: "epoch %d/%d: loss %.4f acc %.4f | val loss %.4f acc %.4f macro-F1 %.4f | %.0f beats/s",
-                    epoch + 1, config.epochs, record.trainLoss, record.trainAccuracy, record.validationLoss,
-                    record.validationAccuracy, record.validationMacroF1, record.beatsPerSecond))
+            var values = [
+                "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy, "lr": record.learningRate,
+                "beats_per_second": record.beatsPerSecond,
+            ]
+            var line = String(
+                format: "epoch %d/%d: loss %.4f acc %.4f", epoch + 1, config.epochs, record.trainLoss,
+                record.trainAccuracy)
+            if !validationIndices.isEmpty {
+                values["val_loss"] = record.validationLoss
+                values["val_accuracy"] = record.validationAccuracy
+                values["val_macro_f1"] = record.validationMacroF1
+                line += String(
+                    format: " | val loss %.4f acc %.4f macro-F1 %.4f", record.validationLoss,
+                    record.validationAccuracy, record.validationMacroF1)
+            }
+            context.logMetrics(values, step: epoch + 1)
+            context.log(line + String(format: " | %.0f beats/s", record.beatsPerSecond))
             let loopState = try JSONEncoder().encode(state)
             try model.checkpoint(
                 classNames: AAMIClass.allCases.map(\.rawValue), metadata: metadata, epoch: epoch,
@@ -182,8 +190,11 @@ public struct TrainStage: BuiltinStage {
         try model.checkpoint(
             classNames: AAMIClass.allCases.map(\.rawValue), metadata: bestMetadata, epoch: max(0, state.bestEpoch - 1)
         ).write(to: context.url(bestPath))
-        try writeMetrics(state, to: context.url(metricsPath))
-        if let plotDirectory { try writePlots(state.history, directory: context.url(plotDirectory)) }
+        try writeMetrics(state, validated: !validationIndices.isEmpty, to: context.url(metricsPath))
+        try? FileManager.default.removeItem(at: context.url(lastPath))
+        if let plotDirectory {
+            try writePlots(state.history, validated: !validationIndices.isEmpty, directory: context.url(plotDirectory))
+        }
         context.log(
             "kept epoch \(state.bestEpoch) (validation macro-F1 \(String(format: "%.4f", state.bestMacroF1))) → \(bestPath)"
         )
@@ -211,13 +222,25 @@ public struct TrainStage: BuiltinStage {
         return hasher.finish().hex
     }
 
-    private func resume(_ url: URL, fingerprint: String) throws -> (model: Model, state: LoopState, epoch: Int)? {
+    /// The interrupted training to continue, if `url` holds one of this exact configuration. A damaged file is
+    /// reported and ignored: training starts over rather than fail.
+    private func resume(_ url: URL, fingerprint: String, context: StageContext) -> (
+        model: Model, state: LoopState, epoch: Int
+    )? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let checkpoint = try Checkpoint.read(from: url)
-        guard let state = try? JSONDecoder().decode(LoopState.self, from: Data(checkpoint.trainingState)),
-            state.configuration == fingerprint
-        else { return nil }
-        return (try Model(checkpoint: checkpoint, file: url.path), state, checkpoint.epoch)
+        do {
+            let checkpoint = try Checkpoint.read(from: url)
+            guard let state = try? JSONDecoder().decode(LoopState.self, from: Data(checkpoint.trainingState)),
+                state.configuration == fingerprint
+            else {
+                context.log("not resuming: \(url.lastPathComponent) belongs to other params or data")
+                return nil
+            }
+            return (try Model(checkpoint: checkpoint, file: url.path), state, checkpoint.epoch)
+        } catch {
+            context.log("not resuming: \(error)")
+            return nil
+        }
     }
 
     /// What inference and export need to feed the model exactly as training did.
@@ -237,7 +260,7 @@ public struct TrainStage: BuiltinStage {
         return metadata
     }
 
-    private func writeMetrics(_ state: LoopState, to url: URL) throws {
+    private func writeMetrics(_ state: LoopState, validated: Bool, to url: URL) throws {
         let last = state.history.last
         let best = state.history.first { $0.epoch == state.bestEpoch }
         var document: [String: Any] = [
@@ -247,7 +270,7 @@ public struct TrainStage: BuiltinStage {
                 try JSONSerialization.jsonObject(with: JSONEncoder().encode($0))
             },
         ]
-        if let best {
+        if let best, validated {
             document["val_macro_f1"] = best.validationMacroF1
             document["val_accuracy"] = best.validationAccuracy
             document["val_loss"] = best.validationLoss
@@ -263,16 +286,18 @@ public struct TrainStage: BuiltinStage {
         try AtomicFile.write(data, to: url)
     }
 
-    private func writePlots(_ history: [EpochRecord], directory: URL) throws {
+    private func writePlots(_ history: [EpochRecord], validated: Bool, directory: URL) throws {
         let epochs = history.map { Double($0.epoch) }
         func series(_ name: String, _ values: [Double]) -> PlotSeries {
             PlotSeries(name: name, points: zip(epochs, values).map { PlotPoint(x: $0, y: $1) })
         }
-        let loss = [series("train", history.map(\.trainLoss)), series("validation", history.map(\.validationLoss))]
-        let accuracy = [
-            series("train", history.map(\.trainAccuracy)), series("validation", history.map(\.validationAccuracy)),
-            series("validation macro-F1", history.map(\.validationMacroF1)),
-        ]
+        var loss = [series("train", history.map(\.trainLoss))]
+        var accuracy = [series("train", history.map(\.trainAccuracy))]
+        if validated {
+            loss.append(series("validation", history.map(\.validationLoss)))
+            accuracy.append(series("validation", history.map(\.validationAccuracy)))
+            accuracy.append(series("validation macro-F1", history.map(\.validationMacroF1)))
+        }
         try AtomicFile.write(
             Data(LineChart(title: "Loss per epoch", yLabel: "cross-entropy", series: loss).svg().utf8),
             to: directory.appendingPathComponent("loss.svg"))

@@ -6,7 +6,7 @@ import PipelineEngine
 public enum FeatureSet: String, Sendable, CaseIterable {
     /// The beat window only (the original project).
     case window
-    /// The window plus the five RR features, concatenated before the dense layers.
+    /// The window plus the RR features (`BeatDataset.featureNames`), concatenated before the dense layers.
     case windowRR = "window+rr"
 
     public var extraFeatures: Int { self == .window ? 0 : BeatDataset.featureNames.count }

@@ -5,7 +5,7 @@ import XCTest
 
 final class BeatDatasetTests: XCTestCase {
     private func sample() -> BeatDataset {
-        var dataset = BeatDataset(windowLength: 4, samplingRate: 360, normalization: .zScore)
+        var dataset = BeatDataset(windowLength: 4, samplingRate: 360, normalization: .zScore, featureCount: 5)
         dataset.records = [.init(name: "100", lead: "MLII"), .init(name: "102", lead: "V5")]
         dataset.recordIndex = [0, 0, 1]
         dataset.sample = [77, 370, 649_990]
@@ -76,7 +76,7 @@ final class DatasetSplitTests: XCTestCase {
         dataset.label = Array(repeating: 0, count: dataset.recordIndex.count)
         dataset.sample = Array(repeating: 0, count: dataset.recordIndex.count)
         dataset.windows = Array(repeating: 0, count: dataset.recordIndex.count)
-        dataset.features = Array(repeating: 0, count: dataset.recordIndex.count * 5)
+        dataset.features = Array(repeating: 0, count: dataset.recordIndex.count * dataset.featureCount)
         return dataset
     }
 

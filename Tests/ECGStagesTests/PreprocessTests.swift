@@ -124,10 +124,32 @@ final class PreprocessTests: XCTestCase {
         settings.labels = nil
         let beats = try BeatExtraction.extract(recordPath: path, settings: settings)
         XCTAssertEqual(beats.count, fixture.beatTimes.count)
-        XCTAssertEqual(beats.features.count, beats.count * 5)
+        XCTAssertEqual(beats.features.count, beats.count * 7)
         let interval = Float(60.0 / 75.0)
-        XCTAssertEqual(beats.features[5], interval, accuracy: 0.01, "second beat's previous RR")
-        XCTAssertEqual(beats.features[8], 1, accuracy: 0.02, "a regular rhythm's ratio is 1")
+        XCTAssertEqual(beats.features[7], interval, accuracy: 0.01, "second beat's previous RR")
+        XCTAssertEqual(beats.features[10], 1, accuracy: 0.02, "a regular rhythm's ratio to the local mean is 1")
+        XCTAssertEqual(beats.features[12], 1, accuracy: 0.02, "and to the record's median interval")
+    }
+
+    func testAPrematureBeatHasShortRatiosToItsLocalAndRecordRhythm() throws {
+        let fixture = SyntheticECG.intervals(
+            [0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.5, 1.1, 0.8, 0.8, 0.8], samplingRate: 360)
+        let header = RecordHeader(
+            name: "p", signals: [SignalSpec(fileName: "p.dat", format: .packed212, gain: 200, description: "MLII")],
+            samplingFrequency: 360)
+        try RecordWriter.write(
+            header, samples: [fixture.samples().map { Int32(($0 * 200).rounded()) }], directory: directory.path)
+        var settings = BeatExtractionSettings()
+        settings.peaks = .detected
+        settings.labels = nil
+        let beats = try BeatExtraction.extract(
+            recordPath: directory.appendingPathComponent("p").path, settings: settings)
+        XCTAssertEqual(beats.count, 12)
+        let premature = Array(beats.features[(7 * 7)..<(8 * 7)])  // the beat after the 0.5 s interval
+        XCTAssertEqual(premature[0], 0.5, accuracy: 0.01)
+        XCTAssertEqual(premature[1], 1.1, accuracy: 0.01)
+        XCTAssertEqual(premature[5], 0.5 / 0.8, accuracy: 0.02, "previous RR over the record's median 0.8 s")
+        XCTAssertEqual(premature[6], 1.1 / 0.8, accuracy: 0.02)
     }
 
     func testARecordWithoutAnnotationsFailsWhenLabelsAreNeeded() throws {

@@ -93,7 +93,7 @@ final class TrainEvaluateExportTests: XCTestCase {
           train:
             uses: ecg.train
             deps: [data/processed]
-            outs: [models/model.ckpt, {path: models/last.ckpt, persist: true, cache: false}]
+            outs: [models/model.ckpt]
             metrics: [metrics/train.json]
             plots: [plots/loss.svg, plots/accuracy.svg, plots/training.csv]
           evaluate:
@@ -146,7 +146,6 @@ final class TrainEvaluateExportTests: XCTestCase {
         let workspace = try makeWorkspace()
         _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
         let first = try file("models/model.ckpt")
-        try FileManager.default.removeItem(at: directory.appendingPathComponent("models/last.ckpt"))
         var options = ReproOptions()
         options.force = true
         options.useRunCache = false
@@ -160,7 +159,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         let workspace = try makeWorkspace()
         // While epoch 15 is reported, the last-epoch checkpoint on disk is still epoch 14's: keep a copy of it, as a
         // training killed during epoch 15 would leave behind.
-        let last = directory.appendingPathComponent("models/last.ckpt")
+        let last = directory.appendingPathComponent(".cache/resume/train.ckpt")
         let saved = directory.appendingPathComponent("epoch2.ckpt")
         let observer = CollectingObserver()
         observer.onMetrics = { step in
@@ -169,7 +168,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         _ = try workspace.repro(ReproOptions(), observer: observer)
         let uninterrupted = try file("models/model.ckpt")
         XCTAssertEqual(try Checkpoint.read(from: saved).epoch, 13, "0-based: the fourteenth epoch")
-        try FileManager.default.removeItem(at: last)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: last.path), "a finished training removes its state")
         try FileManager.default.moveItem(at: saved, to: last)
         var options = ReproOptions()
         options.force = true
@@ -195,15 +194,73 @@ final class TrainEvaluateExportTests: XCTestCase {
         let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
         let count = min(64, dataset.count)
         let windows = Array(dataset.windows.prefix(count * 187))
-        let features = Array(dataset.features.prefix(count * 5))
+        let k = dataset.featureCount
+        let features = Array(dataset.features.prefix(count * k))
         let expected = try model.predict(windows: windows, features: features, count: count)
         let outputs = try onnx.run(inputs: [
             "beats": Tensor(shape: [count, 1, 187], floats: windows),
-            "rr": Tensor(shape: [count, 5], floats: features),
+            "rr": Tensor(shape: [count, k], floats: features),
         ])
         let logits = outputs["logits"]?.floats ?? []
         XCTAssertEqual(logits.count, expected.count)
         for (a, b) in zip(logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
+    /// The exported file passes `onnx.checker` and onnxruntime gives the trained Swift model's logits on 1,000
+    /// beats. Runs where `PIPE_PYTHON` (else `python3`) has onnx, onnxruntime and numpy.
+    func testOnnxRuntimeAcceptsTheExportAndAgreesWithTheSwiftModel() throws {
+        let python = ProcessInfo.processInfo.environment["PIPE_PYTHON"] ?? "python3"
+        guard (try? runPython(python, ["-c", "import onnx, onnxruntime, numpy"]).status) == 0 else {
+            throw XCTSkip("needs Python with onnx, onnxruntime and numpy (set PIPE_PYTHON)")
+        }
+        let workspace = try makeWorkspace()
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let model = try Model(
+            checkpoint: try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt")))
+        let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
+        let count = 1_000
+        var windows: [Float] = []
+        var features: [Float] = []
+        for beat in 0..<count {
+            let source = beat % dataset.count
+            windows += dataset.windows[(source * 187)..<((source + 1) * 187)]
+            features += dataset.features[(source * 7)..<((source + 1) * 7)]
+        }
+        let beatsURL = directory.appendingPathComponent("beats.f32")
+        let rrURL = directory.appendingPathComponent("rr.f32")
+        let logitsURL = directory.appendingPathComponent("logits.f32")
+        try windows.withUnsafeBytes { try Data($0).write(to: beatsURL) }
+        try features.withUnsafeBytes { try Data($0).write(to: rrURL) }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/onnx_check.py")
+        let (status, output) = try runPython(
+            python,
+            [
+                scripts.path, directory.appendingPathComponent("models/ecg_model.onnx").path,
+                "--input", "beats=\(beatsURL.path):\(count),1,187", "--input", "rr=\(rrURL.path):\(count),7",
+                "--output", "logits=\(logitsURL.path)",
+            ])
+        XCTAssertEqual(status, 0, output)
+        guard status == 0 else { return }
+        let reference = try Data(contentsOf: logitsURL).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let expected = try model.predict(windows: windows, features: features, count: count)
+        XCTAssertEqual(reference.count, expected.count)
+        var largest: Float = 0
+        for (a, b) in zip(reference, expected) { largest = max(largest, abs(a - b)) }
+        XCTAssertLessThanOrEqual(largest, 1e-4, "onnxruntime vs the Swift model over \(count) beats")
+    }
+
+    private func runPython(_ python: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
     func testAnUnknownArchitectureOrLayerIsAClearError() throws {
