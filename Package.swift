@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // pipeline.yaml model and validation, stage DAG, planner with reasons, parallel executor,
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking"]),
+        .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures"]),
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
         // Fixtures/neuralnet_reference.json is read through #filePath (written by scripts/neuralnet_reference.py).
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"], exclude: ["Fixtures"]),

@@ -219,7 +219,8 @@ public enum BeatExtraction {
 
         var result = RecordBeats(
             record: name, lead: record.signals[leadIndex].description, leadIndex: leadIndex, samplingRate: rate,
-            sourceRate: sourceRate, frameRate: record.header.samplingFrequency, signalLength: signal.count, samples: [], labels: [], features: [],
+            sourceRate: sourceRate, frameRate: record.header.samplingFrequency, signalLength: signal.count, samples: [],
+            labels: [], features: [],
             windows: windows.samples, counts: counts)
         result.samples.reserveCapacity(windows.count)
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)

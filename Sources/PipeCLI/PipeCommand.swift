@@ -2,6 +2,7 @@ import ArgumentParser
 import ContentStore
 import ECGStages
 import Foundation
+import ONNX
 import PipelineEngine
 import QRSCommands
 import Tracking
@@ -20,7 +21,7 @@ public struct PipeCommand: ParsableCommand {
         version: version,
         subcommands: [
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
-            QRSCommand.self, DagCommand.self, InitCommand.self,
+            QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self,
         ]
     )
 
@@ -48,6 +49,21 @@ public struct PipeCommand: ParsableCommand {
             Console.error("error: \(error)")
             return 2
         } catch let error as TrackingError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as BeatExtractionError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as BeatClassifierError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as ONNXError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as InferenceError {
+            Console.error("error: \(error)")
+            return 2
+        } catch let error as InferenceInputError {
             Console.error("error: \(error)")
             return 2
         } catch let error as ReproError {

@@ -14,6 +14,8 @@ final class CommandRunner: @unchecked Sendable {
     let childrenFile: URL
     private let lock = NSLock()
     private var running: Set<pid_t> = []
+    /// Set once pipe itself is interrupted: the interrupt handler owns the exit from then on.
+    private var interrupted = false
 
     init(workspace: URL, cacheDirectory: URL) {
         self.workspace = workspace
@@ -32,6 +34,7 @@ final class CommandRunner: @unchecked Sendable {
     /// Kills every command still running (on SIGINT/SIGTERM of pipe itself).
     func killAll() {
         lock.lock()
+        interrupted = true
         let groups = running
         lock.unlock()
         for group in groups { kill(-group, SIGKILL) }
@@ -103,7 +106,11 @@ final class CommandRunner: @unchecked Sendable {
         lock.lock()
         running.remove(pid)
         saveChildren()
+        let stopping = interrupted
         lock.unlock()
+        // A command killed because pipe was interrupted is not a stage failure: without this wait the repro
+        // could report it and exit 1 before the interrupt handler exits with 128 + the signal.
+        while stopping { sleep(60) }
         let exited = waitStatus & 0x7f == 0
         return exited ? (waitStatus >> 8) & 0xff : 128 + (waitStatus & 0x7f)
     }

@@ -30,6 +30,8 @@ final class CommandLineTests: XCTestCase {
               wfdb                    Inspect WFDB records (.hea/.dat) and annotation files.
               qrs                     Detect QRS complexes (R peaks) and evaluate them
                                       against reference annotations.
+              infer                   Classify every beat of WFDB records (N, S, V, F, Q)
+                                      and say whether an arrhythmia is present.
               dag                     Draw the stage graph: ASCII by default, or Graphviz
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an

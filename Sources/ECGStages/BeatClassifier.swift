@@ -1,0 +1,170 @@
+import ECGSignal
+import Foundation
+import ONNX
+
+/// Errors of loading a model for inference or of feeding it.
+public enum BeatClassifierError: Error, Equatable, CustomStringConvertible {
+    case unusableModel(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unusableModel(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}
+
+/// An ONNX beat classifier and the way its beats must be cut, read from the model's `metadata_props`.
+///
+/// `ecg.export` records the window, sampling rate, normalisation, lead and class names; a file from elsewhere
+/// (PyTorch's exporter on the original model) carries none, and gets the original project's defaults: 187-sample
+/// windows at 360 Hz, min-max normalised, MLII else channel 0, classes N S V F Q. Its first input takes the beats
+/// [N, 1, window]; a second one, when present, the RR features [N, k].
+public struct BeatClassifier: Sendable {
+    public let path: String
+    /// The serialised model, so that each worker thread loads its own runtime (a runtime serialises its calls).
+    public let data: Data
+    public let settings: BeatExtractionSettings
+    public let classes: [AAMIClass]
+    public let beatsInput: String
+    public let featuresInput: String?
+    public let featureCount: Int
+    public let outputName: String
+    public let metadata: [String: String]
+
+    /// The model's own rate of samples, Hz: records at another rate are resampled to it.
+    public var samplingRate: Double { settings.targetRate ?? 360 }
+
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ONNXError.unreadableFile(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+        }
+        try self.init(data: data, path: url.path)
+    }
+
+    public init(data: Data, path: String) throws {
+        self.path = path
+        self.data = data
+        let model: ONNXModel
+        do {
+            model = try ONNXModel(data: data)
+        } catch let error as ONNXError {
+            throw BeatClassifierError.unusableModel(path: path, reason: "\(error)")
+        }
+        // ecg.export writes an empty value for what a checkpoint did not record: the same as absent.
+        metadata = model.metadata.filter { !$0.value.isEmpty }
+        func fail(_ reason: String) -> BeatClassifierError { .unusableModel(path: path, reason: reason) }
+
+        guard let beats = model.inputs.first, model.inputs.count <= 2 else {
+            throw fail("expected one or two inputs (beats, and optionally RR features), found \(model.inputs.count)")
+        }
+        guard let beatsShape = beats.shape, beatsShape.count == 3, case .fixed(let window) = beatsShape[2],
+            window > 0
+        else {
+            throw fail("input '\(beats.name)' must be [N, 1, window] with a fixed window, found \(beats)")
+        }
+        beatsInput = beats.name
+        if model.inputs.count == 2 {
+            let features = model.inputs[1]
+            guard let shape = features.shape, shape.count == 2, case .fixed(let k) = shape[1] else {
+                throw fail("input '\(features.name)' must be [N, k] RR features, found \(features)")
+            }
+            guard k == BeatDataset.featureNames.count else {
+                throw fail(
+                    "input '\(features.name)' takes \(k) RR features; this pipe computes "
+                        + "\(BeatDataset.featureNames.count) (\(BeatDataset.featureNames.joined(separator: ", ")))")
+            }
+            featuresInput = features.name
+            featureCount = k
+        } else {
+            featuresInput = nil
+            featureCount = 0
+        }
+        guard let output = model.outputs.first else { throw fail("the model has no output") }
+        outputName = output.name
+
+        let names = (metadata["class_names"] ?? "N S V F Q").split(separator: " ").map(String.init)
+        var classes: [AAMIClass] = []
+        for name in names {
+            guard let beatClass = AAMIClass(rawValue: name) else {
+                throw fail("class '\(name)' in metadata class_names is not an AAMI class (N S V F Q)")
+            }
+            classes.append(beatClass)
+        }
+        if let shape = output.shape, shape.count == 2, case .fixed(let outputs) = shape[1], outputs != classes.count {
+            throw fail("output '\(output.name)' has \(outputs) classes but class_names names \(classes.count)")
+        }
+        self.classes = classes
+
+        var settings = BeatExtractionSettings()
+        settings.windowLength = window
+        settings.peaks = .detected
+        settings.labels = nil
+        let rateText = metadata["sampling_rate"] ?? "360"
+        guard let rate = Double(rateText), rate.isFinite, rate > 0 else {
+            throw fail("metadata sampling_rate '\(rateText)' is not a rate in Hz")
+        }
+        settings.targetRate = rate
+        let normalizationText = metadata["normalization"] ?? "minmax"
+        guard let normalization = BeatWindowNormalization(rawValue: normalizationText) else {
+            throw fail("metadata normalization '\(normalizationText)' is not minmax, zscore or none")
+        }
+        settings.normalization = normalization
+        if let lead = metadata["lead"], !lead.isEmpty {
+            settings.lead = .named(lead, fallbackToFirst: true)
+        }
+        self.settings = settings
+    }
+
+    /// A runtime of the model for one thread.
+    public func makeRuntime() throws -> ONNXModel {
+        do {
+            return try ONNXModel(data: data)
+        } catch {
+            throw BeatClassifierError.unusableModel(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Class probabilities (softmax of the logits), [count × classes.count], in batches of `batchSize` beats.
+    public func probabilities(
+        windows: [Float], features: [Float], count: Int, batchSize: Int, runtime: ONNXModel
+    ) throws -> [Float] {
+        let window = settings.windowLength
+        let classCount = classes.count
+        var result = [Float](repeating: 0, count: count * classCount)
+        let batch = max(1, batchSize)
+        var start = 0
+        while start < count {
+            let size = min(batch, count - start)
+            var feeds = [
+                beatsInput: Tensor(
+                    shape: [size, 1, window], floats: Array(windows[(start * window)..<((start + size) * window)]))
+            ]
+            if let featuresInput {
+                feeds[featuresInput] = Tensor(
+                    shape: [size, featureCount],
+                    floats: Array(features[(start * featureCount)..<((start + size) * featureCount)]))
+            }
+            let outputs = try runtime.run(inputs: feeds)
+            guard let logits = outputs[outputName]?.floats, logits.count == size * classCount else {
+                throw BeatClassifierError.unusableModel(
+                    path: path, reason: "output '\(outputName)' is not [\(size), \(classCount)] float logits")
+            }
+            for beat in 0..<size {
+                let row = logits[(beat * classCount)..<((beat + 1) * classCount)]
+                let largest = row.max() ?? 0
+                var sum: Float = 0
+                for (offset, value) in row.enumerated() {
+                    let exponential = Foundation.exp(value - largest)
+                    result[(start + beat) * classCount + offset] = exponential
+                    sum += exponential
+                }
+                for offset in 0..<classCount { result[(start + beat) * classCount + offset] /= sum }
+            }
+            start += size
+        }
+        return result
+    }
+}

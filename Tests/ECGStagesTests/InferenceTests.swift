@@ -1,0 +1,265 @@
+import ECGFixtures
+import ECGSignal
+import ECGStages
+import Foundation
+import NeuralNet
+import ONNX
+import WFDB
+import XCTest
+
+/// `pipe infer`'s library: an exported model read back with its metadata, every beat of a raw record detected,
+/// cut as preprocess cuts it and classified, the verdict, the annotation file, and bad input.
+final class InferenceTests: XCTestCase {
+    private var directory = URL(fileURLWithPath: NSTemporaryDirectory())
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("infer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private static let specs: [LayerSpec] = [
+        .conv1d(outChannels: 4, kernel: 5, stride: 1, padding: 2), .batchNorm1d, .relu,
+        .maxPool1d(kernel: 4, stride: 4), .flatten, .concatFeatures, .linear(outFeatures: 8), .relu,
+        .dropout(probability: 0.1), .linear(outFeatures: 5),
+    ]
+
+    /// An untrained model (seeded), exported as ecg.export does; returns the Swift model and the .onnx path.
+    private func exportModel(metadata extra: [String: String] = [:]) throws -> (Model, URL) {
+        let model = try Model(
+            specs: Self.specs, inputLength: 187, featureCount: BeatDataset.featureNames.count, classCount: 5, seed: 3)
+        var metadata = [
+            "class_names": "N S V F Q", "window": "187", "sampling_rate": "360.0", "normalization": "minmax",
+            "lead": "MLII", "architecture": "tiny",
+        ]
+        for (key, value) in extra { metadata[key] = value }
+        let url = directory.appendingPathComponent("model.onnx")
+        try ONNXExport.model(model, metadata: metadata).serialized().write(to: url)
+        return (model, url)
+    }
+
+    /// A two-lead record (V5 flat, then MLII with the ECG) with reference annotations; returns its path.
+    @discardableResult
+    private func writeRecord(
+        _ name: String, samplingRate: Double = 360, fixture given: SyntheticECG? = nil, flat: Bool = false
+    ) throws -> (path: String, fixture: SyntheticECG) {
+        let fixture = given ?? SyntheticECG.regular(samplingRate: samplingRate, beatsPerMinute: 72, duration: 40)
+        let ecg =
+            flat
+            ? [Int32](repeating: 12, count: fixture.samples().count)
+            : fixture.samples().map { Int32(($0 * 200).rounded()) }
+        let header = RecordHeader(
+            name: name,
+            signals: [
+                SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: "V5"),
+                SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: "MLII"),
+            ], samplingFrequency: samplingRate)
+        try RecordWriter.write(
+            header, samples: [[Int32](repeating: 0, count: ecg.count), ecg], directory: directory.path)
+        let annotations = fixture.peakSamples.enumerated().map { index, sample in
+            Annotation(sample: sample, code: AnnotationCode.code(for: index % 5 == 4 ? "V" : "N") ?? 1)
+        }
+        try AnnotationFile.write(annotations, record: RecordLocation(directory: directory.path, name: name))
+        return (directory.appendingPathComponent(name).path, fixture)
+    }
+
+    private func infer(_ path: String, model url: URL, options: InferenceOptions = InferenceOptions()) throws
+        -> RecordInferenceResult
+    {
+        let classifier = try BeatClassifier(contentsOf: url)
+        return try RecordInference.run(
+            recordPath: path, classifier: classifier, runtime: try classifier.makeRuntime(), options: options)
+    }
+
+    func testTheModelsMetadataSaysHowBeatsAreCut() throws {
+        let (_, url) = try exportModel(metadata: ["sampling_rate": "250", "normalization": "zscore", "lead": "II"])
+        let classifier = try BeatClassifier(contentsOf: url)
+        XCTAssertEqual(classifier.settings.windowLength, 187)
+        XCTAssertEqual(classifier.samplingRate, 250)
+        XCTAssertEqual(classifier.settings.normalization, .zScore)
+        XCTAssertEqual(classifier.settings.lead, .named("II", fallbackToFirst: true))
+        XCTAssertEqual(classifier.settings.peaks, .detected)
+        XCTAssertNil(classifier.settings.labels)
+        XCTAssertEqual(classifier.classes, AAMIClass.allCases)
+        XCTAssertEqual(classifier.featureCount, 7)
+    }
+
+    func testEveryBeatIsFoundAndClassifiedAsTheSwiftModelClassifiesPreprocessWindows() throws {
+        let (model, url) = try exportModel()
+        let (path, fixture) = try writeRecord("r1")
+        let result = try infer(path, model: url)
+        XCTAssertEqual(result.lead, "MLII")
+        XCTAssertEqual(result.beats.count + result.skipped, fixture.beatTimes.count)
+        XCTAssertGreaterThanOrEqual(result.beats.count, fixture.beatTimes.count - 2)
+        for beat in result.beats {
+            let nearest = fixture.peakSamples.map { abs($0 - beat.sample) }.min() ?? .max
+            XCTAssertLessThanOrEqual(nearest, 8, "beat at \(beat.sample) is a fixture beat")
+            XCTAssertEqual(beat.probabilities.reduce(0, +), 1, accuracy: 1e-5)
+            XCTAssertEqual(beat.probability, beat.probabilities.max() ?? 0)
+        }
+
+        // The same record through preprocess's extraction (detected peaks, no labels) and the Swift model.
+        var settings = BeatExtractionSettings()
+        settings.peaks = .detected
+        settings.labels = nil
+        let beats = try BeatExtraction.extract(recordPath: path, settings: settings)
+        XCTAssertEqual(beats.samples, result.beats.map(\.sample))
+        let expected = try model.predictClasses(windows: beats.windows, features: beats.features, count: beats.count)
+        XCTAssertEqual(result.beats.map(\.beatClass.index), expected)
+        XCTAssertEqual(result.summary.beats, result.beats.count)
+        XCTAssertEqual(AAMIClass.allCases.map(result.summary.count).reduce(0, +), result.beats.count)
+        XCTAssertEqual(result.summary.meanHeartRate ?? 0, 72, accuracy: 1)
+    }
+
+    func testARecordAtAnotherRateIsResampledAndReportedInItsOwnSamples() throws {
+        let (_, url) = try exportModel()
+        let (path, fixture) = try writeRecord("r250", samplingRate: 250)
+        let result = try infer(path, model: url)
+        XCTAssertEqual(result.frameRate, 250)
+        XCTAssertEqual(result.modelRate, 360)
+        XCTAssertGreaterThanOrEqual(result.beats.count, fixture.beatTimes.count - 2)
+        for beat in result.beats {
+            let nearest = fixture.peakSamples.map { abs($0 - beat.sample) }.min() ?? .max
+            XCTAssertLessThanOrEqual(nearest, 6, "beat at \(beat.sample) in 250 Hz samples")
+        }
+    }
+
+    func testFromAndToKeepTheBeatsInTheirRange() throws {
+        let (_, url) = try exportModel()
+        let (path, fixture) = try writeRecord("r2")
+        var options = InferenceOptions()
+        options.from = "0:10"
+        options.to = "00:00:20.000"
+        let result = try infer(path, model: url, options: options)
+        let expected = fixture.beatTimes.filter { $0 >= 10 && $0 < 20 }.count
+        XCTAssertEqual(result.beats.count, expected)
+        XCTAssertTrue(result.beats.allSatisfy { $0.time >= 10 && $0.time < 20 })
+        XCTAssertEqual(result.summary.duration, 10, accuracy: 1e-9)
+        options.from = "20.0"
+        XCTAssertThrowsError(try infer(path, model: url, options: options)) { error in
+            XCTAssertTrue("\(error)".contains("is not before"), "\(error)")
+        }
+        options.from = "soon"
+        XCTAssertThrowsError(try infer(path, model: url, options: options)) { error in
+            XCTAssertTrue("\(error)".contains("--from 'soon'"), "\(error)")
+        }
+    }
+
+    func testAFlatSignalHasNoBeatsAndAnEmptySummary() throws {
+        let (_, url) = try exportModel()
+        let (path, _) = try writeRecord("flat", flat: true)
+        let result = try infer(path, model: url)
+        XCTAssertTrue(result.beats.isEmpty)
+        XCTAssertFalse(result.summary.arrhythmia)
+        XCTAssertNil(result.summary.meanHeartRate)
+        let classifier = try BeatClassifier(contentsOf: url)
+        let text = InferenceReport.text(result, model: classifier, summaryOnly: false)
+        XCTAssertTrue(text.contains("no beats detected"), text)
+        XCTAssertTrue(text.contains("arrhythmia: absent"), text)
+    }
+
+    func testTheVerdictFollowsTheBurdenRule() {
+        func summary(_ counts: [AAMIClass: Int], burden: Double) -> InferenceSummary {
+            InferenceSummary(
+                beats: counts.values.reduce(0, +), counts: counts, duration: 60, meanHeartRate: 70,
+                rule: ArrhythmiaRule(burdenPercent: burden))
+        }
+        let mostlyNormal = summary([.N: 990, .V: 6, .S: 3, .Q: 1], burden: 1)
+        XCTAssertEqual(mostlyNormal.burden, 0.9, accuracy: 1e-9)
+        XCTAssertFalse(mostlyNormal.arrhythmia, "Q beats are not arrhythmic")
+        XCTAssertEqual(mostlyNormal.findings, [.V, .S])
+        XCTAssertTrue(summary([.N: 990, .V: 6, .S: 3, .Q: 1], burden: 0.5).arrhythmia)
+        XCTAssertTrue(summary([.N: 98, .V: 2], burden: 1).arrhythmia)
+        XCTAssertFalse(summary([:], burden: 0).arrhythmia, "no beats, no arrhythmia")
+        let total = mostlyNormal + summary([.N: 50, .F: 50], burden: 1)
+        XCTAssertEqual(total.beats, 1100)
+        XCTAssertEqual(total.count(.F), 50)
+        XCTAssertEqual(total.duration, 120)
+    }
+
+    func testTheAnnotationFileHoldsOneBeatPerPredictionWithItsClass() throws {
+        let (_, url) = try exportModel()
+        let (path, _) = try writeRecord("r3")
+        let result = try infer(path, model: url)
+        let written = try RecordInference.writeAnnotations(result, annotator: "pipe", directory: nil)
+        XCTAssertEqual(written, path + ".pipe")
+        let annotations = try AnnotationFile.read(
+            record: RecordLocation(directory: directory.path, name: "r3"), annotator: "pipe")
+        XCTAssertEqual(annotations.map(\.sample), result.beats.map(\.sample))
+        XCTAssertEqual(annotations.map(\.symbol), result.beats.map(\.beatClass.rawValue))
+    }
+
+    func testScoringAgainstTheReferenceCountsMatchedMissedAndExtraBeats() throws {
+        let (_, url) = try exportModel()
+        let (path, fixture) = try writeRecord("r4")
+        var options = InferenceOptions()
+        options.reference = "atr"
+        let result = try infer(path, model: url, options: options)
+        let evaluation = try XCTUnwrap(result.evaluation)
+        let matched = evaluation.confusion.flatMap { $0 }.reduce(0, +)
+        XCTAssertEqual(matched, result.beats.count)
+        XCTAssertEqual(evaluation.extra, 0)
+        XCTAssertEqual(evaluation.missed, fixture.beatTimes.count - result.beats.count)
+        let truthV = evaluation.confusion[AAMIClass.V.index].reduce(0, +)
+        XCTAssertEqual(truthV, fixture.beatTimes.indices.filter { $0 % 5 == 4 }.count, accuracy: 1)
+    }
+
+    func testALeadNotInTheHeaderIsAnError() throws {
+        let (_, url) = try exportModel()
+        let (path, _) = try writeRecord("r5")
+        var options = InferenceOptions()
+        options.lead = LeadSelection(text: "V1", fallbackToFirst: false)
+        XCTAssertThrowsError(try infer(path, model: url, options: options)) { error in
+            XCTAssertTrue("\(error)".contains("V1"), "\(error)")
+        }
+        options.lead = LeadSelection(text: "0", fallbackToFirst: false)
+        XCTAssertEqual(try infer(path, model: url, options: options).lead, "V5")
+    }
+
+    func testARecordShorterThanOneWindowIsAnError() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG(samplingRate: 360, beatTimes: [0.2], duration: 0.4)
+        let (path, _) = try writeRecord("short", fixture: fixture)
+        XCTAssertThrowsError(try infer(path, model: url)) { error in
+            XCTAssertTrue("\(error)".contains("shorter than one 187-sample window"), "\(error)")
+        }
+    }
+
+    func testAFileThatIsNotONNXIsAClearError() throws {
+        let url = directory.appendingPathComponent("junk.onnx")
+        try Data("not a model at all\n".utf8).write(to: url)
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(url.path), "\(error)")
+        }
+    }
+
+    func testAnUnsupportedOperatorIsNamed() throws {
+        var builder = ONNXModelBuilder(graphName: "g", opsetVersion: 17)
+        try builder.addInput("beats", shape: ["N", 1, 187])
+        try builder.addNode("Erf", inputs: ["beats"], outputs: ["logits"])
+        builder.addOutput("logits", shape: ["N", 1, 187])
+        let url = directory.appendingPathComponent("erf.onnx")
+        try builder.serialized().write(to: url)
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".contains("Erf"), "\(error)")
+        }
+    }
+
+    func testAModelWithoutMetadataGetsTheOriginalDefaults() throws {
+        let model = try Model(specs: Architectures.original, inputLength: 187, classCount: 5, seed: 1)
+        let url = directory.appendingPathComponent("bare.onnx")
+        try ONNXExport.model(model, metadata: [:]).serialized().write(to: url)
+        let classifier = try BeatClassifier(contentsOf: url)
+        XCTAssertEqual(classifier.samplingRate, 360)
+        XCTAssertEqual(classifier.settings.normalization, .minMax)
+        XCTAssertEqual(classifier.settings.lead, .preferMLII)
+        XCTAssertNil(classifier.featuresInput)
+        let (path, _) = try writeRecord("r6")
+        let result = try RecordInference.run(
+            recordPath: path, classifier: classifier, runtime: try classifier.makeRuntime(), options: .init())
+        XCTAssertFalse(result.beats.isEmpty)
+    }
+}
