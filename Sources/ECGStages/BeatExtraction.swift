@@ -102,7 +102,7 @@ public struct RecordBeats: Sendable {
     public var samples: [Int]
     /// [count] classes; nil for unlabelled extraction.
     public var labels: [AAMIClass?]
-    /// [count × 7] RR features (`BeatDataset.featureNames`).
+    /// [count × 10] RR and morphology features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
@@ -224,7 +224,14 @@ public enum BeatExtraction {
             windows: windows.samples, counts: counts)
         result.samples.reserveCapacity(windows.count)
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
-        for kept in windows.peakIndices {
+        let morphology = BeatMorphology.features(
+            windows: windows.samples, length: settings.windowLength,
+            amplitudes: windows.peakIndices.map {
+                peakToPeak(signal, around: keptPeaks[$0], window: settings.windowLength)
+            },
+            qrsHalfWidth: Int((0.05 * rate).rounded()))
+        let shapeCount = BeatMorphology.featureNames.count
+        for (position, kept) in windows.peakIndices.enumerated() {
             let source = keptSource[kept]
             result.samples.append(rhythm[source])
             result.labels.append(labels[source])
@@ -233,6 +240,7 @@ public enum BeatExtraction {
             for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio, toRecord.0, toRecord.1] {
                 result.features.append(Float(value))
             }
+            result.features += morphology[(position * shapeCount)..<((position + 1) * shapeCount)]
         }
         return result
     }
@@ -279,6 +287,20 @@ public enum BeatExtraction {
             result[index] = chosen
         }
         return result
+    }
+
+    /// Peak-to-peak amplitude of the window of `window` samples centred on `peak` (which fits in the signal).
+    static func peakToPeak(_ signal: [Double], around peak: Int, window: Int) -> Double {
+        let start = max(0, peak - (window - 1) / 2)
+        let end = min(signal.count, start + window)
+        guard start < end else { return 0 }
+        var low = signal[start]
+        var high = low
+        for index in start..<end {
+            low = min(low, signal[index])
+            high = max(high, signal[index])
+        }
+        return high - low
     }
 
     /// The median RR interval of a whole record, seconds (0 with fewer than two beats): the patient's own rhythm,

@@ -84,7 +84,7 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(classifier.settings.peaks, .detected)
         XCTAssertNil(classifier.settings.labels)
         XCTAssertEqual(classifier.classes, AAMIClass.allCases)
-        XCTAssertEqual(classifier.featureCount, 7)
+        XCTAssertEqual(classifier.featureCount, BeatDataset.featureNames.count)
     }
 
     func testEveryBeatIsFoundAndClassifiedAsTheSwiftModelClassifiesPreprocessWindows() throws {

@@ -124,11 +124,12 @@ final class PreprocessTests: XCTestCase {
         settings.labels = nil
         let beats = try BeatExtraction.extract(recordPath: path, settings: settings)
         XCTAssertEqual(beats.count, fixture.beatTimes.count)
-        XCTAssertEqual(beats.features.count, beats.count * 7)
+        let k = BeatDataset.featureNames.count
+        XCTAssertEqual(beats.features.count, beats.count * k)
         let interval = Float(60.0 / 75.0)
-        XCTAssertEqual(beats.features[7], interval, accuracy: 0.01, "second beat's previous RR")
-        XCTAssertEqual(beats.features[10], 1, accuracy: 0.02, "a regular rhythm's ratio to the local mean is 1")
-        XCTAssertEqual(beats.features[12], 1, accuracy: 0.02, "and to the record's median interval")
+        XCTAssertEqual(beats.features[k], interval, accuracy: 0.01, "second beat's previous RR")
+        XCTAssertEqual(beats.features[k + 3], 1, accuracy: 0.02, "a regular rhythm's ratio to the local mean is 1")
+        XCTAssertEqual(beats.features[k + 5], 1, accuracy: 0.02, "and to the record's median interval")
     }
 
     func testAPrematureBeatHasShortRatiosToItsLocalAndRecordRhythm() throws {
@@ -145,7 +146,8 @@ final class PreprocessTests: XCTestCase {
         let beats = try BeatExtraction.extract(
             recordPath: directory.appendingPathComponent("p").path, settings: settings)
         XCTAssertEqual(beats.count, 12)
-        let premature = Array(beats.features[(7 * 7)..<(8 * 7)])  // the beat after the 0.5 s interval
+        let k = BeatDataset.featureNames.count
+        let premature = Array(beats.features[(7 * k)..<(8 * k)])  // the beat after the 0.5 s interval
         XCTAssertEqual(premature[0], 0.5, accuracy: 0.01)
         XCTAssertEqual(premature[1], 1.1, accuracy: 0.01)
         XCTAssertEqual(premature[5], 0.5 / 0.8, accuracy: 0.02, "previous RR over the record's median 0.8 s")

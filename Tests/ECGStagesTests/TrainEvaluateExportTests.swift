@@ -219,12 +219,13 @@ final class TrainEvaluateExportTests: XCTestCase {
             checkpoint: try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt")))
         let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
         let count = 1_000
+        let k = dataset.featureCount
         var windows: [Float] = []
         var features: [Float] = []
         for beat in 0..<count {
             let source = beat % dataset.count
             windows += dataset.windows[(source * 187)..<((source + 1) * 187)]
-            features += dataset.features[(source * 7)..<((source + 1) * 7)]
+            features += dataset.features[(source * k)..<((source + 1) * k)]
         }
         let beatsURL = directory.appendingPathComponent("beats.f32")
         let rrURL = directory.appendingPathComponent("rr.f32")
@@ -237,7 +238,7 @@ final class TrainEvaluateExportTests: XCTestCase {
             python,
             [
                 scripts.path, directory.appendingPathComponent("models/ecg_model.onnx").path,
-                "--input", "beats=\(beatsURL.path):\(count),1,187", "--input", "rr=\(rrURL.path):\(count),7",
+                "--input", "beats=\(beatsURL.path):\(count),1,187", "--input", "rr=\(rrURL.path):\(count),\(k)",
                 "--output", "logits=\(logitsURL.path)",
             ])
         XCTAssertEqual(status, 0, output)
