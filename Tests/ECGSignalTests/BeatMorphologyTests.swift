@@ -1,5 +1,6 @@
-import ECGSignal
 import XCTest
+
+@testable import ECGSignal
 
 /// Beat shape against the record's own median beat.
 final class BeatMorphologyTests: XCTestCase {
@@ -40,5 +41,27 @@ final class BeatMorphologyTests: XCTestCase {
         XCTAssertTrue(features.allSatisfy(\.isFinite))
         XCTAssertEqual(features[3], 0)
         XCTAssertTrue(BeatMorphology.features(windows: [], length: 41, amplitudes: [], qrsHalfWidth: 5).isEmpty)
+    }
+}
+
+final class MedianSelectionTests: XCTestCase {
+    func testSelectionFindsEveryRankOfShuffledValuesWithTies() {
+        var generator = SystemRandomNumberGenerator()
+        for count in [1, 2, 3, 7, 64, 255] {
+            let values = (0..<count).map { _ in Float(Int.random(in: 0..<20, using: &generator)) }
+            let sorted = values.sorted()
+            for rank in Set([0, count / 2, count - 1]) {
+                var copy = values
+                let selected = copy.withUnsafeMutableBufferPointer { BeatMorphology.select($0, rank: rank) }
+                XCTAssertEqual(selected, sorted[rank], "rank \(rank) of \(count)")
+                XCTAssertTrue(copy[..<rank].allSatisfy { $0 <= selected })
+            }
+        }
+    }
+
+    func testTheTemplateIsTheSampleBySampleMedian() {
+        // Three windows of two samples: medians 2 and 5; four windows: the mean of the middle two.
+        XCTAssertEqual(BeatMorphology.medianTemplate(windows: [1, 9, 2, 5, 3, 4], length: 2, count: 3), [2, 5])
+        XCTAssertEqual(BeatMorphology.medianTemplate(windows: [1, 0, 2, 0, 4, 0, 8, 0], length: 2, count: 4), [3, 0])
     }
 }

@@ -56,10 +56,14 @@ final class OperatorTests: XCTestCase {
 
     func testConvBothPathsMatchANaiveConvolutionAcrossBatchesAndThreads() throws {
         var generator = SeededGenerator(seed: 3)
-        // (channels, kernel, stride, dilation, batch): direct (C·K ≤ 16) and im2col, with ragged tails.
-        let cases = [(1, 5, 1, 1, 3), (3, 5, 1, 1, 2), (4, 5, 1, 1, 37), (2, 3, 2, 1, 5), (5, 3, 1, 2, 4)]
-        for (channels, kernel, stride, dilation, batch) in cases {
-            let (length, filters, pad) = (41, 6, 2)
+        // (channels, kernel, stride, dilation, batch, filters): direct (C·K ≤ 16, or ≤ 16 filters at stride 1) and
+        // im2col (strided, dilated, or more filters), with ragged tails.
+        let cases = [
+            (1, 5, 1, 1, 3, 6), (3, 5, 1, 1, 2, 6), (4, 5, 1, 1, 37, 6), (2, 3, 2, 1, 5, 6), (5, 3, 1, 2, 4, 6),
+            (16, 5, 1, 1, 9, 16), (16, 5, 1, 1, 9, 20), (6, 5, 1, 1, 3, 7),
+        ]
+        for (channels, kernel, stride, dilation, batch, filters) in cases {
+            let (length, pad) = (41, 2)
             let x = generator.floats(batch * channels * length)
             let w = generator.floats(filters * channels * kernel)
             let bias = generator.floats(filters)
