@@ -177,6 +177,13 @@ public enum RecordInference {
     public static func run(
         recordPath: String, classifier: BeatClassifier, runtime: ONNXModel, options: InferenceOptions
     ) throws -> RecordInferenceResult {
+        try run(recordPath: recordPath, classifier: classifier, runtimes: [runtime], options: options)
+    }
+
+    /// `run` with several runtimes of the model, which classify a batch's tiles in parallel.
+    public static func run(
+        recordPath: String, classifier: BeatClassifier, runtimes: [ONNXModel], options: InferenceOptions
+    ) throws -> RecordInferenceResult {
         let clock = ContinuousClock()
         var settings = classifier.settings
         if let lead = options.lead { settings.lead = lead }
@@ -225,7 +232,7 @@ public enum RecordInference {
         let classifyStart = clock.now
         let probabilities = try classifier.probabilities(
             windows: windows, features: features, count: selected.count, batchSize: options.batchSize,
-            runtime: runtime)
+            runtimes: runtimes)
         let classifySeconds = seconds(clock.now - classifyStart)
 
         let classCount = classifier.classes.count

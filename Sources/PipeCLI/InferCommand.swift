@@ -196,14 +196,16 @@ enum RecordList {
         return names.map { directory.isEmpty ? $0 : (directory as NSString).appendingPathComponent($0) }
     }
 
-    /// Runs every record on `jobs` workers, each with its own model runtime; results keep the input order.
-    /// With several workers each runtime keeps to one thread, so that records, not kernels, share the cores.
+    /// Runs every record on `jobs` workers; results keep the input order. Every runtime keeps to one thread:
+    /// several records share the cores one record per worker, and a single record shares them out by tiles of
+    /// beats, one runtime per core (splitting a small model's kernels between threads costs more than it saves).
     static func classify(
         _ paths: [String], classifier: BeatClassifier, options: InferenceOptions, jobs: Int
     ) throws -> [Result<RecordInferenceResult, Error>] {
         let workers = max(1, jobs)
-        if workers > 1 { ONNXRuntime.setThreadCount(1) }
-        let runtimes = try (0..<workers).map { _ in try classifier.makeRuntime() }
+        let lanes = workers == 1 ? ONNXRuntime.threadCount : 1
+        ONNXRuntime.setThreadCount(1)
+        let runtimes = try (0..<workers).map { _ in try (0..<lanes).map { _ in try classifier.makeRuntime() } }
         let lock = NSLock()
         nonisolated(unsafe) var next = 0
         nonisolated(unsafe) var outcomes = [Result<RecordInferenceResult, Error>?](repeating: nil, count: paths.count)
@@ -216,7 +218,7 @@ enum RecordList {
                 guard index < paths.count else { return }
                 let outcome = Result {
                     try RecordInference.run(
-                        recordPath: paths[index], classifier: classifier, runtime: runtimes[worker], options: options)
+                        recordPath: paths[index], classifier: classifier, runtimes: runtimes[worker], options: options)
                 }
                 lock.lock()
                 outcomes[index] = outcome

@@ -114,6 +114,23 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(result.summary.meanHeartRate ?? 0, 72, accuracy: 1)
     }
 
+    func testTilesSharedBetweenRuntimesGiveTheProbabilitiesOfOneBeatAtATime() throws {
+        let (_, url) = try exportModel()
+        let classifier = try BeatClassifier(contentsOf: url)
+        let count = 203  // not a multiple of the tile
+        var generator = FixtureRandom(seed: 9)
+        let windows = (0..<(count * 187)).map { _ in Float(generator.nextUniform()) }
+        let features = (0..<(count * classifier.featureCount)).map { _ in Float(generator.nextUniform()) }
+        let single = try classifier.probabilities(
+            windows: windows, features: features, count: count, batchSize: 1, runtimes: [try classifier.makeRuntime()])
+        let shared = try classifier.probabilities(
+            windows: windows, features: features, count: count, batchSize: 1024,
+            runtimes: [try classifier.makeRuntime(), try classifier.makeRuntime(), try classifier.makeRuntime()])
+        XCTAssertEqual(single.count, count * 5)
+        XCTAssertEqual(shared.count, single.count)
+        for (a, b) in zip(single, shared) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+
     func testARecordAtAnotherRateIsResampledAndReportedInItsOwnSamples() throws {
         let (_, url) = try exportModel()
         let (path, fixture) = try writeRecord("r250", samplingRate: 250)
