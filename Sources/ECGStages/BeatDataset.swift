@@ -18,13 +18,12 @@ public struct BeatDataset: Equatable, Sendable {
     }
 
     /// Names of the per-beat features, in their stored order. RR: seconds, then unitless ratios to the local mean
-    /// (the last 10 intervals) and to the record's median interval (the patient's own rhythm, which is what tells
-    /// a premature beat from a fast one in inter-patient use). Then the beat's shape against its record's median
-    /// beat (`BeatMorphology`): the same idea for morphology.
+    /// (the last 10 intervals). Then the beat's shape against its record's median beat (`BeatMorphology`), which
+    /// carries morphology across patients. (RR relative to the record's median interval was tried and dropped: in
+    /// a record whose ectopic beats are the majority, such as MIT-BIH 232, it makes them look normal.)
     public static let featureNames =
         [
-            "rr_previous", "rr_next", "rr_local_mean", "rr_previous_ratio", "rr_next_ratio", "rr_previous_to_record",
-            "rr_next_to_record",
+            "rr_previous", "rr_next", "rr_local_mean", "rr_previous_ratio", "rr_next_ratio",
         ] + BeatMorphology.featureNames
 
     public var windowLength: Int
@@ -113,9 +112,9 @@ public enum BeatDatasetError: Error, Equatable, CustomStringConvertible {
 ///   version          u32      1
 ///   beat count       u32
 ///   window length    u32
-///   feature count    u32      10 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
-///                             rr_previous_ratio, rr_next_ratio, rr_previous_to_record, rr_next_to_record,
-///                             template_correlation, qrs_template_correlation, amplitude_to_record)
+///   feature count    u32      8 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
+///                             rr_previous_ratio, rr_next_ratio, template_correlation,
+///                             qrs_template_correlation, amplitude_to_record)
 ///   class count      u32      5 (N S V F Q, in that order)
 ///   record count     u32
 ///   normalization    u8       0 none, 1 minmax, 2 zscore

@@ -102,7 +102,7 @@ public struct RecordBeats: Sendable {
     public var samples: [Int]
     /// [count] classes; nil for unlabelled extraction.
     public var labels: [AAMIClass?]
-    /// [count × 10] RR and morphology features (`BeatDataset.featureNames`).
+    /// [count × 8] RR and morphology features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
@@ -197,7 +197,6 @@ public enum BeatExtraction {
         }
         let rhythmFeatures = RRFeatureExtractor.features(
             peaks: rhythm, samplingRate: rate, localBeats: settings.localBeats)
-        let recordInterval = medianInterval(rhythm, samplingRate: rate)
 
         var keptPeaks: [Int] = []
         var keptSource: [Int] = []  // index into `rhythm` of each kept peak
@@ -236,8 +235,7 @@ public enum BeatExtraction {
             result.samples.append(rhythm[source])
             result.labels.append(labels[source])
             let rr = rhythmFeatures[source]
-            let toRecord = recordInterval > 0 ? (rr.previous / recordInterval, rr.next / recordInterval) : (0, 0)
-            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio, toRecord.0, toRecord.1] {
+            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio] {
                 result.features.append(Float(value))
             }
             result.features += morphology[(position * shapeCount)..<((position + 1) * shapeCount)]
@@ -301,15 +299,6 @@ public enum BeatExtraction {
             high = max(high, signal[index])
         }
         return high - low
-    }
-
-    /// The median RR interval of a whole record, seconds (0 with fewer than two beats): the patient's own rhythm,
-    /// robust to the pauses and runs of ectopic beats that pull a mean around.
-    static func medianInterval(_ peaks: [Int], samplingRate: Double) -> Double {
-        guard peaks.count >= 2 else { return 0 }
-        let intervals = zip(peaks.dropFirst(), peaks).map { Double($0 - $1) / samplingRate }.sorted()
-        let middle = intervals.count / 2
-        return intervals.count % 2 == 1 ? intervals[middle] : (intervals[middle - 1] + intervals[middle]) / 2
     }
 
     /// The signal with each invalid (NaN) sample replaced by the last valid one, for the detector's filters.

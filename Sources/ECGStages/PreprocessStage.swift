@@ -12,7 +12,7 @@ import WFDB
 /// for any number of cores.
 public struct PreprocessStage: BuiltinStage {
     public let name = "ecg.preprocess"
-    public let codeVersion = "3"
+    public let codeVersion = "4"
     public let declaredParams = [
         "lead", "window", "resample_hz", "normalize", "peaks", "match_window_ms", "classes", "records",
     ]

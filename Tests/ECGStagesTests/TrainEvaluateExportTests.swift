@@ -32,6 +32,7 @@ final class TrainEvaluateExportTests: XCTestCase {
             - {type: maxpool, kernel: 4}
             - flatten
             - concat_features
+            - batchnorm
             - {type: linear, out: 8}
             - relu
             - {type: dropout, p: 0.1}
@@ -131,7 +132,9 @@ final class TrainEvaluateExportTests: XCTestCase {
         let perClass = eval?["per_class"] as? [String: [String: Any]]
         XCTAssertEqual(Set(perClass?.keys.map { $0 } ?? []), ["N", "S", "V", "F", "Q"])
         XCTAssertEqual(Set(perClass?["V"]?.keys.map { $0 } ?? []), ["se", "ppv", "f1", "support"])
-        XCTAssertGreaterThan(eval?["accuracy"] as? Double ?? 0, 0.9, "premature, taller V beats are plain to see")
+        XCTAssertGreaterThan(
+            eval?["accuracy"] as? Double ?? 0, 0.9,
+            "premature, taller V beats are plain to see; confusion \(eval?["confusion"] ?? "none")")
         let train = try JSONSerialization.jsonObject(with: file("metrics/train.json")) as? [String: Any]
         XCTAssertEqual((train?["epochs"] as? [Any])?.count, 15)
         for plot in ["loss.svg", "accuracy.svg", "confusion.svg"] {
