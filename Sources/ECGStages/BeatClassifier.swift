@@ -151,35 +151,26 @@ public struct BeatClassifier: Sendable {
                 let size = min(batch, count - start)
                 let tiles = (size + tile - 1) / tile
                 let lanes = min(runtimes.count, tiles)
-                if lanes <= 1 {
-                    for index in 0..<tiles {
-                        let first = start + index * tile
-                        try classify(
-                            windows, features, from: first, count: min(tile, start + size - first),
-                            runtime: runtimes[0], into: base)
-                    }
-                } else {
-                    let lock = NSLock()
-                    nonisolated(unsafe) var failure: Error?
-                    nonisolated(unsafe) let target = base
-                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                        // Contiguous tiles per lane.
-                        for index in (tiles * lane / lanes)..<(tiles * (lane + 1) / lanes) {
-                            let beat = start + index * tile
-                            do {
-                                try classify(
-                                    windows, features, from: beat, count: min(tile, start + size - beat),
-                                    runtime: runtimes[lane], into: target)
-                            } catch {
-                                lock.lock()
-                                if failure == nil { failure = error }
-                                lock.unlock()
-                                return
-                            }
+                let lock = NSLock()
+                nonisolated(unsafe) var failure: Error?
+                nonisolated(unsafe) let target = base
+                // One lane runs inline; several run at once, each on contiguous tiles with its own runtime.
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    for index in (tiles * lane / lanes)..<(tiles * (lane + 1) / lanes) {
+                        let beat = start + index * tile
+                        do {
+                            try classify(
+                                windows, features, from: beat, count: min(tile, start + size - beat),
+                                runtime: runtimes[lane], into: target)
+                        } catch {
+                            lock.lock()
+                            if failure == nil { failure = error }
+                            lock.unlock()
+                            return
                         }
                     }
-                    if let failure { throw failure }
                 }
+                if let failure { throw failure }
                 start += size
             }
         }

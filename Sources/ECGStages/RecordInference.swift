@@ -72,16 +72,13 @@ public struct InferenceSummary: Equatable, Sendable {
         var sum = left
         sum.beats += right.beats
         for beatClass in AAMIClass.allCases { sum.counts[beatClass] = left.count(beatClass) + right.count(beatClass) }
-        let leftIntervals = left.meanHeartRate.map { _ in left.duration } ?? 0
-        let rightIntervals = right.meanHeartRate.map { _ in right.duration } ?? 0
-        // Weighted by duration: the total's heart rate is beats over time across records.
-        if leftIntervals + rightIntervals > 0 {
-            sum.meanHeartRate =
-                ((left.meanHeartRate ?? 0) * leftIntervals + (right.meanHeartRate ?? 0) * rightIntervals)
-                / (leftIntervals + rightIntervals)
-        } else {
-            sum.meanHeartRate = nil
-        }
+        // Each side's rate weighted by its duration (a side without a rate carries no weight).
+        let leftWeight = left.meanHeartRate == nil ? 0 : left.duration
+        let rightWeight = right.meanHeartRate == nil ? 0 : right.duration
+        sum.meanHeartRate =
+            leftWeight + rightWeight > 0
+            ? ((left.meanHeartRate ?? 0) * leftWeight + (right.meanHeartRate ?? 0) * rightWeight)
+                / (leftWeight + rightWeight) : nil
         sum.duration += right.duration
         return sum
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ECGStages
 import Foundation
 import ONNX
+import QRSCommands
 
 /// `pipe infer RECORD...`: classifies every beat of raw WFDB records with an exported ONNX model.
 struct InferCommand: ParsableCommand {
@@ -64,18 +65,7 @@ struct InferCommand: ParsableCommand {
     var jobs: Int?
 
     func validate() throws {
-        if let annotate {
-            guard !annotate.isEmpty, annotate.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw ValidationError("--annotate needs an annotator name of letters, digits or '_', got '\(annotate)'")
-            }
-        }
-        if let out {
-            guard annotate != nil else { throw ValidationError("--out needs --annotate") }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("--out: '\(out)' is not a directory")
-            }
-        }
+        try AnnotationOutputOptions.validate(annotate: annotate, out: out)
         guard burden.isFinite, burden >= 0, burden <= 100 else {
             throw ValidationError("--burden must be a percentage from 0 to 100, got \(burden)")
         }

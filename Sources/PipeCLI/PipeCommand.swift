@@ -39,31 +39,7 @@ public struct PipeCommand: ParsableCommand {
             return 0
         } catch let code as ExitCode {
             return code.rawValue
-        } catch let error as PipelineError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as ContentStoreError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as WFDBError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as TrackingError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as BeatExtractionError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as BeatClassifierError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as ONNXError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as InferenceError {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as InferenceInputError {
+        } catch let error where isBadInput(error) {
             Console.error("error: \(error)")
             return 2
         } catch let error as ReproError {
@@ -77,6 +53,17 @@ public struct PipeCommand: ParsableCommand {
             }
             Console.error(fullMessage(for: error))
             return code == .failure ? 1 : 2
+        }
+    }
+
+    /// Errors about what the user gave (a file, a flag, a pipeline): exit code 2.
+    static func isBadInput(_ error: Error) -> Bool {
+        switch error {
+        case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
+            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError:
+            return true
+        default:
+            return false
         }
     }
 

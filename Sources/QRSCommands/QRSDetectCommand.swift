@@ -33,6 +33,21 @@ public struct QRSDetectCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        try AnnotationOutputOptions.validate(annotate: annotate, out: out)
+    }
+
+    public func run() throws {
+        let detections = try RecordQRSAnalysis.detect(recordPath: record, lead: lead)
+        if let annotate {
+            try RecordQRSAnalysis.writeAnnotations(detections, recordPath: record, annotator: annotate, directory: out)
+        }
+        print(json ? QRSReport.json(detections) : QRSReport.lines(detections), terminator: "")
+    }
+}
+
+/// The checks `--annotate EXT [--out DIR]` share wherever a command writes a WFDB annotation file.
+public enum AnnotationOutputOptions {
+    public static func validate(annotate: String?, out: String?) throws {
         if let annotate {
             guard !annotate.isEmpty, annotate.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw ValidationError("--annotate needs an annotator name of letters, digits or '_', got '\(annotate)'")
@@ -45,13 +60,5 @@ public struct QRSDetectCommand: ParsableCommand {
                 throw ValidationError("--out: '\(out)' is not a directory")
             }
         }
-    }
-
-    public func run() throws {
-        let detections = try RecordQRSAnalysis.detect(recordPath: record, lead: lead)
-        if let annotate {
-            try RecordQRSAnalysis.writeAnnotations(detections, recordPath: record, annotator: annotate, directory: out)
-        }
-        print(json ? QRSReport.json(detections) : QRSReport.lines(detections), terminator: "")
     }
 }

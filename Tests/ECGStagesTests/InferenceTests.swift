@@ -195,6 +195,14 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(total.beats, 1100)
         XCTAssertEqual(total.count(.F), 50)
         XCTAssertEqual(total.duration, 120)
+        XCTAssertEqual(total.meanHeartRate ?? 0, 70, accuracy: 1e-9)
+        let slow = InferenceSummary(
+            beats: 60, counts: [.N: 60], duration: 60, meanHeartRate: 60, rule: ArrhythmiaRule())
+        let fast = InferenceSummary(
+            beats: 180, counts: [.N: 180], duration: 120, meanHeartRate: 90, rule: ArrhythmiaRule())
+        XCTAssertEqual((slow + fast).meanHeartRate ?? 0, 80, accuracy: 1e-9, "weighted by duration")
+        XCTAssertEqual((slow + .empty(rule: ArrhythmiaRule())).meanHeartRate ?? 0, 60, accuracy: 1e-9)
+        XCTAssertNil((InferenceSummary.empty(rule: ArrhythmiaRule()) + .empty(rule: ArrhythmiaRule())).meanHeartRate)
     }
 
     func testTheAnnotationFileHoldsOneBeatPerPredictionWithItsClass() throws {
