@@ -59,7 +59,7 @@ let package = Package(
         ),
         // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
         // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
-        .target(name: "ECGSignal"),
+        .target(name: "ECGSignal", swiftSettings: simdSettings),
         // `pipe qrs` and `pipe qrs eval`: argument parsing over ECGSignal and WFDB.
         .target(
             name: "QRSCommands",

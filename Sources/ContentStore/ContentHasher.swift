@@ -66,10 +66,32 @@ public final class ContentHasher: @unchecked Sendable {
     /// How many files were actually read (not answered by the stat cache).
     public private(set) var filesRead = 0
     private let counterLock = NSLock()
+    /// Digests this process computed itself, from the bytes it read or wrote, keyed by workspace-relative path
+    /// with the stat they belong to. Unlike the stat cache's entries they are trusted at once, without its racy
+    /// window: the engine holds the workspace lock, so within one process a file whose stat is unchanged since
+    /// its bytes went through SHA-256 here still holds them. They let a stage that hashed an output while
+    /// writing it, and a directory hashed once for the lock and again for its manifest, skip reading it again.
+    private var fresh: [String: (stat: FileStat, digest: Digest)] = [:]
 
     public init(root: URL, statCache: StatCache) {
         self.root = root
         self.statCache = statCache
+    }
+
+    /// Remembers the digest of the bytes just written to (or read from) a workspace-relative file, valid while the
+    /// file keeps `stat`; the stat cache records it too, for later processes.
+    public func remember(path: String, stat: FileStat, digest: Digest) {
+        counterLock.lock()
+        fresh[path] = (stat, digest)
+        counterLock.unlock()
+        statCache.record(path: path, stat: stat, digest: digest)
+    }
+
+    private func freshDigest(path: String, stat: FileStat) -> Digest? {
+        counterLock.lock()
+        defer { counterLock.unlock() }
+        guard let entry = fresh[path], entry.stat == stat else { return nil }
+        return entry.digest
     }
 
     /// Hashes each workspace-relative path (file or directory); all files involved are read in parallel.
@@ -174,7 +196,7 @@ public final class ContentHasher: @unchecked Sendable {
             else {
                 throw ContentStoreError.notFound(path: path)
             }
-            if let digest = statCache.lookup(path: path, stat: stat) {
+            if let digest = freshDigest(path: path, stat: stat) ?? statCache.lookup(path: path, stat: stat) {
                 result[path] = (digest, stat.size)
             } else {
                 toRead.append((path, stat))
@@ -193,7 +215,7 @@ public final class ContentHasher: @unchecked Sendable {
                 let outcome = Result { try FileHashing.hash(path: self.root.appendingPathComponent(item.path).path) }
                 // A file that changed while being read is recorded under its new stat next time.
                 if case .success(let hash) = outcome, hash.size == item.stat.size {
-                    self.statCache.record(path: item.path, stat: item.stat, digest: hash.digest)
+                    self.remember(path: item.path, stat: item.stat, digest: hash.digest)
                 }
                 outcomes.set(index, outcome)
             }

@@ -56,13 +56,29 @@ public enum AtomicFile {
     /// Streams a file into place atomically: `body` writes through the sink, in as many pieces as it likes, so a
     /// large file never has to exist whole in memory. A throw from `body` removes the temporary file.
     public static func write(to url: URL, durable: Bool = true, _ body: (Sink) throws -> Void) throws {
+        _ = try write(to: url, durable: durable, hashing: false, body)
+    }
+
+    /// `write(to:durable:_:)` that also hashes the bytes as they are written: returns their SHA-256 and the stat
+    /// of the file in place, so that a caller can hand the digest on instead of reading the file back.
+    public static func writeHashing(to url: URL, durable: Bool = true, _ body: (Sink) throws -> Void) throws
+        -> (digest: Digest, stat: FileStat)
+    {
+        let (digest, stat) = try write(to: url, durable: durable, hashing: true, body)
+        guard let digest, let stat else { throw ContentStoreError.notFound(path: url.path) }
+        return (digest, stat)
+    }
+
+    private static func write(to url: URL, durable: Bool, hashing: Bool, _ body: (Sink) throws -> Void) throws
+        -> (Digest?, FileStat?)
+    {
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(
             ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ContentStoreError.cannotWrite(path: temporary.path, reason: errnoText()) }
-        let sink = Sink(fd: fd, path: temporary.path)
+        let sink = Sink(fd: fd, path: temporary.path, hashing: hashing)
         do {
             try body(sink)
             if durable, fsync(fd) != 0 {
@@ -76,19 +92,24 @@ public enum AtomicFile {
         close(fd)
         try rename(temporary, to: url)
         if durable { syncDirectory(directory) }
+        guard hashing else { return (nil, nil) }
+        return (sink.hasher?.finish(), FileStat.at(url.path))
     }
 
     /// The write end of an atomic file.
     public final class Sink {
         let fd: Int32
         let path: String
+        var hasher: SHA256Hasher?
 
-        init(fd: Int32, path: String) {
+        init(fd: Int32, path: String, hashing: Bool) {
             self.fd = fd
             self.path = path
+            hasher = hashing ? SHA256Hasher() : nil
         }
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
+            hasher?.update(bytes)
             var offset = 0
             while offset < bytes.count, let base = bytes.baseAddress {
                 let written = Glibc.write(fd, base + offset, bytes.count - offset)

@@ -19,14 +19,74 @@ public enum BeatMorphology {
         let centre = (length - 1) / 2
         let qrs = max(0, centre - qrsHalfWidth)..<min(length, centre + qrsHalfWidth + 1)
         let typicalAmplitude = median(amplitudes)
+        let whole = CenteredTemplate(template, range: 0..<length)
+        let complex = CenteredTemplate(template, range: qrs)
         var result = [Float](repeating: 0, count: count * featureNames.count)
-        for beat in 0..<count {
-            let window = windows[(beat * length)..<((beat + 1) * length)]
-            result[beat * 3] = Float(correlation(window, template, range: 0..<length))
-            result[beat * 3 + 1] = Float(correlation(window, template, range: qrs))
-            result[beat * 3 + 2] = typicalAmplitude > 0 ? Float(amplitudes[beat] / typicalAmplitude) : 0
+        windows.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for beat in 0..<count {
+                let window = base + beat * length
+                result[beat * 3] = Float(whole.correlation(with: window))
+                result[beat * 3 + 1] = Float(complex.correlation(with: window))
+                result[beat * 3 + 2] = typicalAmplitude > 0 ? Float(amplitudes[beat] / typicalAmplitude) : 0
+            }
         }
         return result
+    }
+
+    /// The template over a range, less its mean, ready for Pearson correlations with many windows in one pass
+    /// each: Σ(x − x̄)(y − ȳ) = Σ x·(y − ȳ), and Σ(x − x̄)² = Σx² − (Σx)²/n.
+    struct CenteredTemplate {
+        let range: Range<Int>
+        /// [range.count] template − its mean.
+        let centered: [Double]
+        /// Σ (y − ȳ)².
+        let sumOfSquares: Double
+
+        init(_ template: [Float], range: Range<Int>) {
+            self.range = range
+            let mean = range.isEmpty ? 0 : range.reduce(0.0) { $0 + Double(template[$1]) } / Double(range.count)
+            centered = range.map { Double(template[$0]) - mean }
+            sumOfSquares = centered.reduce(0) { $0 + $1 * $1 }
+        }
+
+        /// Pearson correlation of window[range] with the template; 0 when either is flat there.
+        /// window: [≥ range.upperBound].
+        @inline(__always)
+        func correlation(with window: UnsafePointer<Float>) -> Double {
+            let n = range.count
+            guard n > 0, sumOfSquares > 0 else { return 0 }
+            let x = window + range.lowerBound
+            return centered.withUnsafeBufferPointer { buffer -> Double in
+                guard let y = buffer.baseAddress else { return 0 }
+                var sum = SIMD4<Double>()
+                var squares = SIMD4<Double>()
+                var products = SIMD4<Double>()
+                var i = 0
+                while i + 4 <= n {
+                    let xs = SIMD4<Double>(Double(x[i]), Double(x[i + 1]), Double(x[i + 2]), Double(x[i + 3]))
+                    let ys = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD4<Double>.self)
+                    sum += xs
+                    squares += xs * xs
+                    products += xs * ys
+                    i += 4
+                }
+                var sx = sum.sum()
+                var sxx = squares.sum()
+                var sxy = products.sum()
+                while i < n {
+                    let value = Double(x[i])
+                    sx += value
+                    sxx += value * value
+                    sxy += value * y[i]
+                    i += 1
+                }
+                let variance = sxx - sx * sx / Double(n)
+                // A flat window leaves only rounding in `variance`; treat it as zero.
+                guard variance > 1e-12 * max(sxx, 1e-300) else { return 0 }
+                return sxy / (variance * sumOfSquares).squareRoot()
+            }
+        }
     }
 
     /// Beats the template is taken over: evenly spaced through the record, so that its typical beat comes from
@@ -86,34 +146,6 @@ public enum BeatMorphology {
             }
         }
         return values[rank]
-    }
-
-    /// Pearson correlation over `range` of the window (which starts at its slice's start index) and the
-    /// template; 0 when either is flat there.
-    static func correlation(_ window: ArraySlice<Float>, _ template: [Float], range: Range<Int>) -> Double {
-        guard !range.isEmpty else { return 0 }
-        let base = window.startIndex
-        var sumX = 0.0
-        var sumY = 0.0
-        for offset in range {
-            sumX += Double(window[base + offset])
-            sumY += Double(template[offset])
-        }
-        let n = Double(range.count)
-        let meanX = sumX / n
-        let meanY = sumY / n
-        var covariance = 0.0
-        var varianceX = 0.0
-        var varianceY = 0.0
-        for offset in range {
-            let x = Double(window[base + offset]) - meanX
-            let y = Double(template[offset]) - meanY
-            covariance += x * y
-            varianceX += x * x
-            varianceY += y * y
-        }
-        guard varianceX > 0, varianceY > 0 else { return 0 }
-        return covariance / (varianceX * varianceY).squareRoot()
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -160,29 +160,32 @@ public enum BeatDatasetFile {
     /// Writes the beats of `parts` (record `i` of `shape.records` gave `parts[i]`) without first gathering them
     /// into one dataset: the file is streamed record by record, so memory holds one record's rows at a time.
     public static func write(shape: BeatDataset, parts: [RecordBeats], to url: URL) throws {
+        try AtomicFile.write(to: url) { sink in try write(shape: shape, parts: parts, into: sink) }
+    }
+
+    /// Streams the file's bytes (as `write(shape:parts:to:)` lays them out) through an atomic file's sink.
+    public static func write(shape: BeatDataset, parts: [RecordBeats], into sink: AtomicFile.Sink) throws {
         precondition(shape.records.count == parts.count)
         let count = parts.reduce(0) { $0 + $1.count }
-        try AtomicFile.write(to: url) { sink in
-            let head = header(shape, count: count)
-            try head.bytes.withUnsafeBytes { try sink.write($0) }
-            for (index, part) in parts.enumerated() {
-                var rows = ByteWriter()
-                rows.reserve(part.count * beatStride(shape))
-                part.features.withUnsafeBufferPointer { features in
-                    part.windows.withUnsafeBufferPointer { windows in
-                        for beat in 0..<part.count {
-                            rows.beat(
-                                record: UInt16(clamping: index), label: UInt8(part.labels[beat]?.index ?? 0),
-                                sample: Int32(clamping: part.samples[beat]),
-                                features: UnsafeBufferPointer(
-                                    rebasing: features[(beat * shape.featureCount)...].prefix(shape.featureCount)),
-                                window: UnsafeBufferPointer(
-                                    rebasing: windows[(beat * shape.windowLength)...].prefix(shape.windowLength)))
-                        }
+        let head = header(shape, count: count)
+        try head.bytes.withUnsafeBytes { try sink.write($0) }
+        for (index, part) in parts.enumerated() {
+            var rows = ByteWriter()
+            rows.reserve(part.count * beatStride(shape))
+            part.features.withUnsafeBufferPointer { features in
+                part.windows.withUnsafeBufferPointer { windows in
+                    for beat in 0..<part.count {
+                        rows.beat(
+                            record: UInt16(clamping: index), label: UInt8(part.labels[beat]?.index ?? 0),
+                            sample: Int32(clamping: part.samples[beat]),
+                            features: UnsafeBufferPointer(
+                                rebasing: features[(beat * shape.featureCount)...].prefix(shape.featureCount)),
+                            window: UnsafeBufferPointer(
+                                rebasing: windows[(beat * shape.windowLength)...].prefix(shape.windowLength)))
                     }
                 }
-                try rows.bytes.withUnsafeBytes { try sink.write($0) }
             }
+            try rows.bytes.withUnsafeBytes { try sink.write($0) }
         }
     }
 

@@ -225,9 +225,7 @@ public enum BeatExtraction {
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
         let morphology = BeatMorphology.features(
             windows: windows.samples, length: settings.windowLength,
-            amplitudes: windows.peakIndices.map {
-                peakToPeak(signal, around: keptPeaks[$0], window: settings.windowLength)
-            },
+            amplitudes: windows.amplitudes,
             qrsHalfWidth: Int((0.05 * rate).rounded()))
         let shapeCount = BeatMorphology.featureNames.count
         for (position, kept) in windows.peakIndices.enumerated() {
@@ -235,9 +233,11 @@ public enum BeatExtraction {
             result.samples.append(rhythm[source])
             result.labels.append(labels[source])
             let rr = rhythmFeatures[source]
-            for value in [rr.previous, rr.next, rr.localMean, rr.previousRatio, rr.nextRatio] {
-                result.features.append(Float(value))
-            }
+            result.features.append(Float(rr.previous))
+            result.features.append(Float(rr.next))
+            result.features.append(Float(rr.localMean))
+            result.features.append(Float(rr.previousRatio))
+            result.features.append(Float(rr.nextRatio))
             result.features += morphology[(position * shapeCount)..<((position + 1) * shapeCount)]
         }
         return result
@@ -285,20 +285,6 @@ public enum BeatExtraction {
             result[index] = chosen
         }
         return result
-    }
-
-    /// Peak-to-peak amplitude of the window of `window` samples centred on `peak` (which fits in the signal).
-    static func peakToPeak(_ signal: [Double], around peak: Int, window: Int) -> Double {
-        let start = max(0, peak - (window - 1) / 2)
-        let end = min(signal.count, start + window)
-        guard start < end else { return 0 }
-        var low = signal[start]
-        var high = low
-        for index in start..<end {
-            low = min(low, signal[index])
-            high = max(high, signal[index])
-        }
-        return high - low
     }
 
     /// The signal with each invalid (NaN) sample replaced by the last valid one, for the detector's filters.

@@ -37,8 +37,9 @@ public struct PreprocessStage: BuiltinStage {
         }
         let outputURL = context.url(output)
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        try BeatDatasetFile.write(
-            shape: dataset, parts: perRecord.map(\.beats), to: outputURL.appendingPathComponent(Self.datasetFile))
+        try context.writeOutput(to: outputURL.appendingPathComponent(Self.datasetFile)) { sink in
+            try BeatDatasetFile.write(shape: dataset, parts: perRecord.map(\.beats), into: sink)
+        }
         try AtomicFile.write(
             Self.summary(dataset: dataset, perRecord: perRecord, settings: settings),
             to: outputURL.appendingPathComponent(Self.summaryFile))

@@ -53,13 +53,15 @@ public final class StageContext: @unchecked Sendable {
     private let emitLine: (String) -> Void
     private let emitProgress: (String) -> Void
     private let emitMetrics: ([String: Double], Int) -> Void
+    private let rememberDigest: (String, FileStat, Digest) -> Void
 
     /// Engine runs build the context; tests may build one to call a stage directly.
     public init(
         stageName: String, workspace: URL, params: ResolvedParams, deps: [String], outputs: [String],
         runFacts: [String: String] = [:], emitLine: @escaping (String) -> Void,
         emitProgress: @escaping (String) -> Void = { _ in },
-        emitMetrics: @escaping ([String: Double], Int) -> Void
+        emitMetrics: @escaping ([String: Double], Int) -> Void,
+        rememberDigest: @escaping (String, FileStat, Digest) -> Void = { _, _, _ in }
     ) {
         self.stageName = stageName
         self.workspace = workspace
@@ -70,6 +72,7 @@ public final class StageContext: @unchecked Sendable {
         self.emitLine = emitLine
         self.emitProgress = emitProgress
         self.emitMetrics = emitMetrics
+        self.rememberDigest = rememberDigest
     }
 
     /// The absolute URL of a workspace-relative path.
@@ -88,5 +91,15 @@ public final class StageContext: @unchecked Sendable {
     /// Writes a workspace-relative file atomically (temporary file, flush, rename).
     public func write(_ data: Data, to relativePath: String) throws {
         try AtomicFile.write(data, to: url(relativePath))
+    }
+
+    /// Streams a large output file (inside the workspace) into place atomically, hashing it on the way so that
+    /// the engine need not read it back to hash it. It is renamed into place but not flushed to disk: a power cut
+    /// can lose it, and the next repro, finding it differ from the lock, rebuilds it.
+    public func writeOutput(to url: URL, _ body: (AtomicFile.Sink) throws -> Void) throws {
+        let (digest, stat) = try AtomicFile.writeHashing(to: url, durable: false, body)
+        let root = workspace.standardizedFileURL.path + "/"
+        let path = url.standardizedFileURL.path
+        if path.hasPrefix(root) { rememberDigest(String(path.dropFirst(root.count)), stat, digest) }
     }
 }

@@ -301,7 +301,8 @@ final class ReproExecution: @unchecked Sendable {
                 outputs: stage.outputs.map(\.path),
                 runFacts: options.runFactsByStage[stage.name] ?? options.runFacts, emitLine: emit,
                 emitProgress: { self.observer.stageProgress(stage.name, line: $0) },
-                emitMetrics: { self.observer.stageMetrics(stage.name, values: $0, step: $1) })
+                emitMetrics: { self.observer.stageMetrics(stage.name, values: $0, step: $1) },
+                rememberDigest: { self.hasher.remember(path: $0, stat: $1, digest: $2) })
             do {
                 try builtin.run(context)
             } catch {

@@ -53,6 +53,25 @@ enum SampleCodec {
         }
     }
 
+    /// One of the two signals of format-212 frames (`member` 0: the low 12 bits, 1: the high ones).
+    static func decode212One(
+        _ bytes: UnsafeRawBufferPointer, frames: Int, member: Int, into output: UnsafeMutablePointer<Int32>
+    ) {
+        guard frames > 0, bytes.count >= frames * 3, let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        else { return }
+        if member == 0 {
+            for f in 0..<frames {
+                let raw = UInt32(p[3 &* f]) | (UInt32(p[3 &* f &+ 1]) & 0x0F) << 8
+                output[f] = Int32(bitPattern: raw << 20) >> 20
+            }
+        } else {
+            for f in 0..<frames {
+                let raw = UInt32(p[3 &* f &+ 2]) | (UInt32(p[3 &* f &+ 1]) & 0xF0) << 4
+                output[f] = Int32(bitPattern: raw << 20) >> 20
+            }
+        }
+    }
+
     @inline(__always)
     private static func decodeUnits(
         _ format: SignalFormat, _ p: UnsafePointer<UInt8>, _ units: Int, _ out: UnsafeMutablePointer<Int32>

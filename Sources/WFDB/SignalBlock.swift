@@ -62,23 +62,33 @@ public struct SignalChannel: Sendable {
     @discardableResult
     public func physical(into buffer: inout [Double]) -> Int {
         let count = digital.count
-        if buffer.count != count {
-            buffer.removeAll(keepingCapacity: true)
-            buffer.append(contentsOf: repeatElement(0, count: count))
-        }
-        let gain = spec.gain
-        let baseline = Double(spec.baseline)
-        digital.withUnsafeBufferPointer { source in
+        if buffer.count == count {
             buffer.withUnsafeMutableBufferPointer { destination in
-                guard let input = source.baseAddress, let out = destination.baseAddress else { return }
-                // A plain loop vectorises; the few invalid samples are patched afterwards.
-                for i in 0..<count { out[i] = (Double(input[i]) - baseline) / gain }
-                if invalidCount > 0, let marker = invalidValue {
-                    for i in 0..<count where input[i] == marker { out[i] = .nan }
-                }
+                guard let out = destination.baseAddress else { return }
+                writePhysical(into: out)
+            }
+        } else {
+            // A new array written once, not zeroed first.
+            buffer = [Double](unsafeUninitializedCapacity: count) { destination, initialized in
+                if let out = destination.baseAddress { writePhysical(into: out) }
+                initialized = count
             }
         }
         return invalidCount
+    }
+
+    /// out[0..<digital.count] = the physical values, NaN for invalid samples.
+    private func writePhysical(into out: UnsafeMutablePointer<Double>) {
+        let gain = spec.gain
+        let baseline = Double(spec.baseline)
+        digital.withUnsafeBufferPointer { source in
+            guard let input = source.baseAddress else { return }
+            // A plain loop vectorises; the few invalid samples are patched afterwards.
+            for i in 0..<source.count { out[i] = (Double(input[i]) - baseline) / gain }
+            if invalidCount > 0, let marker = invalidValue {
+                for i in 0..<source.count where input[i] == marker { out[i] = .nan }
+            }
+        }
     }
 
     public func isInvalid(_ value: Int32) -> Bool { value == invalidValue }

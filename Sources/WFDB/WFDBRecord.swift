@@ -509,6 +509,7 @@ struct GroupDecodePlan {
             && alignedStart == a * frameSize
         // The MIT-BIH layout: two signals in format 212, one byte triplet per frame.
         let pairFastPath = simple && format == .packed212 && frameSize == 2 && outputOf == [0, 1]
+        let singleOfPair = simple && format == .packed212 && frameSize == 2 && outputOf.sorted() == [-1, 0]
         // Chunks hold whole frames and whole packing units, and stay in cache.
         let chunk = max(1, 16384 / (frameSize * spu)) * frameSize * spu
         let scratch = UnsafeMutablePointer<Int32>.allocate(capacity: chunk)
@@ -534,6 +535,11 @@ struct GroupDecodePlan {
                 let frames = n / 2
                 SampleCodec.decode212Pair(
                     slice, frames: frames, first: outputs[0] + (frame - a), second: outputs[1] + (frame - a))
+                frame += frames
+            } else if singleOfPair {
+                let frames = n / 2
+                SampleCodec.decode212One(
+                    slice, frames: frames, member: outputOf[0] == 0 ? 0 : 1, into: outputs[0] + (frame - a))
                 frame += frames
             } else if simple {
                 SampleCodec.decode(format, bytes: slice, count: n, into: scratch)

@@ -156,4 +156,30 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["file.txt"])
     }
+
+    func testAFileHashedWhileWrittenIsNotReadAgainUntilItChanges() throws {
+        let url = root.appendingPathComponent("out/data.bin")
+        let (digest, stat) = try AtomicFile.writeHashing(to: url, durable: false) { sink in
+            for piece in ["first ", "second ", "third"] {
+                try Data(piece.utf8).withUnsafeBytes { try sink.write($0) }
+            }
+        }
+        XCTAssertEqual(digest, Digest.of("first second third"))
+        XCTAssertEqual(stat, FileStat.at(url.path))
+
+        let hasher = ContentHasher(root: root, statCache: StatCache())
+        hasher.remember(path: "out/data.bin", stat: stat, digest: digest)
+        XCTAssertEqual(try hasher.hash(["out/data.bin"])["out/data.bin"]?.digest, digest)
+        let manifest = try hasher.manifest(directory: "out")
+        XCTAssertEqual(manifest.entries.map(\.digest), [digest])
+        XCTAssertEqual(hasher.filesRead, 0, "a just-written file is trusted while its stat is unchanged")
+
+        try write("out/data.bin", "changed bytes, another size")
+        XCTAssertEqual(
+            try hasher.hash(["out/data.bin"])["out/data.bin"]?.digest, Digest.of("changed bytes, another size"))
+        XCTAssertEqual(hasher.filesRead, 1)
+        // Hashed once now, a second look (the manifest after the lock's hash) does not read it again.
+        _ = try hasher.manifest(directory: "out")
+        XCTAssertEqual(hasher.filesRead, 1)
+    }
 }

@@ -30,6 +30,23 @@ final class BeatWindowTests: XCTestCase {
         XCTAssertEqual(windows.skippedInvalid, 2)
     }
 
+    func testAnInfiniteSampleInvalidatesItsWindowsToo() {
+        var signal = ramp
+        signal[700] = -.infinity
+        let windows = BeatWindowExtractor().extract(from: signal, peaks: [300, 650, 750])
+        XCTAssertEqual(windows.peakIndices, [0])
+        XCTAssertEqual(windows.skippedInvalid, 2)
+    }
+
+    func testEachWindowReportsItsPeakToPeakAmplitude() {
+        let signal = (0..<400).map { sin(Double($0) / 9) * 3 + 7 }
+        let windows = BeatWindowExtractor().extract(from: signal, peaks: [100, 200])
+        for (index, peak) in [100, 200].enumerated() {
+            let slice = signal[(peak - 93)...(peak + 93)]
+            XCTAssertEqual(windows.amplitudes[index], (slice.max() ?? 0) - (slice.min() ?? 0))
+        }
+    }
+
     func testMinMaxNormalisationSpansZeroToOne() {
         let signal = (0..<400).map { sin(Double($0) / 9) * 3 + 7 }
         let window = Array(BeatWindowExtractor().extract(from: signal, peaks: [200]).window(0))

@@ -31,6 +31,13 @@ final class SignalRoundTripTests: XCTestCase {
             XCTAssertEqual(channel.invalidCount, expectedInvalid, file: file, line: line)
             XCTAssertEqual(channel.physical().filter(\.isNaN).count, expectedInvalid, file: file, line: line)
         }
+        // Each signal alone (for two 212 signals, a decoder of its own) reads what the whole block holds.
+        for index in specs.indices where specs.count > 1 {
+            let alone = try record.read(signals: [index])
+            XCTAssertEqual(
+                alone.channels.first?.digital, samples[index], "signal \(index) alone", file: file, line: line)
+            XCTAssertEqual(alone.channels.first?.checksum, .ok, file: file, line: line)
+        }
         // A range in the middle reads the same values as the whole record, without the rest.
         if frames > 10 {
             let range = (frames / 3)..<(frames / 3 + frames / 4)
