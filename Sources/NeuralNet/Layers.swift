@@ -187,9 +187,21 @@ func dropoutForward(
         mask.update(repeating: 1, count: N)
         return
     }
+    fillDropoutMask(mask, N: N, probability: probability, random: &random)
+    applyDropoutMask(out: out, mask: mask, inp: inp, N: N)
+}
+
+/// mask: [N], each element 0 with `probability`, else 1 / (1 − probability), drawn in order.
+func fillDropoutMask(_ mask: UnsafeMutablePointer<Float>, N: Int, probability: Float, random: inout RandomGenerator) {
     let scale = 1 / (1 - probability)
     for i in 0..<N {
         mask[i] = random.nextFloat() < probability ? 0 : scale
+    }
+}
+
+/// out = inp · mask, element-wise; all [N].
+func applyDropoutMask(out: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>, inp: UnsafePointer<Float>, N: Int) {
+    for i in 0..<N {
         out[i] = inp[i] * mask[i]
     }
 }
@@ -375,6 +387,16 @@ func crossEntropyForward(
     probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
     classWeights: UnsafePointer<Float>?, B: Int, NC: Int
 ) -> Float {
+    let (total, weightSum) = crossEntropySums(
+        probs: probs, logits: logits, targets: targets, classWeights: classWeights, B: B, NC: NC)
+    return Float(total / weightSum)
+}
+
+/// The sums behind the mean: Σ w[y]·nll and Σ w[y] over the batch (probs filled as by `crossEntropyForward`).
+func crossEntropySums(
+    probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+    classWeights: UnsafePointer<Float>?, B: Int, NC: Int
+) -> (Double, Double) {
     var total: Double = 0
     var weightSum: Double = 0
     for b in 0..<B {
@@ -398,18 +420,23 @@ func crossEntropyForward(
         total += w * nll
         weightSum += w
     }
-    return Float(total / weightSum)
+    return (total, weightSum)
 }
 
 /// Backward. dlogits: [B, NC] += ∂loss/∂logits = (probs - onehot(y)) · w[y] / Σ w; probs: [B, NC]; targets: [B].
+/// `weightSum`: Σ w over a whole batch of which these B samples are a part; nil: over these B.
 @inline(never)
 func crossEntropyBackward(
     dlogits: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-    classWeights: UnsafePointer<Float>?, B: Int, NC: Int
+    classWeights: UnsafePointer<Float>?, B: Int, NC: Int, weightSum batchWeightSum: Float? = nil
 ) {
     var weightSum: Float = 0
-    for b in 0..<B {
-        weightSum += classWeights?[Int(targets[b])] ?? 1
+    if let batchWeightSum {
+        weightSum = batchWeightSum
+    } else {
+        for b in 0..<B {
+            weightSum += classWeights?[Int(targets[b])] ?? 1
+        }
     }
     for b in 0..<B {
         let y = Int(targets[b])

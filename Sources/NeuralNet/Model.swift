@@ -79,6 +79,7 @@ public final class Model {
     let adamV: UnsafeMutablePointer<Float>  // [parameterCount]
     let runningStats: UnsafeMutablePointer<Float>  // [bufferCount]
     private var workspace: Workspace?
+    private var shardBuffers: [Shard] = []
 
     /// The layer specs, in order.
     public var specs: [LayerSpec] { layers.map(\.spec) }
@@ -240,6 +241,8 @@ public final class Model {
     ) throws -> TrainingStepResult {
         let ws = try prepare(windows: windows, features: features, labels: labels, batch: B)
         let weights = try loadClassWeights(classWeights, ws)
+        let shards = shardCount(batch: B)
+        if shards > 1 { return computeGradientsInShards(ws, B: B, classWeights: weights, shards: shards) }
         forwardPass(ws, B: B, training: true)
         let logits = ws.acts[layers.count]  // [B, NC]
         let loss = crossEntropyForward(
@@ -253,8 +256,141 @@ public final class Model {
         dlogits.update(repeating: 0, count: B * classCount)
         crossEntropyBackward(
             dlogits: dlogits, probs: ws.probs, targets: ws.targets, classWeights: weights, B: B, NC: classCount)
-        backwardPass(ws, B: B)
+        backwardPass(ws, B: B, grads: grads)
         return TrainingStepResult(loss: loss, correct: correct)
+    }
+
+    // MARK: - Data-parallel steps
+
+    /// Samples below which a batch is not worth splitting.
+    static let minimumShardSize = 8
+
+    /// How many shards a training batch of B is split into: one per worker (`setThreadCount`) when every shard gets
+    /// at least `minimumShardSize` samples, and 1 (the whole batch in one pass, each kernel parallel inside) for a
+    /// model with BatchNorm, whose batch statistics need the whole batch.
+    func shardCount(batch B: Int) -> Int {
+        guard !layers.contains(where: { if case .batchNorm1d = $0.spec { return true } else { return false } })
+        else { return 1 }
+        return max(1, min(threadCount(), B / Self.minimumShardSize))
+    }
+
+    /// A small batch keeps two cores busy poorly when every layer forks and joins its own kernels (the OpenBLAS
+    /// products and the Swift loops each split a few microseconds of work): here each worker instead runs the whole
+    /// forward and backward pass over its contiguous share of the samples, single-threaded, into its own gradient
+    /// buffer, and the buffers are summed in shard order. Dropout masks are drawn first for the whole batch in the
+    /// order the one-pass step draws them, and the loss is normalised by the whole batch's class-weight sum, so the
+    /// step computes the same function; only the order of the gradient sums differs, fixed for a worker count, so
+    /// the same thread count still gives bit-identical training.
+    private func computeGradientsInShards(
+        _ ws: Workspace, B: Int, classWeights: UnsafePointer<Float>?, shards: Int
+    ) -> TrainingStepResult {
+        drawDropoutMasks(ws, B: B)
+        var weightSum: Float = 0
+        for b in 0..<B {
+            weightSum += classWeights?[Int(ws.targets[b])] ?? 1
+        }
+        let parts = shardState(shards: shards, capacity: (B + shards - 1) / shards)
+        let bounds = (0...shards).map { B * $0 / shards }
+        let totals = withSerialKernels {
+            concurrentMap(shards) { shard in
+                let part = parts[shard]
+                let first = bounds[shard]
+                let count = bounds[shard + 1] - first
+                copyShardInputs(from: ws, to: part.workspace, first: first, count: count)
+                return shardPass(part, B: count, classWeights: classWeights, weightSum: weightSum)
+            }
+        }
+        // grads = Σ shard gradients, in shard order.
+        grads.update(from: parts[0].grads, count: parameterCount)
+        for part in parts.dropFirst() {
+            let source = part.grads
+            for i in 0..<parameterCount {
+                grads[i] += source[i]
+            }
+        }
+        let loss = totals.reduce(0.0) { $0 + $1.weightedLoss } / totals.reduce(0.0) { $0 + $1.weight }
+        return TrainingStepResult(loss: Float(loss), correct: totals.reduce(0) { $0 + $1.correct })
+    }
+
+    /// One shard's forward, loss and backward into its own gradient buffer.
+    private func shardPass(_ part: Shard, B: Int, classWeights: UnsafePointer<Float>?, weightSum: Float) -> ShardTotals
+    {
+        let ws = part.workspace
+        forwardPass(ws, B: B, training: true, dropoutMasksDrawn: true)
+        let logits = ws.acts[layers.count]  // [B, NC]
+        let (weightedLoss, weight) = crossEntropySums(
+            probs: ws.probs, logits: logits, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount)
+        var correct = 0
+        for b in 0..<B where argmax(logits + b * classCount, classCount) == Int(ws.targets[b]) {
+            correct += 1
+        }
+        part.grads.update(repeating: 0, count: parameterCount)
+        let dlogits = ws.grads[layers.count]  // [B, NC]
+        dlogits.update(repeating: 0, count: B * classCount)
+        crossEntropyBackward(
+            dlogits: dlogits, probs: ws.probs, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount,
+            weightSum: weightSum)
+        backwardPass(ws, B: B, grads: part.grads)
+        return ShardTotals(weightedLoss: weightedLoss, weight: weight, correct: correct)
+    }
+
+    /// Each dropout layer's training mask for the whole batch, into the layer's scratch [B, F], drawn layer by layer
+    /// in sample order: the draws `forwardPass` would make.
+    private func drawDropoutMasks(_ ws: Workspace, B: Int) {
+        for (i, layer) in layers.enumerated() {
+            guard case .dropout(let probability) = layer.spec else { continue }
+            fillDropoutMask(ws.scratch[i], N: B * layer.input.count, probability: Float(probability), random: &random)
+        }
+    }
+
+    /// Copies samples first..<first+count of the batch in `source` (inputs, features, targets, dropout masks) to the
+    /// front of a shard's workspace.
+    private func copyShardInputs(from source: Workspace, to target: Workspace, first: Int, count: Int) {
+        target.acts[0].update(from: source.acts[0] + first * inputLength, count: count * inputLength)
+        target.features.update(from: source.features + first * featureCount, count: count * featureCount)
+        target.targets.update(from: source.targets + first, count: count)
+        for (i, layer) in layers.enumerated() {
+            guard case .dropout = layer.spec else { continue }
+            let width = layer.input.count
+            target.scratch[i].update(from: source.scratch[i] + first * width, count: count * width)
+        }
+    }
+
+    /// What a shard's pass adds to the step's loss and accuracy.
+    struct ShardTotals {
+        var weightedLoss: Double
+        var weight: Double
+        var correct: Int
+    }
+
+    /// A shard's workspace and gradient buffer, kept for the next step.
+    final class Shard {
+        let workspace: Workspace
+        let grads: UnsafeMutablePointer<Float>
+        let count: Int
+
+        init(workspace: Workspace, parameterCount: Int) {
+            self.workspace = workspace
+            count = max(parameterCount, 1)
+            grads = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            grads.initialize(repeating: 0, count: count)
+        }
+
+        deinit { grads.deallocate() }
+    }
+
+    private func shardState(shards: Int, capacity: Int) -> [Shard] {
+        if shardBuffers.count == shards, let first = shardBuffers.first, first.workspace.capacity >= capacity {
+            return shardBuffers
+        }
+        shardBuffers = (0..<shards).map { _ in
+            Shard(
+                workspace: Workspace(
+                    layers: layers, inputLength: inputLength, featureCount: featureCount, classCount: classCount,
+                    capacity: capacity),
+                parameterCount: parameterCount)
+        }
+        return shardBuffers
     }
 
     /// Applies one optimizer update from `gradients` at the schedule's rate for `epoch` (0-based), clipping first
@@ -371,7 +507,8 @@ public final class Model {
         return UnsafePointer(ws.classWeights)
     }
 
-    private func forwardPass(_ ws: Workspace, B: Int, training: Bool) {
+    /// `dropoutMasksDrawn`: the dropout layers' masks are already in their scratch (a shard of a sharded step).
+    private func forwardPass(_ ws: Workspace, B: Int, training: Bool, dropoutMasksDrawn: Bool = false) {
         for (i, layer) in layers.enumerated() {
             let inp = ws.acts[i]  // [B, layer.input]
             let out = ws.acts[i + 1]  // [B, layer.output]
@@ -394,9 +531,13 @@ public final class Model {
             case (.flatten, _):
                 out.update(from: inp, count: N)
             case (.dropout(let probability), _):
-                dropoutForward(
-                    out: out, mask: ws.scratch[i], inp: inp, N: N, probability: Float(probability), training: training,
-                    random: &random)
+                if dropoutMasksDrawn {
+                    applyDropoutMask(out: out, mask: ws.scratch[i], inp: inp, N: N)
+                } else {
+                    dropoutForward(
+                        out: out, mask: ws.scratch[i], inp: inp, N: N, probability: Float(probability),
+                        training: training, random: &random)
+                }
             case (.linear(let outFeatures), .features(let inFeatures)):
                 linearForward(
                     out: out, inp: inp, weight: params + layer.parameters[0].offset,
@@ -418,7 +559,8 @@ public final class Model {
         }
     }
 
-    private func backwardPass(_ ws: Workspace, B: Int) {
+    /// Leaves the parameter gradients in `grads` [parameterCount] (accumulated: zero it first).
+    private func backwardPass(_ ws: Workspace, B: Int, grads: UnsafeMutablePointer<Float>) {
         for (i, layer) in layers.enumerated().reversed() {
             let inp = ws.acts[i]  // [B, layer.input]
             let out = ws.acts[i + 1]  // [B, layer.output]

@@ -47,3 +47,38 @@ func parallelZero(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
         (buffer + range.lowerBound).update(repeating: 0, count: range.count)
     }
 }
+
+/// Runs `body` with OpenBLAS and the Swift kernels on one thread each, for work the caller already splits between
+/// threads, and restores both counts afterwards.
+func withSerialKernels<Result>(_ body: () -> Result) -> Result {
+    let blasThreads = openblas_get_num_threads()
+    let workers = workerCount
+    openblas_set_num_threads(1)
+    workerCount = 1
+    defer {
+        openblas_set_num_threads(blasThreads)
+        workerCount = workers
+    }
+    return body()
+}
+
+/// [transform(0), …, transform(count − 1)], computed in parallel, one item per thread.
+func concurrentMap<Element>(_ count: Int, _ transform: (Int) -> Element) -> [Element] {
+    let results = UnsafeMutablePointer<Element?>.allocate(capacity: count)
+    results.initialize(repeating: nil, count: count)
+    defer {
+        results.deinitialize(count: count)
+        results.deallocate()
+    }
+    let slots = UncheckedPointer(results)
+    DispatchQueue.concurrentPerform(iterations: count) { index in
+        slots.pointer[index] = transform(index)
+    }
+    return (0..<count).compactMap { results[$0] }
+}
+
+/// A pointer handed to workers that each write only their own elements.
+private struct UncheckedPointer<Element>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Element>
+    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
+}

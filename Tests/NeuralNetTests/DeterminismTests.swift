@@ -74,4 +74,42 @@ final class DeterminismTests: XCTestCase {
         let correct = zip(predicted, data.labels).filter { $0 == $1 }.count
         XCTAssertGreaterThan(correct, data.count * 2 / 3, "accuracy \(correct)/\(data.count)")
     }
+
+    /// Without BatchNorm, a batch of 32 on 2 workers runs as two shards of 16, each a whole pass of its own; the
+    /// step must compute what the one-pass step computes: the same loss, accuracy, dropout draws and, up to the
+    /// order of the sums, gradients.
+    func testASplitBatchComputesWhatTheWholeBatchDoes() throws {
+        let previous = threadCount()
+        defer { setThreadCount(previous) }
+        let batch = SyntheticBeats(count: 32, length: 32, featureCount: 2, classCount: 3, seed: 5)
+        let unsharded: [LayerSpec] = specs.filter { $0 != .batchNorm1d }
+        let weights: [Float] = [1, 4, 2]
+        var results: [(TrainingStepResult, [Float], RandomGenerator)] = []
+        for count in [1, 2] {
+            setThreadCount(count)
+            let model = try Model(
+                specs: unsharded, inputLength: 32, featureCount: 2, classCount: 3, seed: 7, optimizer: optimizer)
+            XCTAssertEqual(model.shardCount(batch: 32), count)
+            let result = try model.computeGradients(
+                windows: batch.windows, features: batch.features, labels: batch.labels, batch: 32,
+                classWeights: weights)
+            results.append((result, model.gradients, model.random))
+        }
+        let (whole, wholeGradients, wholeRandom) = results[0]
+        let (split, splitGradients, splitRandom) = results[1]
+        XCTAssertEqual(split.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)))
+        XCTAssertEqual(split.correct, whole.correct)
+        XCTAssertEqual(splitRandom, wholeRandom, "the same dropout draws")
+        let scale = wholeGradients.map(abs).max() ?? 1
+        for (index, (a, b)) in zip(splitGradients, wholeGradients).enumerated() {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "gradient \(index)")
+        }
+        XCTAssertGreaterThan(scale, 0)
+
+        setThreadCount(2)
+        let withBatchNorm = try freshModel()
+        XCTAssertEqual(withBatchNorm.shardCount(batch: 32), 1, "BatchNorm needs the whole batch")
+        let model = try Model(specs: unsharded, inputLength: 32, featureCount: 2, classCount: 3, seed: 7)
+        XCTAssertEqual(model.shardCount(batch: 15), 1, "shards of fewer than 8 samples are not worth it")
+    }
 }
