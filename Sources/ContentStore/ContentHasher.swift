@@ -65,7 +65,7 @@ public final class ContentHasher: @unchecked Sendable {
     public let statCache: StatCache
     /// How many files were actually read (not answered by the stat cache).
     public private(set) var filesRead = 0
-    private let counterLock = NSLock()
+    private let lock = NSLock()
     /// Digests this process computed itself, from the bytes it read or wrote, keyed by workspace-relative path
     /// with the stat they belong to. Unlike the stat cache's entries they are trusted at once, without its racy
     /// window: the engine holds the workspace lock, so within one process a file whose stat is unchanged since
@@ -81,15 +81,15 @@ public final class ContentHasher: @unchecked Sendable {
     /// Remembers the digest of the bytes just written to (or read from) a workspace-relative file, valid while the
     /// file keeps `stat`; the stat cache records it too, for later processes.
     public func remember(path: String, stat: FileStat, digest: Digest) {
-        counterLock.lock()
+        lock.lock()
         fresh[path] = (stat, digest)
-        counterLock.unlock()
+        lock.unlock()
         statCache.record(path: path, stat: stat, digest: digest)
     }
 
     private func freshDigest(path: String, stat: FileStat) -> Digest? {
-        counterLock.lock()
-        defer { counterLock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard let entry = fresh[path], entry.stat == stat else { return nil }
         return entry.digest
     }
@@ -220,9 +220,9 @@ public final class ContentHasher: @unchecked Sendable {
                 outcomes.set(index, outcome)
             }
         }
-        counterLock.lock()
+        lock.lock()
         filesRead += toRead.count
-        counterLock.unlock()
+        lock.unlock()
         for (index, item) in work.enumerated() {
             guard let outcome = outcomes.get(index) else { continue }
             switch outcome {

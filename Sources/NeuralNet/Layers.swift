@@ -379,20 +379,10 @@ func batchNorm1dBackward(
 
 // MARK: - Softmax cross-entropy
 
-/// Forward. probs: [B, NC] softmax of logits; logits: [B, NC]; targets: [B] class indices;
-/// classWeights: [NC] or nil. Returns the mean negative log-likelihood, or with weights PyTorch's weighted mean
-/// Σ w[y_b]·nll_b / Σ w[y_b].
+/// Forward. probs: [B, NC] softmax of logits; logits: [B, NC]; targets: [B] class indices; classWeights: [NC] or
+/// nil. Returns Σ w[y_b]·nll_b and Σ w[y_b]: their ratio is the mean negative log-likelihood, with weights PyTorch's
+/// weighted mean.
 @inline(never)
-func crossEntropyForward(
-    probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-    classWeights: UnsafePointer<Float>?, B: Int, NC: Int
-) -> Float {
-    let (total, weightSum) = crossEntropySums(
-        probs: probs, logits: logits, targets: targets, classWeights: classWeights, B: B, NC: NC)
-    return Float(total / weightSum)
-}
-
-/// The sums behind the mean: Σ w[y]·nll and Σ w[y] over the batch (probs filled as by `crossEntropyForward`).
 func crossEntropySums(
     probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
     classWeights: UnsafePointer<Float>?, B: Int, NC: Int
@@ -423,21 +413,22 @@ func crossEntropySums(
     return (total, weightSum)
 }
 
+/// Σ w[y] over targets [B] (1 per sample without weights), in sample order.
+func classWeightSum(targets: UnsafePointer<Int32>, classWeights: UnsafePointer<Float>?, B: Int) -> Float {
+    var sum: Float = 0
+    for b in 0..<B {
+        sum += classWeights?[Int(targets[b])] ?? 1
+    }
+    return sum
+}
+
 /// Backward. dlogits: [B, NC] += ∂loss/∂logits = (probs - onehot(y)) · w[y] / Σ w; probs: [B, NC]; targets: [B].
-/// `weightSum`: Σ w over a whole batch of which these B samples are a part; nil: over these B.
+/// `weightSum`: Σ w over the whole batch these B samples belong to (`classWeightSum`).
 @inline(never)
 func crossEntropyBackward(
     dlogits: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-    classWeights: UnsafePointer<Float>?, B: Int, NC: Int, weightSum batchWeightSum: Float? = nil
+    classWeights: UnsafePointer<Float>?, B: Int, NC: Int, weightSum: Float
 ) {
-    var weightSum: Float = 0
-    if let batchWeightSum {
-        weightSum = batchWeightSum
-    } else {
-        for b in 0..<B {
-            weightSum += classWeights?[Int(targets[b])] ?? 1
-        }
-    }
     for b in 0..<B {
         let y = Int(targets[b])
         let scale = (classWeights?[y] ?? 1) / weightSum

@@ -241,12 +241,25 @@ public final class Model {
     ) throws -> TrainingStepResult {
         let ws = try prepare(windows: windows, features: features, labels: labels, batch: B)
         let weights = try loadClassWeights(classWeights, ws)
+        let weightSum = classWeightSum(targets: ws.targets, classWeights: weights, B: B)
         let shards = shardCount(batch: B)
-        if shards > 1 { return computeGradientsInShards(ws, B: B, classWeights: weights, shards: shards) }
-        forwardPass(ws, B: B, training: true)
+        if shards > 1 {
+            return computeGradientsInShards(ws, B: B, classWeights: weights, weightSum: weightSum, shards: shards)
+        }
+        let totals = pass(ws, B: B, grads: grads, classWeights: weights, weightSum: weightSum, dropoutMasksDrawn: false)
+        return TrainingStepResult(loss: Float(totals.weightedLoss / totals.weight), correct: totals.correct)
+    }
+
+    /// Forward in training mode, loss and backward over the B samples in `ws`, leaving the parameter gradients in
+    /// `grads` [parameterCount] (overwritten). weightSum: Σ w[y] over the whole batch these samples belong to.
+    private func pass(
+        _ ws: Workspace, B: Int, grads: UnsafeMutablePointer<Float>, classWeights: UnsafePointer<Float>?,
+        weightSum: Float, dropoutMasksDrawn: Bool
+    ) -> ShardTotals {
+        forwardPass(ws, B: B, training: true, dropoutMasksDrawn: dropoutMasksDrawn)
         let logits = ws.acts[layers.count]  // [B, NC]
-        let loss = crossEntropyForward(
-            probs: ws.probs, logits: logits, targets: ws.targets, classWeights: weights, B: B, NC: classCount)
+        let (weightedLoss, weight) = crossEntropySums(
+            probs: ws.probs, logits: logits, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount)
         var correct = 0
         for b in 0..<B where argmax(logits + b * classCount, classCount) == Int(ws.targets[b]) {
             correct += 1
@@ -255,9 +268,10 @@ public final class Model {
         let dlogits = ws.grads[layers.count]  // [B, NC]
         dlogits.update(repeating: 0, count: B * classCount)
         crossEntropyBackward(
-            dlogits: dlogits, probs: ws.probs, targets: ws.targets, classWeights: weights, B: B, NC: classCount)
+            dlogits: dlogits, probs: ws.probs, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount,
+            weightSum: weightSum)
         backwardPass(ws, B: B, grads: grads)
-        return TrainingStepResult(loss: loss, correct: correct)
+        return ShardTotals(weightedLoss: weightedLoss, weight: weight, correct: correct)
     }
 
     // MARK: - Data-parallel steps
@@ -282,13 +296,9 @@ public final class Model {
     /// step computes the same function; only the order of the gradient sums differs, fixed for a worker count, so
     /// the same thread count still gives bit-identical training.
     private func computeGradientsInShards(
-        _ ws: Workspace, B: Int, classWeights: UnsafePointer<Float>?, shards: Int
+        _ ws: Workspace, B: Int, classWeights: UnsafePointer<Float>?, weightSum: Float, shards: Int
     ) -> TrainingStepResult {
         drawDropoutMasks(ws, B: B)
-        var weightSum: Float = 0
-        for b in 0..<B {
-            weightSum += classWeights?[Int(ws.targets[b])] ?? 1
-        }
         let parts = shardState(shards: shards, capacity: (B + shards - 1) / shards)
         let bounds = (0...shards).map { B * $0 / shards }
         let totals = withSerialKernels {
@@ -297,7 +307,9 @@ public final class Model {
                 let first = bounds[shard]
                 let count = bounds[shard + 1] - first
                 copyShardInputs(from: ws, to: part.workspace, first: first, count: count)
-                return shardPass(part, B: count, classWeights: classWeights, weightSum: weightSum)
+                return pass(
+                    part.workspace, B: count, grads: part.grads, classWeights: classWeights, weightSum: weightSum,
+                    dropoutMasksDrawn: true)
             }
         }
         // grads = Σ shard gradients, in shard order.
@@ -310,28 +322,6 @@ public final class Model {
         }
         let loss = totals.reduce(0.0) { $0 + $1.weightedLoss } / totals.reduce(0.0) { $0 + $1.weight }
         return TrainingStepResult(loss: Float(loss), correct: totals.reduce(0) { $0 + $1.correct })
-    }
-
-    /// One shard's forward, loss and backward into its own gradient buffer.
-    private func shardPass(_ part: Shard, B: Int, classWeights: UnsafePointer<Float>?, weightSum: Float) -> ShardTotals
-    {
-        let ws = part.workspace
-        forwardPass(ws, B: B, training: true, dropoutMasksDrawn: true)
-        let logits = ws.acts[layers.count]  // [B, NC]
-        let (weightedLoss, weight) = crossEntropySums(
-            probs: ws.probs, logits: logits, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount)
-        var correct = 0
-        for b in 0..<B where argmax(logits + b * classCount, classCount) == Int(ws.targets[b]) {
-            correct += 1
-        }
-        part.grads.update(repeating: 0, count: parameterCount)
-        let dlogits = ws.grads[layers.count]  // [B, NC]
-        dlogits.update(repeating: 0, count: B * classCount)
-        crossEntropyBackward(
-            dlogits: dlogits, probs: ws.probs, targets: ws.targets, classWeights: classWeights, B: B, NC: classCount,
-            weightSum: weightSum)
-        backwardPass(ws, B: B, grads: part.grads)
-        return ShardTotals(weightedLoss: weightedLoss, weight: weight, correct: correct)
     }
 
     /// Each dropout layer's training mask for the whole batch, into the layer's scratch [B, F], drawn layer by layer
@@ -356,7 +346,7 @@ public final class Model {
         }
     }
 
-    /// What a shard's pass adds to the step's loss and accuracy.
+    /// What a pass over (part of) a batch adds to the step's loss and accuracy.
     struct ShardTotals {
         var weightedLoss: Double
         var weight: Double
@@ -367,13 +357,11 @@ public final class Model {
     final class Shard {
         let workspace: Workspace
         let grads: UnsafeMutablePointer<Float>
-        let count: Int
 
         init(workspace: Workspace, parameterCount: Int) {
             self.workspace = workspace
-            count = max(parameterCount, 1)
-            grads = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            grads.initialize(repeating: 0, count: count)
+            grads = UnsafeMutablePointer<Float>.allocate(capacity: max(parameterCount, 1))
+            grads.initialize(repeating: 0, count: max(parameterCount, 1))
         }
 
         deinit { grads.deallocate() }

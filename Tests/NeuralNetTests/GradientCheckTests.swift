@@ -143,13 +143,15 @@ final class GradientCheckTests: XCTestCase {
         let weights: [Float] = [0.5, 2, 1, 3]
         var probs = [Float](repeating: 0, count: B * NC)
         func loss(_ logits: [Float]) -> Double {
-            Double(
-                crossEntropyForward(
-                    probs: &probs, logits: logits, targets: targets, classWeights: weights, B: B, NC: NC))
+            let (total, weightSum) = crossEntropySums(
+                probs: &probs, logits: logits, targets: targets, classWeights: weights, B: B, NC: NC)
+            return Double(Float(total / weightSum))
         }
         _ = loss(logits)
         var dlogits = [Float](repeating: 0, count: B * NC)
-        crossEntropyBackward(dlogits: &dlogits, probs: probs, targets: targets, classWeights: weights, B: B, NC: NC)
+        crossEntropyBackward(
+            dlogits: &dlogits, probs: probs, targets: targets, classWeights: weights, B: B, NC: NC,
+            weightSum: classWeightSum(targets: targets, classWeights: weights, B: B))
         let h: Float = 1e-2
         for i in 0..<logits.count {
             let saved = logits[i]
