@@ -70,11 +70,17 @@ let package = Package(
         .target(
             name: "ECGStages",
             dependencies: [
-                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "CLibSSL",
+                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // OpenSSL libssl (TLS for ecg.fetch's HTTPS downloads) from Debian's libssl-dev, with wrappers for its macros.
+        // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
+        // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
+        .target(name: "Transport", dependencies: ["CLibSSL"]),
+        // Remote storage for the cache: a protocol (list / exists / get / put / delete) with a directory and an S3
+        // implementation (Signature V4, multipart, retries), and the push / fetch / gc transfer plans.
+        .target(name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL"]),
+        // OpenSSL libssl (TLS for the Transport client) from Debian's libssl-dev, with wrappers for its macros.
         .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
         .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: simdSettings),
@@ -92,6 +98,8 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
+        // Support/S3TestServer.swift starts moto's S3 server through scripts/s3_test_server.py (#filePath).
+        .testTarget(name: "RemoteStorageTests", dependencies: ["RemoteStorage", "ContentStore", "Transport"]),
         .testTarget(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),

@@ -1,4 +1,5 @@
 import ContentStore
+import Transport
 
 /// Why `ecg.fetch` failed; each message names the URL or file concerned.
 enum FetchError: Error, CustomStringConvertible, Equatable {
@@ -19,6 +20,14 @@ enum FetchError: Error, CustomStringConvertible, Equatable {
     case unsafeName(name: String, list: String)
     case badParam(key: String, problem: String)
     case fileSystem(path: String, reason: String)
+
+    init(_ error: TransportError) {
+        switch error {
+        case .network(let url, let reason): self = .network(url: url, reason: reason)
+        case .untrustedServer(let url, let reason): self = .untrustedServer(url: url, reason: reason)
+        case .httpStatus(let url, let status, let reason): self = .httpStatus(url: url, status: status, reason: reason)
+        }
+    }
 
     /// Worth another attempt, resuming what was already downloaded.
     var isTransient: Bool {

@@ -1,5 +1,6 @@
 import ContentStore
 import Foundation
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -202,7 +203,9 @@ struct PhysioNetHTTPSource: DatabaseSource {
     private func withRetries<T>(_ file: String, log: (String) -> Void, _ body: () throws -> T) throws -> T {
         var attempt = 1
         while true {
-            do { return try body() } catch let error as FetchError where error.isTransient && attempt < attempts {
+            do {
+                do { return try body() } catch let error as TransportError { throw FetchError(error) }
+            } catch let error as FetchError where error.isTransient && attempt < attempts {
                 attempt += 1
                 log("\(error); retrying \(file) (attempt \(attempt) of \(attempts))")
                 if retryDelay > 0 { Thread.sleep(forTimeInterval: retryDelay * Double(attempt - 1)) }

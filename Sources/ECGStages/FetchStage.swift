@@ -1,6 +1,7 @@
 import ContentStore
 import Foundation
 import PipelineEngine
+import Transport
 import Yams
 
 /// `ecg.fetch`: brings a PhysioNet database (MIT-BIH Arrhythmia 1.0.0 by default) into the stage's output
@@ -135,7 +136,8 @@ public struct FetchStage: BuiltinStage {
             let partials = PhysioNetHTTPSource.partialDirectory(
                 for: parsed, under: workspace.appendingPathComponent(".cache/downloads"))
             return PhysioNetHTTPSource(
-                base: parsed, partialDirectory: partials, client: HTTPClient(timeout: timeout), attempts: attempts,
+                base: parsed, partialDirectory: partials,
+                client: HTTPClient(timeout: timeout, userAgent: "pipe-ecg-fetch/1"), attempts: attempts,
                 retryDelay: retryDelay)
         }
         var path = text

@@ -5,132 +5,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A minimal HTTP/1.1 client for GET requests over POSIX sockets, with TLS from OpenSSL's libssl.
-///
-/// Why not URLSession: FoundationNetworking is built on libcurl, and `swift build --static-swift-stdlib` links
-/// `-lcurl`, which needs libcurl's development package that the project does not otherwise install. This client
-/// needs only libssl, which comes with libssl-dev (already required for libcrypto). It does what `ecg.fetch`
-/// needs and no more: one request per connection (`Connection: close`), `Range`, redirects, `Content-Length`,
-/// chunked bodies and bodies that end at close, certificate and host-name verification, timeouts.
-struct HTTPClient: Sendable {
-    /// Seconds a connect, a read or a write may wait before the request fails.
-    var timeout: TimeInterval = 30
-    var maxRedirects = 5
-    var userAgent = "pipe-ecg-fetch/1"
-
-    /// Sends `GET url` (with `Range: bytes=rangeStart-` when given), follows redirects, and returns the final
-    /// response with its body still unread. Errors are transport failures; an HTTP error status is a response.
-    func get(_ url: URL, rangeStart: Int64? = nil) throws -> HTTPResponse {
-        var current = url
-        for _ in 0...maxRedirects {
-            let response = try send(current, rangeStart: rangeStart)
-            guard [301, 302, 303, 307, 308].contains(response.head.status) else { return response }
-            guard let location = response.head.header("location"),
-                let next = URL(string: location, relativeTo: current)?.absoluteURL
-            else {
-                throw FetchError.network(
-                    url: current.absoluteString, reason: "HTTP \(response.head.status) without a usable Location")
-            }
-            current = next
-        }
-        throw FetchError.network(url: url.absoluteString, reason: "more than \(maxRedirects) redirects")
-    }
-
-    /// The whole body of `GET url`, or nil on 404 and 410; another non-2xx status is an error.
-    func getData(_ url: URL, limit: Int = 64 << 20) throws -> Data? {
-        let response = try get(url)
-        switch response.head.status {
-        case 200..<300:
-            var data = Data()
-            try response.readBody { chunk in
-                data.append(contentsOf: chunk)
-                if data.count > limit {
-                    throw FetchError.network(url: url.absoluteString, reason: "body larger than \(limit) bytes")
-                }
-            }
-            return data
-        case 404, 410: return nil
-        default:
-            throw FetchError.httpStatus(
-                url: url.absoluteString, status: response.head.status, reason: response.head.reason)
-        }
-    }
-
-    private func send(_ url: URL, rangeStart: Int64?) throws -> HTTPResponse {
-        let target = try HTTPTarget(url)
-        let connection = try HTTPConnection(target: target, timeout: timeout)
-        var request = "GET \(target.requestPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
-        request += "User-Agent: \(userAgent)\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
-        if let rangeStart { request += "Range: bytes=\(rangeStart)-\r\n" }
-        request += "\r\n"
-        try connection.write(Array(request.utf8))
-        let head = try connection.readHead()
-        return HTTPResponse(url: url, head: head, connection: connection)
-    }
-}
-
-/// The status line and headers of a response.
-struct HTTPResponseHead: Sendable {
-    var status: Int
-    var reason: String
-    /// Header names lowercased, in the order received.
-    var headers: [(name: String, value: String)]
-
-    func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
-
-    var contentLength: Int64? { header("content-length").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } }
-
-    /// `Content-Range: bytes START-END/TOTAL` (TOTAL may be `*`), or `bytes */TOTAL` on a 416.
-    var contentRange: (start: Int64?, total: Int64?)? {
-        guard let value = header("content-range"), value.hasPrefix("bytes ") else { return nil }
-        let spec = value.dropFirst("bytes ".count)
-        let parts = spec.split(separator: "/", maxSplits: 1)
-        guard parts.count == 2 else { return nil }
-        let start = parts[0].split(separator: "-").first.flatMap { Int64($0) }
-        return (start, Int64(parts[1]))
-    }
-}
-
-/// A response whose body is read once, in chunks, straight from the connection.
-final class HTTPResponse {
-    let url: URL
-    let head: HTTPResponseHead
-    private let connection: HTTPConnection
-
-    fileprivate init(url: URL, head: HTTPResponseHead, connection: HTTPConnection) {
-        self.url = url
-        self.head = head
-        self.connection = connection
-    }
-
-    /// Streams the body to `sink`; throws when the connection ends before the body does.
-    func readBody(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        if head.header("transfer-encoding")?.lowercased().contains("chunked") == true {
-            while true {
-                let sizeLine = try connection.readLine()
-                let hex = sizeLine.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                guard let size = Int64(hex, radix: 16), size >= 0 else {
-                    throw FetchError.network(url: url.absoluteString, reason: "malformed chunk size '\(sizeLine)'")
-                }
-                if size == 0 {
-                    while try !connection.readLine().isEmpty {}  // trailers
-                    return
-                }
-                try connection.readExactly(size, into: sink)
-                guard try connection.readLine().isEmpty else {
-                    throw FetchError.network(url: url.absoluteString, reason: "malformed chunk terminator")
-                }
-            }
-        } else if let length = head.contentLength {
-            try connection.readExactly(length, into: sink)
-        } else {
-            try connection.readToEnd(into: sink)
-        }
-    }
-}
-
 /// Scheme, host, port and request path of an http(s) URL.
-private struct HTTPTarget {
+struct HTTPTarget {
     var isTLS: Bool
     var host: String
     var port: Int
@@ -141,7 +17,7 @@ private struct HTTPTarget {
         guard let components = URLComponents(url: url, resolvingAgainstBaseURL: true),
             let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = components.host, !host.isEmpty
-        else { throw FetchError.network(url: url.absoluteString, reason: "not an http(s) URL with a host") }
+        else { throw TransportError.network(url: url.absoluteString, reason: "not an http(s) URL with a host") }
         isTLS = scheme == "https"
         self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? (isTLS ? 443 : 80)
@@ -150,6 +26,9 @@ private struct HTTPTarget {
         urlText = url.absoluteString
     }
 
+    /// Connections are pooled per scheme, host and port.
+    var poolKey: String { "\(isTLS ? "https" : "http")://\(host):\(port)" }
+
     var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
         return port == (isTLS ? 443 : 80) ? name : "\(name):\(port)"
@@ -157,10 +36,17 @@ private struct HTTPTarget {
 }
 
 /// One TCP connection, optionally TLS, with a read buffer. Closed on deinit.
-private final class HTTPConnection {
+///
+/// Used by one thread at a time: the client hands it to one request, and back to its pool once that response's
+/// body has been read to the end.
+final class HTTPConnection {
     private let fd: Int32
     private var ssl: OpaquePointer?
-    private let urlText: String
+    /// The URL of the request in flight, for messages.
+    var urlText: String
+    /// Whether any byte arrived since `startRequest`: a reused connection that fails before that was closed
+    /// by the server while idle, and the request is safe to send again on a new one.
+    private(set) var receivedSinceRequest = false
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     private var bufferStart = 0
     private var bufferEnd = 0
@@ -194,7 +80,7 @@ private final class HTTPConnection {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list else {
-            throw FetchError.network(
+            throw TransportError.network(
                 url: url, reason: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(list) }
@@ -232,12 +118,12 @@ private final class HTTPConnection {
             lastError = String(cString: strerror(errno))
             close(fd)
         }
-        throw FetchError.network(url: url, reason: "cannot connect to \(host):\(port): \(lastError)")
+        throw TransportError.network(url: url, reason: "cannot connect to \(host):\(port): \(lastError)")
     }
 
     private func startTLS(host: String) throws {
         guard let context = TLSContext.shared.context, let ssl = SSL_new(context) else {
-            throw FetchError.network(url: urlText, reason: "cannot set up TLS: \(Self.openSSLError())")
+            throw TransportError.network(url: urlText, reason: "cannot set up TLS: \(Self.openSSLError())")
         }
         self.ssl = ssl
         SSL_set_fd(ssl, fd)
@@ -254,26 +140,45 @@ private final class HTTPConnection {
             let verify = SSL_get_verify_result(ssl)
             guard verify == X509_V_OK else {
                 let reason = String(cString: X509_verify_cert_error_string(verify))
-                throw FetchError.untrustedServer(
+                throw TransportError.untrustedServer(
                     url: urlText, reason: "the certificate of \(host) did not verify: \(reason)")
             }
-            throw FetchError.network(url: urlText, reason: "TLS handshake with \(host) failed: \(Self.openSSLError())")
+            throw TransportError.network(
+                url: urlText, reason: "TLS handshake with \(host) failed: \(Self.openSSLError())")
         }
     }
 
+    /// Marks the start of a new request on this connection.
+    func startRequest(url: String) {
+        urlText = url
+        receivedSinceRequest = false
+    }
+
+    /// Whether the idle connection can take another request: nothing unread in the buffer, and the server has
+    /// neither closed it nor sent anything unasked (either makes the socket readable).
+    var isIdleAndOpen: Bool {
+        guard bufferStart == bufferEnd else { return false }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, 0) == 0
+    }
+
     func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ raw: UnsafeRawBufferPointer) throws {
         var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                if let ssl {
-                    return Int(withSIGPIPEBlocked { SSL_write(ssl, base + offset, Int32(raw.count - offset)) })
-                }
-                return send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+        while offset < raw.count, let base = raw.baseAddress {
+            let count: Int
+            if let ssl {
+                count = Int(
+                    withSIGPIPEBlocked { SSL_write(ssl, base + offset, Int32(min(raw.count - offset, 1 << 30))) })
+            } else {
+                count = send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
             }
             if count <= 0 {
                 if ssl == nil && errno == EINTR { continue }
-                throw FetchError.network(url: urlText, reason: "cannot send the request: \(ioErrorText())")
+                throw TransportError.network(url: urlText, reason: "cannot send the request: \(ioErrorText())")
             }
             offset += count
         }
@@ -291,17 +196,18 @@ private final class HTTPConnection {
             }
             if count > 0 {
                 bufferEnd = count
+                receivedSinceRequest = true
                 return true
             }
             if let ssl {
                 let code = SSL_get_error(ssl, Int32(count))
                 // A server that closes without close_notify ends the stream too: bodies are length-checked.
                 if code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && errno == 0) { return false }
-                throw FetchError.network(url: urlText, reason: "read failed: \(ioErrorText())")
+                throw TransportError.network(url: urlText, reason: "read failed: \(ioErrorText())")
             }
             if count == 0 { return false }
             if errno == EINTR { continue }
-            throw FetchError.network(url: urlText, reason: "read failed: \(ioErrorText())")
+            throw TransportError.network(url: urlText, reason: "read failed: \(ioErrorText())")
         }
     }
 
@@ -311,7 +217,8 @@ private final class HTTPConnection {
         while true {
             if bufferStart == bufferEnd {
                 guard try fill() else {
-                    throw FetchError.network(url: urlText, reason: "connection closed in the middle of a header line")
+                    throw TransportError.network(
+                        url: urlText, reason: "connection closed in the middle of a header line")
                 }
             }
             let byte = buffer[bufferStart]
@@ -321,7 +228,7 @@ private final class HTTPConnection {
                 return String(decoding: line, as: UTF8.self)
             }
             line.append(byte)
-            if line.count > limit { throw FetchError.network(url: urlText, reason: "header line too long") }
+            if line.count > limit { throw TransportError.network(url: urlText, reason: "header line too long") }
         }
     }
 
@@ -331,7 +238,7 @@ private final class HTTPConnection {
         while true {
             let fields = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
             guard fields.count >= 2, fields[0].hasPrefix("HTTP/"), let status = Int(fields[1]) else {
-                throw FetchError.network(url: urlText, reason: "malformed status line '\(statusLine.prefix(80))'")
+                throw TransportError.network(url: urlText, reason: "malformed status line '\(statusLine.prefix(80))'")
             }
             var headers: [(name: String, value: String)] = []
             while true {
@@ -348,7 +255,9 @@ private final class HTTPConnection {
                 statusLine = try readLine()
                 continue
             }
-            return HTTPResponseHead(status: status, reason: fields.count > 2 ? String(fields[2]) : "", headers: headers)
+            return HTTPResponseHead(
+                status: status, reason: fields.count > 2 ? String(fields[2]) : "", headers: headers,
+                isHTTP10: fields[0] == "HTTP/1.0")
         }
     }
 
@@ -357,7 +266,7 @@ private final class HTTPConnection {
         while remaining > 0 {
             if bufferStart == bufferEnd {
                 guard try fill() else {
-                    throw FetchError.network(
+                    throw TransportError.network(
                         url: urlText, reason: "connection closed after \(length - remaining) of \(length) bytes")
                 }
             }
