@@ -30,7 +30,8 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // pipeline.yaml model and validation, stage DAG, planner with reasons, parallel executor,
@@ -80,6 +81,12 @@ let package = Package(
         // Remote storage for the cache: a protocol (list / exists / get / put / delete) with a directory and an S3
         // implementation (Signature V4, multipart, retries), and the push / fetch / gc transfer plans.
         .target(name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL"]),
+        // push / fetch / pull / status --remote / gc: which objects of a workspace's lock (or of every commit's)
+        // move between `.cache/` and a remote, verified on the way. Knows the cache layout, not the remote protocol.
+        .target(
+            name: "RemoteSync",
+            dependencies: ["PipelineEngine", "RemoteStorage", "ContentStore", "Tracking", "Transport"]
+        ),
         // OpenSSL libssl (TLS for the Transport client) from Debian's libssl-dev, with wrappers for its macros.
         .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.

@@ -123,6 +123,40 @@ public final class ObjectStore: @unchecked Sendable {
         }
     }
 
+    /// A new path under `.cache/tmp/` for a download; `adopt` moves it into the store once verified.
+    public func temporaryFileURL() throws -> URL { try makeTemporaryURL() }
+
+    /// Moves a file whose content the caller has verified to hash to `digest` into the store (made read-only).
+    /// An object already there is kept and the file removed.
+    public func adopt(_ temporary: URL, digest: Digest) throws {
+        guard !contains(digest) else {
+            unlink(temporary.path)
+            return
+        }
+        try moveIntoStore(temporary, digest: digest)
+    }
+
+    /// Every object in the store, by walking `.cache/objects/`.
+    public func allObjects() -> [Digest] {
+        var result: [Digest] = []
+        let base = objectsDirectory.path
+        guard let folders = try? FileManager.default.contentsOfDirectory(atPath: base) else { return result }
+        for folder in folders where folder.utf8.count == 2 {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: base + "/" + folder) else {
+                continue
+            }
+            for name in names { if let digest = Digest(hex: folder + name) { result.append(digest) } }
+        }
+        return result
+    }
+
+    /// Removes an object (for `pipe gc`); an absent one is not an error.
+    public func remove(_ digest: Digest) throws {
+        guard unlink(objectURL(digest).path) == 0 || errno == ENOENT else {
+            throw ContentStoreError.cannotWrite(path: objectURL(digest).path, reason: errnoText())
+        }
+    }
+
     // MARK: - Private
 
     private func placeObject(_ digest: Digest, at path: String, mode: LinkMode) throws {

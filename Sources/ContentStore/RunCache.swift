@@ -40,16 +40,45 @@ public final class RunCache: @unchecked Sendable {
     public func lookup(signature: Digest) throws -> [CachedOutput]? {
         let url = entryURL(signature)
         guard FileStat.at(url.path) != nil else { return nil }
-        let text = String(decoding: try readFile(url), as: UTF8.self)
+        return try Self.parse(try readFile(url), path: url.path)
+    }
+
+    /// Every signature with an entry, by walking `.cache/runs/`.
+    public func allSignatures() -> [Digest] {
+        var result: [Digest] = []
+        guard let folders = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return result }
+        for folder in folders where folder.utf8.count == 2 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/" + folder)) ?? []
+            for name in names { if let digest = Digest(hex: folder + name) { result.append(digest) } }
+        }
+        return result
+    }
+
+    /// The file holding the entry of `signature` (which may not exist).
+    public func entryPath(_ signature: Digest) -> String { entryURL(signature).path }
+
+    /// Installs an entry read from elsewhere (a remote) after checking that it parses.
+    public func install(_ data: Data, signature: Digest, origin: String) throws {
+        _ = try Self.parse(data, path: origin)
+        try AtomicFile.write(data, to: entryURL(signature))
+    }
+
+    public func remove(_ signature: Digest) {
+        unlink(entryURL(signature).path)
+    }
+
+    /// Parses an entry's bytes; `path` names it in errors.
+    public static func parse(_ data: Data, path: String) throws -> [CachedOutput] {
+        let text = String(decoding: data, as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
         guard lines.first == Substring(Self.header) else {
-            throw ContentStoreError.malformedRunCacheEntry(path: url.path, reason: "missing header")
+            throw ContentStoreError.malformedRunCacheEntry(path: path, reason: "missing header")
         }
         lines = lines.dropFirst()
         return try lines.map { line in
             let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3, let digest = Digest(hex: String(fields[0])), fields[1] == "d" || fields[1] == "f"
-            else { throw ContentStoreError.malformedRunCacheEntry(path: url.path, reason: "bad line '\(line)'") }
+            else { throw ContentStoreError.malformedRunCacheEntry(path: path, reason: "bad line '\(line)'") }
             return CachedOutput(path: String(fields[2]), digest: digest, isDirectory: fields[1] == "d")
         }
     }

@@ -5,6 +5,7 @@ import Foundation
 import ONNX
 import PipelineEngine
 import QRSCommands
+import RemoteStorage
 import Tracking
 import TrackingCommands
 import WFDB
@@ -21,7 +22,8 @@ public struct PipeCommand: ParsableCommand {
         version: version,
         subcommands: [
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
-            QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self,
+            QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self, RemoteCommand.self,
+            PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self,
         ]
     )
 
@@ -34,7 +36,7 @@ public struct PipeCommand: ParsableCommand {
             LibGit2.prepareInBackground()
         }
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(expandingBareRemote(arguments))
             try command.run()
             return 0
         } catch let code as ExitCode {
@@ -42,6 +44,9 @@ public struct PipeCommand: ParsableCommand {
         } catch let error where isBadInput(error) {
             Console.error("error: \(error)")
             return 2
+        } catch let error as RemoteError {
+            Console.error("error: \(error)")
+            return error.isConfigurationError ? 2 : 1
         } catch let error as ReproError {
             Console.error("error: \(error)")
             return 1
@@ -54,6 +59,17 @@ public struct PipeCommand: ParsableCommand {
             Console.error(fullMessage(for: error))
             return code == .failure ? 1 : 2
         }
+    }
+
+    /// `pipe status --remote` with no name (at the end, or before another option) means the default remote;
+    /// ArgumentParser options always take a value, so the bare form gets a marker value here.
+    static func expandingBareRemote(_ arguments: [String]) -> [String] {
+        guard arguments.first == "status", let index = arguments.firstIndex(of: "--remote") else { return arguments }
+        let next = arguments.index(after: index)
+        guard next == arguments.endIndex || arguments[next].hasPrefix("-") else { return arguments }
+        var result = arguments
+        result[index] = "--remote=" + StatusCommand.defaultRemoteMarker
+        return result
     }
 
     /// Errors about what the user gave (a file, a flag, a pipeline): exit code 2.

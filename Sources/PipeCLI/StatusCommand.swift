@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipelineEngine
+import RemoteSync
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,21 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Exit with status 1 when any stage is stale (for CI).")
     var check = false
 
+    @Option(
+        name: .customLong("remote"),
+        help: ArgumentHelp(
+            "Compare the cache with a remote instead: per stage and output, in sync, missing on the remote or "
+                + "missing locally. `--remote` alone uses the default remote.", valueName: "name"))
+    var remote: String?
+
+    /// What `--remote` given without a name becomes (see `PipeCommand.expandingBareRemote`).
+    static let defaultRemoteMarker = "@default"
+
     func run() throws {
+        if let remote {
+            try runRemote(remote == Self.defaultRemoteMarker ? nil : remote)
+            return
+        }
         let statuses = try workspaceOptions.workspace().status(targets: stages)
         let stale = statuses.filter { $0.reason.isStale }
         if json {
@@ -34,6 +49,26 @@ struct StatusCommand: ParsableCommand {
             Console.output("\(stale.count) of \(statuses.count) stages stale.")
         }
         if check && !stale.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension StatusCommand {
+    private func runRemote(_ name: String?) throws {
+        var options = SyncOptions()
+        options.targets = stages
+        options.remoteName = name
+        let statuses = try RemoteSync(workspace: try workspaceOptions.workspace()).status(options)
+        let outOfSync = statuses.filter { $0.state != .inSync }
+        if json {
+            Console.output(try JSONText.encode(statuses))
+        } else {
+            for status in statuses { Console.output("\(status.stage): \(status.path): \(status.state.rawValue)") }
+            Console.output(
+                outOfSync.isEmpty
+                    ? "Cache and remote are in sync (\(statuses.count) output\(statuses.count == 1 ? "" : "s"))."
+                    : "\(outOfSync.count) of \(statuses.count) outputs not in sync.")
+        }
+        if check && !outOfSync.isEmpty { throw ExitCode(1) }
     }
 }
 

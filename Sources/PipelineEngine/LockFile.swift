@@ -40,6 +40,24 @@ public struct LockFile: Equatable, Sendable {
         } catch let error as PipelineError {
             throw PipelineError.malformedLock(path: display, problem: error.description)
         }
+        return try parse(root, display: display)
+    }
+
+    /// Reads a lock from bytes (an older version of the file, read from git history).
+    public static func parse(_ data: Data, display: String) throws -> LockFile {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PipelineError.malformedLock(path: display, problem: "not UTF-8 text")
+        }
+        let root: Node?
+        do {
+            root = try YAMLDocument.compose(text, file: display)
+        } catch let error as PipelineError {
+            throw PipelineError.malformedLock(path: display, problem: error.description)
+        }
+        return try parse(root, display: display)
+    }
+
+    private static func parse(_ root: Node?, display: String) throws -> LockFile {
         guard let root, case .mapping(let top) = root else {
             throw PipelineError.malformedLock(path: display, problem: "expected a mapping with 'schema' and 'stages'")
         }

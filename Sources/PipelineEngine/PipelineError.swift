@@ -39,6 +39,10 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case missingParamsFile(SourceLocation, paramsFile: String, stage: String)
     case missingParam(SourceLocation, key: String, paramsFile: String, stage: String)
     case unknownStage(name: String, known: [String])
+    case invalidRemote(SourceLocation, name: String, problem: String)
+    case unknownRemote(SourceLocation?, name: String, known: [String])
+    /// `pipe remote add/remove` cannot edit the file safely (a flow-style `remotes: {…}`, a duplicate name…).
+    case cannotEditRemotes(file: String, problem: String)
     case badOverride(text: String, problem: String)
     case malformedLock(path: String, problem: String)
     case newerLock(path: String, schema: Int, supported: Int)
@@ -77,6 +81,14 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "\(at): param '\(key)' of stage '\(stage)' is not in \(file)"
         case .unknownStage(let name, let known):
             return "unknown stage '\(name)' (stages: \(known.joined(separator: ", ")))"
+        case .invalidRemote(let at, let name, let problem): return "\(at): remote '\(name)': \(problem)"
+        case .unknownRemote(let at, let name, let known):
+            let prefix = at.map { "\($0): " } ?? ""
+            let list =
+                known.isEmpty
+                ? "no remotes are configured (pipe remote add NAME URL)" : "known: " + known.joined(separator: ", ")
+            return "\(prefix)unknown remote '\(name)' (\(list))"
+        case .cannotEditRemotes(let file, let problem): return "\(file): \(problem)"
         case .badOverride(let text, let problem): return "bad --set '\(text)': \(problem)"
         case .malformedLock(let path, let problem): return "\(path): malformed lock file: \(problem)"
         case .newerLock(let path, let schema, let supported):
@@ -93,8 +105,9 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             .pathEscapesWorkspace(let at, _, _), .duplicateOutput(let at, _, _, _),
             .overlappingOutputs(let at, _, _, _, _),
             .cycle(let at, _), .missingDependency(let at, _, _), .missingParamsFile(let at, _, _),
-            .missingParam(let at, _, _, _):
+            .missingParam(let at, _, _, _), .invalidRemote(let at, _, _):
             return at
+        case .unknownRemote(let at, _, _): return at
         default: return nil
         }
     }

@@ -5,7 +5,13 @@ import Yams
 /// Reads `pipeline.yaml` into a `PipelineDefinition`, rejecting unknown keys and wrong types with the
 /// file, line and column of the offending node. Knows nothing of the graph; `PipelineValidator` checks that.
 public struct PipelineParser {
-    static let topLevelKeys = ["stages", "cache"]
+    static let topLevelKeys = ["stages", "cache", "remotes", "default_remote"]
+    static let remoteKeys = ["url", "endpoint", "region"]
+    /// Keys that would put a secret into a committed file: refused with a pointer to the environment.
+    static let credentialKeys = [
+        "access_key_id", "secret_access_key", "session_token", "aws_access_key_id", "aws_secret_access_key",
+        "aws_session_token", "password", "secret", "token",
+    ]
     static let stageKeys = [
         "uses", "cmd", "deps", "params", "outs", "metrics", "plots", "always_changed", "frozen", "desc",
     ]
@@ -46,7 +52,64 @@ public struct PipelineParser {
             stages.append(try parseStage(name: name, keyNode: keyNode, node: stageNode))
         }
         guard !stages.isEmpty else { throw PipelineError.noStages(file: file) }
-        return PipelineDefinition(file: file, stages: stages, linkMode: linkMode)
+        var definition = PipelineDefinition(file: file, stages: stages, linkMode: linkMode)
+        definition.remotes = try parseRemotes(value(top, "remotes"))
+        if let node = value(top, "default_remote") {
+            let name = try string(node)
+            guard definition.remote(named: name) != nil else {
+                throw PipelineError.unknownRemote(location(node), name: name, known: definition.remotes.map(\.name))
+            }
+            definition.defaultRemote = name
+        }
+        return definition
+    }
+
+    private func parseRemotes(_ node: Node?) throws -> [RemoteDefinition] {
+        guard let node else { return [] }
+        if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
+            return []
+        }
+        var remotes: [RemoteDefinition] = []
+        let map = try mapping(node, expected: "a mapping of remote names to {url: …, endpoint: …, region: …}")
+        for (keyNode, remoteNode) in map {
+            let name = try string(keyNode)
+            guard isValidStageName(name) else {
+                throw PipelineError.invalidRemote(location(keyNode), name: name, problem: "not a valid remote name")
+            }
+            let fields = try mapping(remoteNode, expected: "a mapping like {url: s3://bucket/prefix}")
+            for (fieldNode, _) in fields {
+                if let field = fieldNode.string, Self.credentialKeys.contains(field.lowercased()) {
+                    throw PipelineError.invalidRemote(
+                        location(fieldNode), name: name,
+                        problem: "'\(field)': credentials never go in pipeline.yaml (it is committed); set "
+                            + "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE instead")
+                }
+            }
+            try checkKeys(fields, allowed: Self.remoteKeys)
+            guard let urlNode = value(fields, "url") else {
+                throw PipelineError.invalidRemote(location(keyNode), name: name, problem: "missing 'url'")
+            }
+            let url = try string(urlNode)
+            if let problem = RemoteDefinition.problem(url: url) {
+                throw PipelineError.invalidRemote(location(urlNode), name: name, problem: problem)
+            }
+            var endpoint: String?
+            if let endpointNode = value(fields, "endpoint") {
+                let text = try string(endpointNode)
+                let lowered = text.lowercased()
+                guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), URL(string: text)?.host != nil
+                else {
+                    throw PipelineError.invalidRemote(
+                        location(endpointNode), name: name, problem: "endpoint '\(text)' is not an http(s) URL")
+                }
+                endpoint = text
+            }
+            let region = try value(fields, "region").map { try string($0) }
+            remotes.append(
+                RemoteDefinition(
+                    name: name, url: url, endpoint: endpoint, region: region, location: location(keyNode)))
+        }
+        return remotes
     }
 
     private func parseStage(name: String, keyNode: Node, node: Node) throws -> StageDefinition {

@@ -27,6 +27,8 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
     case runStillRunning(id: String, pid: Int32)
     /// A run reference points to a run that is not in this store (deleted meanwhile).
     case unknownRun(id: String)
+    /// Reading git history failed (`--all-commits` outside a repository, a libgit2 error).
+    case git(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
             return "run \(id) is still running (pid \(pid)); stop it first"
         case .unknownRun(let id):
             return "run \(id) is not in the store"
+        case .git(let path, let reason):
+            return "\(path): cannot read the git history: \(reason)"
         }
     }
 }

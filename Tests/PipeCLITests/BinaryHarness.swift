@@ -41,10 +41,15 @@ final class BinaryHarness {
     }
 
     /// Starts `pipe ARGS` in `directory` (default: the workspace) without waiting.
-    func start(_ arguments: [String], in directory: URL? = nil) throws -> (Process, Pipe, Pipe) {
+    func start(
+        _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
+    ) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = directory ?? root
         let out = Pipe()
         let err = Pipe()
@@ -56,8 +61,8 @@ final class BinaryHarness {
 
     /// Runs `pipe ARGS` to completion.
     @discardableResult
-    func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
-        let (process, out, err) = try start(arguments, in: directory)
+    func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
+        let (process, out, err) = try start(arguments, in: directory, environment: environment)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

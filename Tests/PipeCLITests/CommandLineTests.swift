@@ -36,6 +36,16 @@ final class CommandLineTests: XCTestCase {
                                       dot, or Mermaid.
               init                    Write a starter pipeline.yaml and stages/ into an
                                       empty directory.
+              remote                  List, add or remove the remotes that push and pull
+                                      use (the remotes: section of pipeline.yaml).
+              push                    Upload the cache objects of the locked outputs that
+                                      the remote lacks.
+              fetch                   Download the cache objects of the locked outputs into
+                                      .cache/ (verified).
+              pull                    Fetch, then put every locked output in place in the
+                                      workspace.
+              gc                      Remove cache objects that pipeline.lock (or any
+                                      commit's) does not reference.
 
               See 'pipe help <subcommand>' for detailed help.
 

@@ -1,0 +1,77 @@
+import ContentStore
+import Foundation
+
+/// One output the lock records, with its stage: what push, fetch and checkout move.
+public struct StageOutputRecord: Sendable, Equatable {
+    public var stage: String
+    public var output: LockedOutput
+
+    public init(stage: String, output: LockedOutput) {
+        self.stage = stage
+        self.output = output
+    }
+}
+
+/// What `checkout` did to each output.
+public struct CheckoutSummary: Sendable {
+    /// Outputs put back from the cache (they were missing or differed).
+    public var restored: [String] = []
+    public var upToDate = 0
+    /// Outputs whose objects are not in the cache: left as they are.
+    public var missing: [String] = []
+
+    public init() {}
+}
+
+extension Workspace {
+    /// The outputs `pipeline.lock` records for the named stages (all when empty), in pipeline order.
+    public func lockedOutputs(targets: [String] = []) throws -> [StageOutputRecord] {
+        let lock = try loadLock()
+        let order = (try? loadGraph().order) ?? lock.stages.keys.sorted()
+        for target in targets where lock.stages[target] == nil {
+            throw PipelineError.unknownStage(name: target, known: order.filter { lock.stages[$0] != nil })
+        }
+        let names = (order + lock.stages.keys.sorted().filter { !order.contains($0) })
+            .filter { targets.isEmpty || targets.contains($0) }
+        return names.flatMap { name in
+            (lock.stages[name]?.outputs ?? []).map { StageOutputRecord(stage: name, output: $0) }
+        }
+    }
+
+    /// Runs `body` holding the workspace lock that `repro` takes (never waiting: a repro in progress is named).
+    public func withWorkspaceLock<T>(_ description: String, _ body: () throws -> T) throws -> T {
+        let lock = WorkspaceLock(cacheDirectory: cacheDirectory)
+        try lock.acquire(wait: false, description: description)
+        defer { lock.release() }
+        return try body()
+    }
+
+    /// Puts each recorded output back from the cache where the workspace's copy is missing or differs, as
+    /// `pipe pull` does after fetching. The caller holds the workspace lock.
+    public func checkout(_ records: [StageOutputRecord]) throws -> CheckoutSummary {
+        let store = ObjectStore(cacheDirectory: cacheDirectory)
+        let statCache = StatCache(loading: cacheDirectory.appendingPathComponent("stat-cache"))
+        let hasher = ContentHasher(root: root, statCache: statCache)
+        let linkMode = (try? loadGraph().definition.linkMode) ?? .reflink
+        var summary = CheckoutSummary()
+        for record in records {
+            let output = record.output
+            let absolute = root.appendingPathComponent(output.path).path
+            if FileStat.at(absolute, followingSymlinks: true) != nil,
+                let current = try? hasher.hash([output.path])[output.path], current.digest == output.digest
+            {
+                summary.upToDate += 1
+                continue
+            }
+            guard store.canRestore(output.digest, isDirectory: output.isDirectory) else {
+                summary.missing.append(output.path)
+                continue
+            }
+            try store.checkout(output.digest, isDirectory: output.isDirectory, to: absolute, mode: linkMode)
+            _ = try? hasher.hash([output.path])  // records the new stats, so the next status reads nothing
+            summary.restored.append(output.path)
+        }
+        try? statCache.save()
+        return summary
+    }
+}

@@ -1,0 +1,149 @@
+import ContentStore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A remote that is a directory: a shared drive, an NFS mount, a folder on the same machine.
+///
+/// The layout is the remote layout under `root` (`objects/ab/cdef…`). An object is written to a hidden
+/// temporary name in its final folder, flushed, and renamed into place: rename within one directory is atomic on
+/// local file systems and on NFS, so a reader never sees part of an object. Temporary names start with `.` and
+/// are never listed; one left by a killed push is overwritten by no one and removed by `pipe gc`.
+public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
+    public let root: URL
+    public let location: String
+
+    /// `root` must exist: a missing directory is a configuration error (a mount that is not mounted must not
+    /// quietly become an empty folder on the local disk).
+    public init(root: URL, location: String) throws {
+        self.root = root.standardizedFileURL
+        self.location = location
+        guard FileStat.at(self.root.path, followingSymlinks: true)?.kind == .directory else {
+            throw RemoteError.badConfiguration("remote \(location): no such directory \(self.root.path)")
+        }
+    }
+
+    public func list(prefix: String) throws -> Set<String> {
+        var keys = Set<String>()
+        let base = root.appendingPathComponent(prefix).path
+        guard let folders = try? FileManager.default.contentsOfDirectory(atPath: base) else { return keys }
+        for folder in folders where !folder.hasPrefix(".") {
+            let path = base + "/" + folder
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { continue }
+            for name in names where !name.hasPrefix(".") { keys.insert(prefix + folder + "/" + name) }
+        }
+        return keys
+    }
+
+    public func exists(_ key: String) throws -> Bool {
+        FileStat.at(path(of: key), followingSymlinks: true)?.kind == .file
+    }
+
+    public func get(_ key: String, to destination: String, onBytes: ((Int) -> Void)?) throws -> Digest? {
+        let source = path(of: key)
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            if errno == ENOENT { return nil }
+            throw RemoteError.server(
+                remote: location, key: key, status: 0, code: "", message: String(cString: strerror(errno)))
+        }
+        defer { close(input) }
+        let writer = try HashingFileWriter(path: destination)
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(input, buffer.baseAddress, size)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw RemoteError.server(
+                    remote: location, key: key, status: 0, code: "", message: String(cString: strerror(errno)))
+            }
+            if count == 0 { break }
+            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            onBytes?(count)
+        }
+        return try writer.finish()
+    }
+
+    public func put(_ key: String, file source: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws {
+        let target = URL(fileURLWithPath: path(of: key))
+        let folder = target.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw RemoteError.localFile(path: folder.path, reason: "cannot create: \(error.localizedDescription)")
+        }
+        let temporary = folder.appendingPathComponent(
+            ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        do {
+            let writer = try HashingFileWriter(path: temporary.path)
+            let input = open(source, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else {
+                throw RemoteError.localFile(path: source, reason: String(cString: strerror(errno)))
+            }
+            defer { close(input) }
+            let chunk = 1 << 20
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+            defer { buffer.deallocate() }
+            while true {
+                let count = read(input, buffer.baseAddress, chunk)
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else {
+                    throw RemoteError.localFile(path: source, reason: String(cString: strerror(errno)))
+                }
+                if count == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                onBytes?(count)
+            }
+            // The bytes that reached the remote are hashed on the way: a local object that changed since it was
+            // hashed (it should not: objects are read-only) never lands under the wrong key.
+            let written = try writer.finish()
+            guard written == sha256 else {
+                throw RemoteError.localFile(
+                    path: source, reason: "changed while being pushed (now \(written.hex), expected \(sha256.hex))")
+            }
+            chmod(temporary.path, 0o444)
+            guard rename(temporary.path, target.path) == 0 else {
+                throw RemoteError.localFile(path: target.path, reason: "cannot rename into place: \(errnoText())")
+            }
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+    }
+
+    public func delete(_ keys: [String]) throws {
+        for key in keys where unlink(path(of: key)) != 0 && errno != ENOENT {
+            throw RemoteError.localFile(path: path(of: key), reason: "cannot remove: \(errnoText())")
+        }
+    }
+
+    /// Temporary files that a killed push left behind, older than `age` seconds (a push in progress writes
+    /// its own, young ones).
+    public func staleTemporaryFiles(olderThan age: TimeInterval) -> [String] {
+        var found: [String] = []
+        let now = Date()
+        for prefix in [RemoteKey.objectsPrefix, RemoteKey.runCachePrefix] {
+            let base = root.appendingPathComponent(prefix).path
+            guard let folders = try? FileManager.default.contentsOfDirectory(atPath: base) else { continue }
+            for folder in folders {
+                let path = base + "/" + folder
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { continue }
+                for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+                    let file = path + "/" + name
+                    let modified =
+                        (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date) ?? now
+                    if now.timeIntervalSince(modified) > age { found.append(file) }
+                }
+            }
+        }
+        return found
+    }
+
+    private func path(of key: String) -> String { root.path + "/" + key }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }
