@@ -19,6 +19,9 @@ public struct CheckoutSummary: Sendable {
     public var upToDate = 0
     /// Outputs whose objects are not in the cache: left as they are.
     public var missing: [String] = []
+    /// Outputs whose workspace copy differs from the lock and exists nowhere else (not in the cache): left as
+    /// they are unless forced, so that a pull never destroys work.
+    public var keptModified: [String] = []
 
     public init() {}
 }
@@ -47,8 +50,9 @@ extension Workspace {
     }
 
     /// Puts each recorded output back from the cache where the workspace's copy is missing or differs, as
-    /// `pipe pull` does after fetching. The caller holds the workspace lock.
-    public func checkout(_ records: [StageOutputRecord]) throws -> CheckoutSummary {
+    /// `pipe pull` does after fetching. A differing copy is replaced only when the cache holds it too (it can be
+    /// got back) or with `force`. The caller holds the workspace lock.
+    public func checkout(_ records: [StageOutputRecord], force: Bool = false) throws -> CheckoutSummary {
         let store = ObjectStore(cacheDirectory: cacheDirectory)
         let statCache = StatCache(loading: cacheDirectory.appendingPathComponent("stat-cache"))
         let hasher = ContentHasher(root: root, statCache: statCache)
@@ -57,11 +61,17 @@ extension Workspace {
         for record in records {
             let output = record.output
             let absolute = root.appendingPathComponent(output.path).path
-            if FileStat.at(absolute, followingSymlinks: true) != nil,
-                let current = try? hasher.hash([output.path])[output.path], current.digest == output.digest
-            {
-                summary.upToDate += 1
-                continue
+            if FileStat.at(absolute, followingSymlinks: true) != nil {
+                let current = try? hasher.hash([output.path])[output.path]
+                if let current, current.digest == output.digest {
+                    summary.upToDate += 1
+                    continue
+                }
+                let recoverable = current.map { store.canRestore($0.digest, isDirectory: $0.isDirectory) } ?? false
+                if !recoverable && !force {
+                    summary.keptModified.append(output.path)
+                    continue
+                }
             }
             guard store.canRestore(output.digest, isDirectory: output.isDirectory) else {
                 summary.missing.append(output.path)

@@ -365,12 +365,15 @@ public final class RemoteSync {
     }
 
     /// Fetch, then put every output of the selected stages in place (only when every object arrived).
-    public func pull(_ options: SyncOptions, progress: SyncProgress) throws -> (TransferSummary, CheckoutSummary) {
+    public func pull(
+        _ options: SyncOptions, force: Bool = false, progress: SyncProgress
+    ) throws -> (TransferSummary, CheckoutSummary) {
         try workspace.withWorkspaceLock("pipe pull") {
             store.removeTemporaryFiles()
             let summary = try fetch(options, progress: progress)
             guard summary.missing.isEmpty else { return (summary, CheckoutSummary()) }
-            let checkout = try workspace.checkout(try workspace.lockedOutputs(targets: options.targets))
+            let checkout = try workspace.checkout(
+                try workspace.lockedOutputs(targets: options.targets), force: force)
             return (summary, checkout)
         }
     }

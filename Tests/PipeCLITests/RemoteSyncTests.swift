@@ -222,6 +222,19 @@ class RemoteSyncTests: XCTestCase {
         XCTAssertNil(try remoteObject("objects/\(hex.prefix(2))/\(hex.dropFirst(2))"))
     }
 
+    func testPullNeverOverwritesAnEditThatExistsNowhereElse() throws {
+        try reproAndCommit()
+        XCTAssertEqual(try pipe(["push"]).status, 0)
+        try workspace.write("data/summary.txt", "edited by hand\n")
+        let pull = try pipe(["pull"])
+        XCTAssertEqual(pull.status, 1, pull.stdout)
+        XCTAssertTrue(pull.stderr.contains("data/summary.txt differs from pipeline.lock"), pull.stderr)
+        XCTAssertEqual(try workspace.read("data/summary.txt"), "edited by hand\n")
+        let forced = try pipe(["pull", "--force"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try workspace.read("data/summary.txt"), "3\n")
+    }
+
     func testAnUnknownRemoteIsABadConfiguration() throws {
         try reproAndCommit()
         let result = try pipe(["push", "-r", "nowhere"])

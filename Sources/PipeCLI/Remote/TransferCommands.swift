@@ -76,16 +76,24 @@ struct PullCommand: ParsableCommand {
     @OptionGroup var workspaceOptions: WorkspaceOptions
     @OptionGroup var transfer: TransferOptions
 
+    @Flag(name: [.customShort("f"), .long], help: "Replace outputs whose changes are not in the cache.")
+    var force = false
+
     func run() throws {
         let sync = RemoteSync(workspace: try workspaceOptions.workspace())
         let (summary, checkout) = try sync.pull(
-            transfer.sync, progress: SyncProgress(verb: "fetched", emit: Console.progress))
+            transfer.sync, force: force, progress: SyncProgress(verb: "fetched", emit: Console.progress))
         try report(summary, verb: "fetched", missingWhere: "on the remote")
         for path in checkout.missing { Console.error("warning: \(path) is not in the cache; not checked out") }
+        for path in checkout.keptModified {
+            Console.error(
+                "warning: \(path) differs from pipeline.lock and its content is not in the cache; kept as it is "
+                    + "(pipe repro records it, pipe pull --force replaces it)")
+        }
         Console.output(
             "checked out \(checkout.restored.count) output\(checkout.restored.count == 1 ? "" : "s"), "
                 + "\(checkout.upToDate) already up to date")
-        if !checkout.missing.isEmpty { throw ExitCode(1) }
+        if !checkout.missing.isEmpty || !checkout.keptModified.isEmpty { throw ExitCode(1) }
     }
 }
 
