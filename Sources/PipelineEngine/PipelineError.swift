@@ -32,6 +32,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case emptyCommand(SourceLocation, stage: String)
     case invalidPath(SourceLocation, path: String, problem: String)
     case pathEscapesWorkspace(SourceLocation, path: String, reason: String)
+    /// An output (`key` is `outs`, `metrics` or `plots`) that is, lies inside or contains a path pipe or git keeps.
+    case protectedOutput(SourceLocation, key: String, path: String, protected: String, what: String)
     case duplicateOutput(SourceLocation, path: String, stage: String, otherStage: String)
     case overlappingOutputs(SourceLocation, path: String, stage: String, enclosing: String, otherStage: String)
     case cycle(SourceLocation, stages: [String])
@@ -64,6 +66,19 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .invalidPath(let at, let path, let problem): return "\(at): invalid path '\(path)': \(problem)"
         case .pathEscapesWorkspace(let at, let path, let reason):
             return "\(at): path '\(path)' escapes the workspace: \(reason)"
+        case .protectedOutput(let at, let key, let path, let protected, let what):
+            let relation: String
+            if path == protected {
+                relation = "is \(what)"
+            } else if isInside(path, protected) {
+                relation = "lies inside '\(protected)' (\(what))"
+            } else if isInside(protected, path) {
+                relation = "contains '\(protected)' (\(what))"
+            } else {
+                relation = "reaches '\(protected)' (\(what))"
+            }
+            return "\(at): \(key) entry '\(path)' \(relation); outputs are deleted before their stage runs, "
+                + "so no stage may write there"
         case .duplicateOutput(let at, let path, let stage, let other):
             return "\(at): output '\(path)' of stage '\(stage)' is also an output of stage '\(other)'"
         case .overlappingOutputs(let at, let path, let stage, let enclosing, let other):
@@ -90,7 +105,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .malformedYAML(let at, _), .unexpectedType(let at, _), .unknownKey(let at, _, _), .duplicateKey(let at, _),
             .invalidStageName(let at, _), .kindAmbiguous(let at, _), .kindMissing(let at, _),
             .unknownBuiltin(let at, _, _), .emptyCommand(let at, _), .invalidPath(let at, _, _),
-            .pathEscapesWorkspace(let at, _, _), .duplicateOutput(let at, _, _, _),
+            .pathEscapesWorkspace(let at, _, _), .protectedOutput(let at, _, _, _, _),
+            .duplicateOutput(let at, _, _, _),
             .overlappingOutputs(let at, _, _, _, _),
             .cycle(let at, _), .missingDependency(let at, _, _), .missingParamsFile(let at, _, _),
             .missingParam(let at, _, _, _):

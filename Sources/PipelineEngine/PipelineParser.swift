@@ -121,6 +121,7 @@ public struct PipelineParser {
             case .scalar:
                 let path = try string(item)
                 try checkPathSyntax(path, at: location(item))
+                try ProtectedPaths.check(output: normalize(path), role: role, at: location(item))
                 result.append(
                     OutputDeclaration(
                         path: normalize(path), role: role, cache: defaultCache, persist: false, location: location(item)
@@ -133,6 +134,7 @@ public struct PipelineParser {
                 }
                 let path = try string(pathNode)
                 try checkPathSyntax(path, at: location(pathNode))
+                try ProtectedPaths.check(output: normalize(path), role: role, at: location(pathNode))
                 result.append(
                     OutputDeclaration(
                         path: normalize(path), role: role, cache: try bool(value(map, "cache")) ?? defaultCache,
