@@ -73,7 +73,9 @@ public struct ParamOverride: Equatable, Sendable {
         else { throw PipelineError.badOverride(text: text, problem: "expected STAGE.KEY before '='") }
         let node: Node
         do {
-            node = try Yams.compose(yaml: valueText, .basic) ?? Node("", Tag(.null, .basic), .plain)
+            node = try YAMLDocument.compose(valueText, file: "-S") ?? Node("", Tag(.null, .basic), .plain)
+        } catch PipelineError.aliasExpansion(_, let limit) {
+            throw PipelineError.badOverride(text: text, problem: "its YAML aliases expand past \(limit) nodes")
         } catch {
             throw PipelineError.badOverride(text: text, problem: "value is not valid YAML")
         }

@@ -21,6 +21,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String)
     case unreadableFile(path: String, reason: String)
     case malformedYAML(SourceLocation, problem: String)
+    /// Aliases expand the document past `limit` nodes (an alias bomb); the location is the alias that crossed it.
+    case aliasExpansion(SourceLocation, limit: Int)
     case unexpectedType(SourceLocation, expected: String)
     case unknownKey(SourceLocation, key: String, allowed: [String])
     case duplicateKey(SourceLocation, key: String)
@@ -50,6 +52,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .missingFile(let path): return "\(path): no such file"
         case .unreadableFile(let path, let reason): return "\(path): cannot read: \(reason)"
         case .malformedYAML(let at, let problem): return "\(at): malformed YAML: \(problem)"
+        case .aliasExpansion(let at, let limit):
+            return "\(at): YAML aliases expand the document past \(limit) nodes; refused (an alias bomb?)"
         case .unexpectedType(let at, let expected): return "\(at): expected \(expected)"
         case .unknownKey(let at, let key, let allowed):
             return "\(at): unknown key '\(key)' (allowed: \(allowed.joined(separator: ", ")))"
@@ -102,7 +106,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     /// Where in a file the problem is, when it is in one.
     public var location: SourceLocation? {
         switch self {
-        case .malformedYAML(let at, _), .unexpectedType(let at, _), .unknownKey(let at, _, _), .duplicateKey(let at, _),
+        case .malformedYAML(let at, _), .aliasExpansion(let at, _), .unexpectedType(let at, _),
+            .unknownKey(let at, _, _), .duplicateKey(let at, _),
             .invalidStageName(let at, _), .kindAmbiguous(let at, _), .kindMissing(let at, _),
             .unknownBuiltin(let at, _, _), .emptyCommand(let at, _), .invalidPath(let at, _, _),
             .pathEscapesWorkspace(let at, _, _), .protectedOutput(let at, _, _, _, _),

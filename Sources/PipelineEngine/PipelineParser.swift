@@ -242,7 +242,16 @@ func normalize(_ path: String) -> String {
 
 /// Composes YAML text into a node tree, turning Yams errors into located `PipelineError`s.
 enum YAMLDocument {
+    /// Every YAML text pipe reads from outside comes through here, so the alias-expansion limit
+    /// (`YAMLExpansion`) holds for all of them before Yams builds a tree.
     static func compose(_ text: String, file: String) throws -> Node? {
+        do {
+            try YAMLExpansion.check(text)
+        } catch let exceeded as YAMLExpansion.Exceeded {
+            throw PipelineError.aliasExpansion(
+                SourceLocation(file: file, line: exceeded.line, column: exceeded.column), limit: YAMLExpansion.nodeLimit
+            )
+        }
         do {
             return try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {

@@ -28,4 +28,39 @@ final class HardeningTests: XCTestCase {
             output.stderr.contains("pipeline.yaml:4:12: outs entry '.' is the workspace root"), output.stderr)
         XCTAssertFalse(output.stderr.contains("NSCocoaErrorDomain"), output.stderr)
     }
+
+    /// Nine levels of ×10 aliases (a billion scalars), one `NAME: &NAME [...]` per element.
+    private static let bombLines: [String] = {
+        var lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for (previous, name) in zip("abcdefgh", "bcdefghi") {
+            lines.append(
+                "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]")
+        }
+        return lines
+    }()
+
+    func testItem2_AParamsFileAliasBombExitsTwoQuicklyNamingTheFile() throws {
+        let harness = try BinaryHarness()
+        try harness.write("stages/b.yaml", Self.bombLines.joined(separator: "\n") + "\n")
+        try harness.write("pipeline.yaml", "stages:\n  b:\n    cmd: echo > o\n    params: [i]\n    outs: [o]\n")
+        for command in [["status"], ["repro"]] {
+            let start = Date()
+            let output = try harness.run(command)
+            XCTAssertEqual(output.status, 2, "\(command): \(output.stderr)")
+            XCTAssertTrue(output.stderr.contains("stages/b.yaml:"), output.stderr)
+            XCTAssertTrue(output.stderr.contains("aliases expand the document past 1000000 nodes"), output.stderr)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        }
+    }
+
+    func testItem2_ASetValueAliasBombExitsTwoQuickly() throws {
+        let harness = try BinaryHarness()
+        try harness.write("stages/b.yaml", "a: 1\n")
+        try harness.write("pipeline.yaml", "stages:\n  b:\n    cmd: echo > o\n    params: [a]\n    outs: [o]\n")
+        let start = Date()
+        let output = try harness.run(["repro", "-S", "b.a={" + Self.bombLines.joined(separator: ", ") + "}"])
+        XCTAssertEqual(output.status, 2, output.stderr)
+        XCTAssertTrue(output.stderr.contains("its YAML aliases expand past 1000000 nodes"), output.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
 }
