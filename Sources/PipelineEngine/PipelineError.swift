@@ -44,6 +44,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case missingParam(SourceLocation, key: String, paramsFile: String, stage: String)
     case unknownStage(name: String, known: [String])
     case badOverride(text: String, problem: String)
+    /// A `-S` that names no declared param; `suggestion` is the closest `STAGE.KEY` that -S can set.
+    case unknownOverride(text: String, problem: String, suggestion: String?)
     case malformedLock(path: String, problem: String)
     case newerLock(path: String, schema: Int, supported: Int)
 
@@ -97,6 +99,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .unknownStage(let name, let known):
             return "unknown stage '\(name)' (stages: \(known.joined(separator: ", ")))"
         case .badOverride(let text, let problem): return "bad --set '\(text)': \(problem)"
+        case .unknownOverride(let text, let problem, let suggestion):
+            return "bad --set '\(text)': \(problem)" + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
         case .malformedLock(let path, let problem): return "\(path): malformed lock file: \(problem)"
         case .newerLock(let path, let schema, let supported):
             return "\(path): written by a newer pipe (schema \(schema); this pipe reads up to \(supported))"

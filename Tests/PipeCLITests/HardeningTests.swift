@@ -63,4 +63,24 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("its YAML aliases expand past 1000000 nodes"), output.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
     }
+
+    func testItem3_SetTyposExitTwoNamingTheClosestParamAndRunNothing() throws {
+        let harness = try BinaryHarness()
+        try harness.write("stages/train.yaml", "epochs: 10\nlr: 0.001\n")
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  train:\n    cmd: touch ran && echo > o\n    params: [epochs, lr]\n    outs: [o]\n")
+        let cases = [
+            ("trian.epochs=3", "no stage reads params from stages/trian.yaml; did you mean 'train.epochs'?"),
+            ("train.epohcs=3", "no stage declares param 'epohcs' of stages/train.yaml; did you mean 'train.epochs'?"),
+            ("train.name=x", "no stage declares param 'name' of stages/train.yaml (declared: epochs, lr)"),
+        ]
+        for (set, message) in cases {
+            let output = try harness.run(["repro", "-S", set])
+            XCTAssertEqual(output.status, 2, "\(set): \(output.stderr)")
+            XCTAssertTrue(output.stderr.contains("bad --set '\(set)': \(message)"), output.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("ran").path))
+        XCTAssertEqual(try harness.run(["repro", "-S", "train.epochs=3"]).status, 0)
+    }
 }
