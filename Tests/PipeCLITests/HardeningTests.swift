@@ -64,7 +64,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
     }
 
-    func testItem3_SetTyposExitTwoNamingTheClosestParamAndRunNothing() throws {
+    func testItem4_SetTyposExitTwoNamingTheClosestParamAndRunNothing() throws {
         let harness = try BinaryHarness()
         try harness.write("stages/train.yaml", "epochs: 10\nlr: 0.001\n")
         try harness.write(

@@ -3,7 +3,7 @@ import XCTest
 
 @testable import PipelineEngine
 
-/// Issue 20, item 3: a `-S` that names no declared param is refused (exit 2) naming the closest one,
+/// Issue 20, item 4: a `-S` that names no declared param is refused (exit 2) naming the closest one,
 /// instead of being silently ignored.
 final class OverrideBindingTests: XCTestCase {
     private func refusal(_ text: String, in fixture: TemporaryWorkspace) throws -> PipelineError? {
@@ -16,7 +16,7 @@ final class OverrideBindingTests: XCTestCase {
         }
     }
 
-    func testItem3_ASetNamingAnUnknownStageIsRefusedNamingTheClosestParam() throws {
+    func testItem4_ASetNamingAnUnknownStageIsRefusedNamingTheClosestParam() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.writeDiamondPipeline()
         let error = try refusal("trian.epochs=3", in: fixture)
@@ -31,7 +31,7 @@ final class OverrideBindingTests: XCTestCase {
         XCTAssertFalse(fixture.exists("runs.log"), "nothing ran")
     }
 
-    func testItem3_ASetNamingAnUndeclaredKeyIsRefusedNamingTheClosestKey() throws {
+    func testItem4_ASetNamingAnUndeclaredKeyIsRefusedNamingTheClosestKey() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.writeDiamondPipeline()
         XCTAssertEqual(
@@ -42,7 +42,7 @@ final class OverrideBindingTests: XCTestCase {
         XCTAssertFalse(fixture.exists("runs.log"), "nothing ran")
     }
 
-    func testItem3_ASetNamingAKeyLikeNoDeclaredOneListsTheDeclaredKeys() throws {
+    func testItem4_ASetNamingAKeyLikeNoDeclaredOneListsTheDeclaredKeys() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.writeDiamondPipeline()
         XCTAssertEqual(
@@ -53,7 +53,7 @@ final class OverrideBindingTests: XCTestCase {
                 suggestion: nil))
     }
 
-    func testItem3_ASetOfAKeyInTheFileButNotDeclaredIsRefused() throws {
+    func testItem4_ASetOfAKeyInTheFileButNotDeclaredIsRefused() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.writeDiamondPipeline()
         try fixture.write("stages/train.yaml", "lr: 0.001\nepochs: 10\nname: base\n")
@@ -63,7 +63,7 @@ final class OverrideBindingTests: XCTestCase {
         XCTAssertTrue(problem.hasPrefix("no stage declares param 'name'"), problem)
     }
 
-    func testItem3_StatusRefusesAnUnknownSetToo() throws {
+    func testItem4_StatusRefusesAnUnknownSetToo() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.writeDiamondPipeline()
         XCTAssertThrowsError(
@@ -73,7 +73,7 @@ final class OverrideBindingTests: XCTestCase {
         }
     }
 
-    func testItem3_ASetOfADeclaredParamOfAStageWithADotInItsNameBinds() throws {
+    func testItem4_ASetOfADeclaredParamOfAStageWithADotInItsNameBinds() throws {
         let fixture = try TemporaryWorkspace()
         try fixture.write("stages/fit.v2.yaml", "lr: 0.1\n")
         try fixture.write(
