@@ -54,7 +54,7 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertThrowsError(try DirectoryManifest.parse(Data(line.utf8), path: "m")) { error in
             XCTAssertEqual(
                 error as? ContentStoreError,
-                .malformedManifest(path: "m", line: 1, reason: "expected 'sha256 size path'"))
+                .malformedManifest(path: "m", line: 1, reason: "expected '[mode] sha256 size path'"))
         }
     }
 

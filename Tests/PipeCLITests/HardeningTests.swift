@@ -83,4 +83,40 @@ final class HardeningTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: harness.root.appendingPathComponent("ran").path))
         XCTAssertEqual(try harness.run(["repro", "-S", "train.epochs=3"]).status, 0)
     }
+
+    func testItem5_ADirectoryOutputLinkingToEtcFailsTheStageAndCopiesNothing() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: mkdir -p out && echo x > out/x && ln -s /etc out/etc\n    outs: [out]\n")
+        let output = try harness.run(["repro"])
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("out/etc: a symlink to '/etc', outside the workspace"), output.stderr)
+        let objects = harness.root.appendingPathComponent(".cache/objects").path
+        XCTAssertEqual((try? FileManager.default.subpathsOfDirectory(atPath: objects))?.count ?? 0, 0)
+    }
+
+    func testItem5_LinksAndModesInADirectoryOutputComeBackFromTheCache() throws {
+        let harness = try BinaryHarness()
+        let command =
+            "mkdir -p out && printf 'echo hi' > out/run.sh && chmod 755 out/run.sh && echo k > out/key "
+            + "&& chmod 600 out/key && ln -s run.sh out/latest"
+        try harness.write("pipeline.yaml", "stages:\n  a:\n    cmd: \(command)\n    outs: [out]\n")
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        try FileManager.default.removeItem(at: harness.root.appendingPathComponent("out"))
+        let restored = try harness.run(["repro"])
+        XCTAssertEqual(restored.status, 0, restored.stderr)
+        XCTAssertTrue(restored.stdout.contains("restored"), restored.stdout)
+        func permissions(_ path: String) throws -> Int {
+            let attributes = try FileManager.default.attributesOfItem(
+                atPath: harness.root.appendingPathComponent(path).path)
+            return (attributes[.posixPermissions] as? Int) ?? -1
+        }
+        XCTAssertEqual(try permissions("out/run.sh"), 0o755)
+        XCTAssertEqual(try permissions("out/key"), 0o600)
+        XCTAssertEqual(
+            try FileManager.default.destinationOfSymbolicLink(
+                atPath: harness.root.appendingPathComponent("out/latest").path), "run.sh")
+        XCTAssertEqual(try harness.run(["status", "--check"]).status, 0)
+    }
 }
