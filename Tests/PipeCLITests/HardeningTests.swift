@@ -119,4 +119,42 @@ final class HardeningTests: XCTestCase {
                 atPath: harness.root.appendingPathComponent("out/latest").path), "run.sh")
         XCTAssertEqual(try harness.run(["status", "--check"]).status, 0)
     }
+
+    private static let torchModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("ONNXTests/Fixtures/original_torch.onnx").path
+
+    func testItem3_AbsurdHeaderRatesExitTwoNamingTheHeaderInEveryCommand() throws {
+        for rate in ["1e12", "0.000001"] {
+            let harness = try BinaryHarness()
+            try harness.write("r.hea", "r 1 \(rate) 1000\nr.dat 16 200 16 0 0 0 0 MLII\n")
+            try Data(count: 2000).write(to: harness.root.appendingPathComponent("r.dat"))
+            let commands = [
+                ["wfdb", "info", "r"], ["wfdb", "check", "r"], ["qrs", "r"],
+                ["infer", "--model", Self.torchModel, "r"],
+            ]
+            for command in commands {
+                let start = Date()
+                let output = try harness.run(command)
+                XCTAssertEqual(output.status, 2, "\(rate) \(command): \(output.stdout) \(output.stderr)")
+                XCTAssertTrue(
+                    output.stderr.contains("r.hea:1: invalid sampling frequency '\(rate)'"),
+                    "\(rate) \(command): \(output.stderr)")
+                XCTAssertLessThan(Date().timeIntervalSince(start), 10, "\(command)")
+            }
+        }
+    }
+
+    func testItem3_ARecordTooSlowForAnECGExitsTwoInQRSAndInfer() throws {
+        let harness = try BinaryHarness()
+        try harness.write("r.hea", "r 1 10 1000\nr.dat 16 200 16 0 0 0 0 MLII\n")
+        try Data(count: 2000).write(to: harness.root.appendingPathComponent("r.dat"))
+        XCTAssertEqual(try harness.run(["wfdb", "info", "r"]).status, 0, "a 10 Hz record is a valid WFDB record")
+        for command in [["qrs", "r"], ["infer", "--model", Self.torchModel, "r"]] {
+            let output = try harness.run(command)
+            XCTAssertEqual(output.status, 2, "\(command): \(output.stderr)")
+            XCTAssertTrue(
+                output.stderr.contains("r.hea: sampling rate 10.0 Hz is outside 50 Hz to 10 kHz"),
+                "\(command): \(output.stderr)")
+        }
+    }
 }
