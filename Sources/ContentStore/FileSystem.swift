@@ -100,7 +100,12 @@ public enum AtomicFile {
             throw error
         }
         close(fd)
-        try rename(temporary, to: url)
+        do {
+            try rename(temporary, to: url)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
         if durable { syncDirectory(directory) }
         guard hashing else { return (nil, nil) }
         return (sink.hasher?.finish(), FileStat.at(url.path))
@@ -129,6 +134,17 @@ public enum AtomicFile {
                 }
                 offset += written
             }
+        }
+    }
+
+    /// Removes the temporary files that `write` left beside `url` when a process died between creating and
+    /// renaming one. Only for a file whose writers all hold a lock the caller holds too.
+    public static func removeStaleTemporaries(of url: URL) {
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            unlink(directory.appendingPathComponent(name).path)
         }
     }
 

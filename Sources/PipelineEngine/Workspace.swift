@@ -176,6 +176,8 @@ public final class Workspace: @unchecked Sendable {
             try workspaceLock.acquire(wait: options.wait, description: options.commandLine)
             runner.killLeftovers()
             store.removeTemporaryFiles()
+            // pipeline.lock is only written under the workspace lock: a temporary beside it is a dead writer's.
+            AtomicFile.removeStaleTemporaries(of: lockURL)
         }
         defer { workspaceLock.release() }
         let interrupts = options.exitOnInterrupt ? InterruptHandler(runner: runner, observer: observer) : nil
