@@ -64,7 +64,7 @@ public struct PipelineParser {
             }
             kind = .builtin(name: builtin)
         case (.none, .some(let cmd)):
-            let commands = try stringOrList(cmd)
+            let commands = try commandList(cmd)
             guard !commands.isEmpty, commands.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
                 throw PipelineError.emptyCommand(location(cmd), stage: name)
             }
@@ -184,9 +184,20 @@ public struct PipelineParser {
         return scalar.string
     }
 
-    private func stringOrList(_ node: Node) throws -> [String] {
-        if case .sequence(let items) = node { return try items.map { try string($0) } }
-        return [try string(node)]
+    /// `cmd:` as one command or a list. Each must be text: YAML reads a plain `42` or `true` as a number or a
+    /// boolean, which is not what the author of a shell command meant, so it is refused with the fix.
+    private func commandList(_ node: Node) throws -> [String] {
+        let items: [Node]
+        if case .sequence(let sequence) = node { items = Array(sequence) } else { items = [node] }
+        return try items.map { item in
+            let text = try string(item)
+            guard case .scalar(let scalar) = item, case .string = YAMLScalar.resolve(scalar) else {
+                throw PipelineError.unexpectedType(
+                    location(item),
+                    expected: "a command string (YAML reads \(text) as a value, not text: quote it, '\(text)')")
+            }
+            return text
+        }
     }
 
     private func bool(_ node: Node?) throws -> Bool? {
