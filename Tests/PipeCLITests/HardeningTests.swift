@@ -157,4 +157,16 @@ final class HardeningTests: XCTestCase {
                 "\(command): \(output.stderr)")
         }
     }
+
+    func testItem7_RunsSurviveTheLossOfTheWALAfterARepro() throws {
+        let harness = try BinaryHarness()
+        try harness.write("pipeline.yaml", "stages:\n  a:\n    cmd: echo hi > o\n    outs: [o]\n")
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        for suffix in ["-wal", "-shm"] {
+            try? FileManager.default.removeItem(at: harness.root.appendingPathComponent("runs/pipe.sqlite" + suffix))
+        }
+        let list = try harness.run(["runs", "list"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("succeeded"), list.stdout)
+    }
 }
