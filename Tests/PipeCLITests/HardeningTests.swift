@@ -169,4 +169,21 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains("succeeded"), list.stdout)
     }
+
+    func testItem10_ARefusedReproIsNotKeptAsARun() throws {
+        let harness = try BinaryHarness()
+        try harness.write("stages/a.yaml", "n: 1\n")
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: touch started && sleep 2 && echo > o\n    params: [n]\n    outs: [o]\n")
+        let (first, _, _) = try harness.start(["repro"])
+        try harness.waitForFile("started")
+        XCTAssertEqual(try harness.run(["repro"]).status, 1, "refused: the workspace is held")
+        first.waitUntilExit()
+        XCTAssertEqual(try harness.run(["repro", "-S", "a.m=2"]).status, 2, "refused: a -S typo")
+        let list = try harness.run(["runs", "list", "--json"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual(list.stdout.components(separatedBy: "\"status\" : ").count - 1, 1, list.stdout)
+        XCTAssertTrue(list.stdout.contains("\"succeeded\""), list.stdout)
+    }
 }
