@@ -24,6 +24,9 @@ seed_corpus() {
         printf '100 2 360 650000\r\n100.dat 212 200 11 1024 995 -22131 0 MLII\r\n100.dat 212 200 11 1024 1011 20052 0 V5\r\n# 69 M\r\n' >"$dir/mitdb"
         printf 'm/3 2 250/1000(3) 300 10:00:00 01/01/2000\nlayout 0\nseg1 100\n~ 200\n' >"$dir/multi"
         printf 'r 1 1000\nr.dat 16x4:3+512 1000.5(-20)/uV 12 7 9 11 0 lead I\n' >"$dir/fields"
+        # Issue 20: absurd sampling rates, refused since.
+        printf 'r 1 1e12 1000\nr.dat 16 200 16 0 0 0 0 MLII\n' >"$dir/rate-huge"
+        printf 'r 1 0.000001 1000\nr.dat 16x100000 200\n' >"$dir/rate-tiny"
         ;;
     fuzz-wfdb-signal)
         printf '\x07\x01\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06' >"$dir/f212"

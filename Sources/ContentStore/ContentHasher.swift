@@ -1,6 +1,10 @@
 import Dispatch
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The hash of a workspace path: a file's content, or a directory's sorted manifest.
 public struct PathHash: Equatable, Sendable {
     public var digest: Digest
@@ -18,14 +22,46 @@ public struct PathHash: Equatable, Sendable {
     }
 }
 
-/// One line of a directory manifest: a file's path relative to the directory and its digest.
+/// One line of a directory manifest: an entry's path relative to the directory, what it is, and its digest.
 public struct ManifestEntry: Equatable, Sendable {
+    /// What a directory entry is, as git records it: a file with its mode, or a symlink.
+    public enum Kind: Equatable, Sendable {
+        /// A regular file; `permissions` as `recordedPermissions` gives them.
+        case file(permissions: UInt16)
+        /// A symlink, never followed: the digest and size are those of its target text, stored as an object.
+        case symlink
+    }
+
+    /// The permissions of an ordinary file, the only ones the original manifest format could say.
+    public static let defaultPermissions: UInt16 = 0o644
+
     public var relativePath: String
     public var digest: Digest
     public var size: Int64
+    public var kind: Kind
+
+    public init(relativePath: String, digest: Digest, size: Int64, kind: Kind = .file(permissions: defaultPermissions))
+    {
+        self.relativePath = relativePath
+        self.digest = digest
+        self.size = size
+        self.kind = kind
+    }
+
+    /// The permissions recorded for a file of mode `mode`: its read and execute bits exactly, and write for the
+    /// owner only. Group and other write bits are what a umask decides (002 or 022), so recording them would make
+    /// the same output hash differently on two machines; read and execute are what a restore must keep (a 0600
+    /// key stays private, a script stays executable). setuid, setgid and sticky are never recorded.
+    public static func recordedPermissions(_ mode: UInt16) -> UInt16 { (mode & 0o555) | 0o200 }
 }
 
-/// A directory's content as sorted `digest size relative/path` lines; its SHA-256 is the directory's hash.
+/// A directory's content as sorted lines; its SHA-256 is the directory's hash.
+///
+/// The original format, still read and still written for ordinary files, is `sha256 size path` (a file of mode
+/// 0644). An entry that is anything else starts with its git mode: `100755 sha256 size path` (an executable, or any
+/// other recorded permissions as `100PPP`) and `120000 sha256 size path` (a symlink; the object is its target
+/// text). The two are told apart by the first field's length (64 hex digits or 6 octal ones), so a directory of
+/// ordinary files keeps the hash it had before modes and symlinks were recorded, and existing caches still restore.
 public struct DirectoryManifest: Equatable, Sendable {
     public var entries: [ManifestEntry]
 
@@ -35,7 +71,14 @@ public struct DirectoryManifest: Equatable, Sendable {
 
     public var bytes: Data {
         var text = ""
-        for entry in entries { text += "\(entry.digest.hex) \(entry.size) \(entry.relativePath)\n" }
+        for entry in entries {
+            switch entry.kind {
+            case .file(let permissions) where permissions == ManifestEntry.defaultPermissions: break
+            case .file(let permissions): text += "100" + String(permissions, radix: 8) + " "
+            case .symlink: text += "120000 "
+            }
+            text += "\(entry.digest.hex) \(entry.size) \(entry.relativePath)\n"
+        }
         return Data(text.utf8)
     }
 
@@ -46,14 +89,43 @@ public struct DirectoryManifest: Equatable, Sendable {
         var entries: [ManifestEntry] = []
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
         for (index, line) in lines.enumerated() {
-            let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            func malformed(_ reason: String) -> ContentStoreError {
+                .malformedManifest(path: path, line: index + 1, reason: reason)
+            }
+            var rest = Substring(line)
+            var kind = ManifestEntry.Kind.file(permissions: ManifestEntry.defaultPermissions)
+            if let space = rest.firstIndex(of: " "), rest.distance(from: rest.startIndex, to: space) == 6 {
+                let mode = rest[..<space]
+                if mode == "120000" {
+                    kind = .symlink
+                } else if mode.hasPrefix("100"), let permissions = UInt16(mode.dropFirst(3), radix: 8),
+                    permissions == ManifestEntry.recordedPermissions(permissions),
+                    permissions != ManifestEntry.defaultPermissions
+                {
+                    kind = .file(permissions: permissions)
+                } else {
+                    throw malformed("unknown entry mode '\(mode)'")
+                }
+                rest = rest[rest.index(after: space)...]
+            }
+            let fields = rest.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3, let digest = Digest(hex: String(fields[0])), let size = Int64(fields[1]),
                 !fields[2].isEmpty, !fields[2].hasPrefix("/"), !fields[2].split(separator: "/").contains("..")
             else {
-                throw ContentStoreError.malformedManifest(
-                    path: path, line: index + 1, reason: "expected 'sha256 size path'")
+                throw malformed("expected '[mode] sha256 size path'")
             }
-            entries.append(ManifestEntry(relativePath: String(fields[2]), digest: digest, size: size))
+            entries.append(ManifestEntry(relativePath: String(fields[2]), digest: digest, size: size, kind: kind))
+        }
+        // An entry inside another entry (a file or link 'a' and a file 'a/b') cannot come from a listing, and
+        // restoring it would write through what 'a' is.
+        let paths = Set(entries.map(\.relativePath))
+        for (index, entry) in entries.enumerated() {
+            let components = entry.relativePath.split(separator: "/")
+            for end in components.indices.dropLast()
+            where paths.contains(components[...end].joined(separator: "/")) {
+                throw ContentStoreError.malformedManifest(
+                    path: path, line: index + 1, reason: "'\(entry.relativePath)' lies inside another entry")
+            }
         }
         return DirectoryManifest(entries: entries)
     }
@@ -95,12 +167,17 @@ public final class ContentHasher: @unchecked Sendable {
     }
 
     /// Hashes each workspace-relative path (file or directory); all files involved are read in parallel.
+    ///
+    /// A path that is itself a symlink is followed only when it resolves inside the workspace. Inside a directory,
+    /// symlinks are never followed: each is recorded as a link (`ManifestEntry.Kind.symlink`), so a link to `/etc`
+    /// or `/proc/self/root` costs one `readlink`, and one pointing outside the workspace is refused.
     public func hash(_ relativePaths: [String]) throws -> [String: PathHash] {
         var files: [String] = []  // workspace-relative
-        var directoryFiles: [String: [String]] = [:]  // directory -> its files, workspace-relative
+        var listings: [String: DirectoryListing] = [:]  // directory -> what it holds
         var knownStats: [String: FileStat] = [:]
         for path in relativePaths {
             let absolute = root.appendingPathComponent(path).path
+            if FileStat.at(absolute)?.kind == .symlink { try checkResolvesInside(path) }
             guard let stat = FileStat.at(absolute, followingSymlinks: true) else {
                 throw ContentStoreError.notFound(path: path)
             }
@@ -109,9 +186,9 @@ public final class ContentHasher: @unchecked Sendable {
                 files.append(path)
                 knownStats[path] = stat
             case .directory:
-                let inside = try listFilesWithStats(inDirectory: path)
-                directoryFiles[path] = inside.map(\.path)
-                for (file, fileStat) in inside {
+                let listing = try listDirectory(path)
+                listings[path] = listing
+                for (file, fileStat) in listing.files {
                     files.append(file)
                     knownStats[file] = fileStat
                 }
@@ -121,8 +198,8 @@ public final class ContentHasher: @unchecked Sendable {
         let fileHashes = try hashFiles(files, knownStats: knownStats)
         var result: [String: PathHash] = [:]
         for path in relativePaths {
-            if let inside = directoryFiles[path] {
-                let manifest = try manifest(directory: path, files: inside, hashes: fileHashes)
+            if let listing = listings[path] {
+                let manifest = manifest(directory: path, listing: listing, hashes: fileHashes)
                 let size = manifest.entries.reduce(Int64(0)) { $0 + $1.size }
                 result[path] = PathHash(
                     digest: manifest.digest, isDirectory: true, size: size, fileCount: manifest.entries.count)
@@ -135,30 +212,42 @@ public final class ContentHasher: @unchecked Sendable {
 
     /// The manifest of a workspace directory (hashing what the stat cache cannot answer).
     public func manifest(directory: String) throws -> DirectoryManifest {
-        let files = try listFiles(inDirectory: directory)
-        return try manifest(directory: directory, files: files, hashes: try hashFiles(files))
+        let listing = try listDirectory(directory)
+        let paths = listing.files.map(\.path)
+        let stats = Dictionary(uniqueKeysWithValues: listing.files.map { ($0.path, $0.stat) })
+        return manifest(directory: directory, listing: listing, hashes: try hashFiles(paths, knownStats: stats))
     }
 
     private func manifest(
-        directory: String, files: [String], hashes: [String: (digest: Digest, size: Int64)]
-    ) throws -> DirectoryManifest {
+        directory: String, listing: DirectoryListing, hashes: [String: (digest: Digest, size: Int64)]
+    ) -> DirectoryManifest {
         let prefixLength = directory.count + 1
-        return DirectoryManifest(
-            entries: files.compactMap { file in
-                guard let hash = hashes[file] else { return nil }
-                return ManifestEntry(
-                    relativePath: String(file.dropFirst(prefixLength)), digest: hash.digest, size: hash.size)
-            })
+        var entries: [ManifestEntry] = listing.files.compactMap { file, stat in
+            guard let hash = hashes[file] else { return nil }
+            return ManifestEntry(
+                relativePath: String(file.dropFirst(prefixLength)), digest: hash.digest, size: hash.size,
+                kind: .file(permissions: ManifestEntry.recordedPermissions(stat.permissions)))
+        }
+        for (link, target) in listing.links {
+            let bytes = Data(target.utf8)
+            entries.append(
+                ManifestEntry(
+                    relativePath: String(link.dropFirst(prefixLength)), digest: Digest.of(bytes),
+                    size: Int64(bytes.count), kind: .symlink))
+        }
+        return DirectoryManifest(entries: entries)
     }
 
-    /// Every regular file under a workspace-relative directory, recursively, workspace-relative.
-    func listFiles(inDirectory directory: String) throws -> [String] {
-        try listFilesWithStats(inDirectory: directory).map(\.path)
+    /// What a directory holds, as pipe stores it: regular files, with the `lstat` taken while listing (so it is
+    /// not taken twice), and symlinks with their target text. Both workspace-relative, sorted.
+    struct DirectoryListing {
+        var files: [(path: String, stat: FileStat)] = []
+        var links: [(path: String, target: String)] = []
     }
 
-    /// Every regular file under a directory with the stat taken while listing (so it is not taken twice).
-    func listFilesWithStats(inDirectory directory: String) throws -> [(path: String, stat: FileStat)] {
-        var result: [(path: String, stat: FileStat)] = []
+    /// Every regular file and symlink under a workspace-relative directory, recursively, never following a link.
+    func listDirectory(_ directory: String) throws -> DirectoryListing {
+        var listing = DirectoryListing()
         var pending = [directory]
         while let current = pending.popLast() {
             let absolute = root.appendingPathComponent(current).path
@@ -170,17 +259,50 @@ public final class ContentHasher: @unchecked Sendable {
             }
             for name in names {
                 let child = current + "/" + name
-                guard let stat = FileStat.at(root.appendingPathComponent(child).path, followingSymlinks: true) else {
-                    continue
-                }
+                guard !name.contains("\n") else { throw ContentStoreError.unsupportedName(path: child) }
+                guard let stat = FileStat.at(root.appendingPathComponent(child).path) else { continue }
                 switch stat.kind {
-                case .file: result.append((child, stat))
+                case .file: listing.files.append((child, stat))
                 case .directory: pending.append(child)
-                default: throw ContentStoreError.unsupportedFileType(path: child)
+                case .symlink: listing.links.append((child, try linkTarget(child)))
+                case .other: throw ContentStoreError.unsupportedFileType(path: child)
                 }
             }
         }
-        return result.sorted { $0.path < $1.path }
+        listing.files.sort { $0.path < $1.path }
+        listing.links.sort { $0.path < $1.path }
+        return listing
+    }
+
+    /// The target text of the symlink at a workspace-relative path inside a directory output, refused when it is
+    /// absolute or climbs out of the workspace: such a link is not portable, and restoring it would hand whoever
+    /// follows it files that were never part of the output. The link is never followed, only read.
+    func linkTarget(_ path: String) throws -> String {
+        let absolute = root.appendingPathComponent(path).path
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(absolute, &buffer, buffer.count - 1)
+        guard count >= 0 else { throw ContentStoreError.cannotRead(path: path, reason: errnoText()) }
+        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !target.hasPrefix("/") else {
+            throw ContentStoreError.symlinkOutsideWorkspace(path: path, target: target)
+        }
+        // Lexically, from the link's directory: one level down per name, one up per '..', never above the root.
+        var depth = path.split(separator: "/").count - 1
+        for component in target.split(separator: "/") where component != "." {
+            depth += component == ".." ? -1 : 1
+            if depth < 0 { throw ContentStoreError.symlinkOutsideWorkspace(path: path, target: target) }
+        }
+        return target
+    }
+
+    /// A declared path that is a symlink is followed only when it resolves inside the workspace.
+    private func checkResolvesInside(_ path: String) throws {
+        let absolute = root.appendingPathComponent(path).path
+        guard let resolved = canonicalPath(absolute) else { return }  // dangling: reported as not found
+        let base = canonicalPath(root.path) ?? root.path
+        guard resolved == base || resolved.hasPrefix(base + "/") else {
+            throw ContentStoreError.symlinkOutsideWorkspace(path: path, target: resolved)
+        }
     }
 
     /// Hashes regular files, answering from the stat cache where it can and reading the rest in parallel.

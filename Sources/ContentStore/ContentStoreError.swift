@@ -10,6 +10,10 @@ public enum ContentStoreError: Error, CustomStringConvertible, Equatable {
     case malformedManifest(path: String, line: Int, reason: String)
     case malformedRunCacheEntry(path: String, reason: String)
     case unsupportedFileType(path: String)
+    /// A symlink in an output that points outside the workspace (or is absolute); `target` is what it says.
+    case symlinkOutsideWorkspace(path: String, target: String)
+    /// A name that a manifest line cannot hold (a newline in it).
+    case unsupportedName(path: String)
 
     public var description: String {
         switch self {
@@ -22,7 +26,11 @@ public enum ContentStoreError: Error, CustomStringConvertible, Equatable {
         case .malformedManifest(let path, let line, let reason):
             return "\(path):\(line): malformed directory manifest: \(reason)"
         case .malformedRunCacheEntry(let path, let reason): return "\(path): malformed run-cache entry: \(reason)"
-        case .unsupportedFileType(let path): return "\(path): not a regular file or directory"
+        case .unsupportedFileType(let path): return "\(path): not a regular file, directory or symlink"
+        case .symlinkOutsideWorkspace(let path, let target):
+            return "\(path): a symlink to '\(target)', outside the workspace; pipe never follows such a link and "
+                + "stores symlinks only when they point inside the workspace"
+        case .unsupportedName(let path): return "\(path.debugDescription): a file name with a newline cannot be stored"
         }
     }
 }

@@ -12,6 +12,8 @@ public struct FileStat: Equatable, Sendable {
     public let size: Int64
     public let mtimeNanoseconds: Int64
     public let ctimeNanoseconds: Int64
+    /// The permission bits (`st_mode & 07777`).
+    public let permissions: UInt16
 
     /// The facts of the file at `path`, or `nil` when nothing is there. Follows symlinks only when asked.
     public static func at(_ path: String, followingSymlinks: Bool = false) -> FileStat? {
@@ -32,7 +34,15 @@ public struct FileStat: Equatable, Sendable {
         size = Int64(info.st_size)
         mtimeNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         ctimeNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+        permissions = UInt16(info.st_mode & 0o7777)
     }
+}
+
+/// `realpath(3)`: the absolute path with every symlink resolved; nil when it does not exist.
+func canonicalPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 /// Wall-clock time in nanoseconds since the epoch.
@@ -90,7 +100,12 @@ public enum AtomicFile {
             throw error
         }
         close(fd)
-        try rename(temporary, to: url)
+        do {
+            try rename(temporary, to: url)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
         if durable { syncDirectory(directory) }
         guard hashing else { return (nil, nil) }
         return (sink.hasher?.finish(), FileStat.at(url.path))
@@ -119,6 +134,17 @@ public enum AtomicFile {
                 }
                 offset += written
             }
+        }
+    }
+
+    /// Removes the temporary files that `write` left beside `url` when a process died between creating and
+    /// renaming one. Only for a file whose writers all hold a lock the caller holds too.
+    public static func removeStaleTemporaries(of url: URL) {
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            unlink(directory.appendingPathComponent(name).path)
         }
     }
 

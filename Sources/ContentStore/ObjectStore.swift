@@ -50,26 +50,51 @@ public final class ObjectStore: @unchecked Sendable {
         guard !contains(digest) else { return digest }
         let temporary = try makeTemporaryURL()
         try AtomicFile.write(data, to: temporary)
-        try moveIntoStore(temporary, digest: digest)
+        try moveIntoStore(temporary, digest: digest, mode: 0o444)
         return digest
     }
 
     /// Copies the file at `path` into the store, checking while copying that it still hashes to `digest`.
-    public func commitFile(at path: String, digest: Digest) throws {
-        guard !contains(digest) else { return }
+    ///
+    /// An object is readable by the classes that could read the file (0444 for an ordinary file, 0400 for a 0600
+    /// one): the cache never widens who may read content. Content shared by a private and a public file is kept
+    /// at the narrower mode. `followingSymlinks: false` refuses a path that became a symlink since it was listed.
+    public func commitFile(
+        at path: String, digest: Digest, permissions: UInt16 = ManifestEntry.defaultPermissions,
+        followingSymlinks: Bool = true
+    ) throws {
+        let objectMode = mode_t(permissions & 0o444)
+        if let existing = FileStat.at(objectURL(digest).path), existing.kind == .file {
+            let narrower = mode_t(existing.permissions) & objectMode
+            if narrower != mode_t(existing.permissions) { chmod(objectURL(digest).path, narrower) }
+            return
+        }
         let temporary = try makeTemporaryURL()
-        let actual = try copyHashing(from: path, to: temporary.path)
+        let actual = try copyHashing(from: path, to: temporary.path, followingSymlinks: followingSymlinks)
         guard actual == digest else {
             unlink(temporary.path)
             throw ContentStoreError.corruptObject(path: path, expected: digest.hex, actual: actual.hex)
         }
-        try moveIntoStore(temporary, digest: digest)
+        try moveIntoStore(temporary, digest: digest, mode: objectMode)
     }
 
-    /// Commits every file of a directory and then its manifest (whose digest is the directory's hash).
+    /// Commits every entry of a directory and then its manifest (whose digest is the directory's hash): a file's
+    /// bytes, or a symlink's target text, read again with `readlink` and checked against the manifest.
     public func commitDirectory(at path: String, manifest: DirectoryManifest) throws {
         for entry in manifest.entries {
-            try commitFile(at: path + "/" + entry.relativePath, digest: entry.digest)
+            let entryPath = path + "/" + entry.relativePath
+            switch entry.kind {
+            case .file(let permissions):
+                try commitFile(at: entryPath, digest: entry.digest, permissions: permissions, followingSymlinks: false)
+            case .symlink:
+                let target = try readLinkTarget(entryPath)
+                let actual = Digest.of(Data(target.utf8))
+                guard actual == entry.digest else {
+                    throw ContentStoreError.corruptObject(
+                        path: entryPath, expected: entry.digest.hex, actual: actual.hex)
+                }
+                try store(Data(target.utf8))
+            }
         }
         try store(manifest.bytes)
     }
@@ -108,13 +133,21 @@ public final class ObjectStore: @unchecked Sendable {
             if isDirectory {
                 let manifest = try loadManifest(digest)
                 try createDirectory(staging)
+                // Files first, links last: nothing is ever written through a link this checkout made.
+                var links: [(target: URL, digest: Digest)] = []
                 for entry in manifest.entries {
                     let target = staging.appendingPathComponent(entry.relativePath)
                     try createDirectory(target.deletingLastPathComponent())
-                    try placeObject(entry.digest, at: target.path, mode: mode)
+                    switch entry.kind {
+                    case .file(let permissions):
+                        try placeObject(entry.digest, at: target.path, mode: mode, permissions: permissions)
+                    case .symlink:
+                        links.append((target, entry.digest))
+                    }
                 }
+                for link in links { try placeLink(link.digest, at: link.target.path) }
             } else {
-                try placeObject(digest, at: staging.path, mode: mode)
+                try placeObject(digest, at: staging.path, mode: mode, permissions: ManifestEntry.defaultPermissions)
             }
             try replace(destinationURL, with: staging)
         } catch {
@@ -159,7 +192,34 @@ public final class ObjectStore: @unchecked Sendable {
 
     // MARK: - Private
 
-    private func placeObject(_ digest: Digest, at path: String, mode: LinkMode) throws {
+    /// Puts a verified object at `path` with the recorded permissions (the umask still applies, as to any file
+    /// created). A hard link shares the object's inode and so its read-only mode: only an ordinary file is linked;
+    /// an executable or a private one is copied, so that its own mode is kept.
+    private func placeObject(_ digest: Digest, at path: String, mode: LinkMode, permissions: UInt16) throws {
+        let object = try verifiedObject(digest)
+        let creationMode = mode_t(permissions)
+        switch mode {
+        case .hardlink where permissions == ManifestEntry.defaultPermissions:
+            guard link(object.path, path) == 0 else {
+                throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
+            }
+        case .reflink:
+            if try !cloneFile(from: object.path, to: path, creationMode: creationMode) {
+                try copyFile(from: object.path, to: path, creationMode: creationMode)
+            }
+        case .copy, .hardlink:
+            try copyFile(from: object.path, to: path, creationMode: creationMode)
+        }
+    }
+
+    /// Makes the symlink whose target text is the object `digest`.
+    private func placeLink(_ digest: Digest, at path: String) throws {
+        let target = String(decoding: try readFile(try verifiedObject(digest)), as: UTF8.self)
+        guard symlink(target, path) == 0 else { throw ContentStoreError.cannotWrite(path: path, reason: errnoText()) }
+    }
+
+    /// The object's URL once its bytes are checked against its name; a corrupt one is quarantined.
+    private func verifiedObject(_ digest: Digest) throws -> URL {
         let object = objectURL(digest)
         guard FileStat.at(object.path) != nil else { throw ContentStoreError.missingObject(digest: digest.hex) }
         let (actual, _) = try FileHashing.hash(path: object.path)
@@ -167,16 +227,15 @@ public final class ObjectStore: @unchecked Sendable {
             quarantine(digest)
             throw ContentStoreError.corruptObject(path: object.path, expected: digest.hex, actual: actual.hex)
         }
-        switch mode {
-        case .hardlink:
-            guard link(object.path, path) == 0 else {
-                throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
-            }
-        case .reflink:
-            if try !cloneFile(from: object.path, to: path) { try copyFile(from: object.path, to: path) }
-        case .copy:
-            try copyFile(from: object.path, to: path)
-        }
+        return object
+    }
+
+    /// The target text of a symlink, read without following it.
+    private func readLinkTarget(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { throw ContentStoreError.cannotRead(path: path, reason: errnoText()) }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func replace(_ destination: URL, with staging: URL) throws {
@@ -206,10 +265,10 @@ public final class ObjectStore: @unchecked Sendable {
         return temporaryDirectory.appendingPathComponent("\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
     }
 
-    private func moveIntoStore(_ temporary: URL, digest: Digest) throws {
+    private func moveIntoStore(_ temporary: URL, digest: Digest, mode: mode_t) throws {
         let target = objectURL(digest)
         try createDirectory(target.deletingLastPathComponent())
-        chmod(temporary.path, 0o444)
+        chmod(temporary.path, mode)
         try AtomicFile.rename(temporary, to: target)
     }
 
@@ -221,20 +280,24 @@ public final class ObjectStore: @unchecked Sendable {
         }
     }
 
-    /// Copies `source` to `destination` (created new), hashing the bytes on the way, and flushes it.
-    private func copyHashing(from source: String, to destination: String) throws -> Digest {
+    /// Copies `source` to a new temporary file, hashing the bytes on the way, and flushes it. The copy is created
+    /// 0600: it is only the store's until `moveIntoStore` gives it the object's mode.
+    private func copyHashing(from source: String, to destination: String, followingSymlinks: Bool) throws -> Digest {
         var hasher = SHA256Hasher()
-        try copyFile(from: source, to: destination) { hasher.update($0) }
+        try copyFile(
+            from: source, to: destination, creationMode: 0o600, followingSymlinks: followingSymlinks
+        ) { hasher.update($0) }
         return hasher.finish()
     }
 
     private func copyFile(
-        from source: String, to destination: String, observe: ((UnsafeRawBufferPointer) -> Void)? = nil
+        from source: String, to destination: String, creationMode: mode_t, followingSymlinks: Bool = true,
+        observe: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) throws {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
+        let input = open(source, O_RDONLY | O_CLOEXEC | (followingSymlinks ? 0 : O_NOFOLLOW))
         guard input >= 0 else { throw ContentStoreError.cannotRead(path: source, reason: errnoText()) }
         defer { close(input) }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, creationMode)
         guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
         defer { close(output) }
         let size = FileHashing.chunkSize
@@ -263,11 +326,11 @@ public final class ObjectStore: @unchecked Sendable {
     }
 
     /// A copy-on-write clone (`FICLONE`); false when the filesystem cannot clone.
-    private func cloneFile(from source: String, to destination: String) throws -> Bool {
+    private func cloneFile(from source: String, to destination: String, creationMode: mode_t) throws -> Bool {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw ContentStoreError.cannotRead(path: source, reason: errnoText()) }
         defer { close(input) }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, creationMode)
         guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
         let ficlone: UInt = 0x4004_9409
         let cloned = ioctl(output, ficlone, input) == 0

@@ -106,6 +106,12 @@ public struct BeatClassifier: Sendable {
         guard let rate = Double(rateText), rate.isFinite, rate > 0 else {
             throw fail("metadata sampling_rate '\(rateText)' is not a rate in Hz")
         }
+        // A model trained at 1 Hz calls nearly every beat arrhythmic; one at 1 MHz makes every record resampled
+        // to it enormous.
+        guard ECGSamplingRate.isUsable(rate) else {
+            throw fail(
+                "metadata sampling_rate \(rateText) Hz is outside \(ECGSamplingRate.rangeText), the rates of ECG")
+        }
         settings.targetRate = rate
         let normalizationText = metadata["normalization"] ?? "minmax"
         guard let normalization = BeatWindowNormalization(rawValue: normalizationText) else {

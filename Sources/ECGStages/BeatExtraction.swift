@@ -124,7 +124,8 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
         case .missingAnnotations(let record, let annotator, let reason):
             return "\(record): labels need the reference annotations \(record).\(annotator): \(reason)"
         case .badSamplingRate(let record, let rate):
-            return "\(record): unusable sampling rate \(rate) Hz"
+            return
+                "\(record): sampling rate \(rate) Hz is outside \(ECGSamplingRate.rangeText), where ECG beats can be cut"
         }
     }
 }
@@ -142,8 +143,12 @@ public enum BeatExtraction {
         let samplesPerFrame = max(1, channel.samplesPerFrame)
         let sourceRate = record.header.samplingFrequency * Double(samplesPerFrame)
         let name = record.location.name
-        guard sourceRate.isFinite, sourceRate > 0 else {
-            throw BeatExtractionError.badSamplingRate(record: name, rate: sourceRate)
+        // A rate out of range would make the resampler or the detector ask for absurd amounts of memory.
+        guard ECGSamplingRate.isUsable(sourceRate) else {
+            throw BeatExtractionError.badSamplingRate(record: record.headerPath, rate: sourceRate)
+        }
+        if let target = settings.targetRate, !ECGSamplingRate.isUsable(target) {
+            throw BeatExtractionError.badSamplingRate(record: "target rate", rate: target)
         }
         var signal = channel.physical()
         var rate = sourceRate

@@ -65,7 +65,7 @@ public struct PreprocessStage: BuiltinStage {
         let lead = try params.string("lead")
         settings.lead = LeadSelection(text: lead, fallbackToFirst: true)
         settings.windowLength = try params.int("window", in: 8...16_384)
-        settings.targetRate = try params.optionalDouble("resample_hz", in: 1...100_000)
+        settings.targetRate = try params.optionalDouble("resample_hz", in: ECGSamplingRate.usable)
         switch try params.string("normalize") {
         case "minmax": settings.normalization = .minMax
         case "zscore": settings.normalization = .zScore

@@ -76,7 +76,7 @@ public struct PipeCommand: ParsableCommand {
     static func isBadInput(_ error: Error) -> Bool {
         switch error {
         case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
-            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError:
+            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError:
             return true
         default:
             return false

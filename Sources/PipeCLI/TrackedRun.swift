@@ -15,6 +15,9 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     let workspace: URL
     /// Provenance for built-in stages: this run's id, the commit it ran at, the pipe version.
     let facts: [String: String]
+    let kind: RunKind
+    /// Set once the repro has planned its stages: from then on it is a run, whatever becomes of it.
+    private var planned = false
     private var overridden: Set<String> = []
     private var warnedAboutStore = false
     private let lock = NSLock()
@@ -34,6 +37,7 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
             kind: kind, argv: ["pipe"] + CommandLine.arguments.dropFirst(), git: git, pipeVersion: PipeCommand.version)
         self.console = console
         self.workspace = workspace
+        self.kind = kind
         var facts = ["run_id": run.description, "pipe_version": PipeCommand.version]
         if !git.commit.isEmpty { facts["git_commit"] = git.commit + (git.isDirty ? "-dirty" : "") }
         self.facts = facts
@@ -47,9 +51,17 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
         record { try store.finishRun(run, status: summary.succeeded ? .succeeded : .failed) }
     }
 
+    /// A repro refused before it planned anything (another holds the workspace, a bad pipeline or `-S`) ran
+    /// nothing, so it is not kept as a run: it would otherwise become `@last` and hide the run before it.
     func finishFailed() {
         flushSkipped()
-        record { try store.finishRun(run, status: .failed) }
+        lock.lock()
+        let refused = kind == .repro && !planned
+        lock.unlock()
+        record {
+            try store.finishRun(run, status: .failed)
+            if refused { try store.remove([run]) }
+        }
     }
 
     /// Skipped stages did nothing a crash could lose, so they are written in one transaction with the next
@@ -67,6 +79,9 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     // MARK: ReproObserver
 
     func reproPlanned(stages: [String], params: [String: ResolvedParams]) {
+        lock.lock()
+        planned = true
+        lock.unlock()
         var values: [String: RunParam] = [:]
         for resolved in params.values {
             for (reference, value) in resolved.values {

@@ -60,6 +60,8 @@ public struct ParamOverride: Equatable, Sendable {
     public var key: String
     public var value: CanonicalValue
     public var text: String
+    /// `STAGE.KEY`, the part before `=`.
+    public var target: String
 
     /// Parses `STAGE.KEY=VALUE`; VALUE is read as a YAML scalar or flow value (`0.01`, `true`, `[1, 2]`).
     public init(parsing text: String) throws {
@@ -73,7 +75,9 @@ public struct ParamOverride: Equatable, Sendable {
         else { throw PipelineError.badOverride(text: text, problem: "expected STAGE.KEY before '='") }
         let node: Node
         do {
-            node = try Yams.compose(yaml: valueText, .basic) ?? Node("", Tag(.null, .basic), .plain)
+            node = try YAMLDocument.compose(valueText, file: "-S") ?? Node("", Tag(.null, .basic), .plain)
+        } catch PipelineError.aliasExpansion(_, let limit) {
+            throw PipelineError.badOverride(text: text, problem: "its YAML aliases expand past \(limit) nodes")
         } catch {
             throw PipelineError.badOverride(text: text, problem: "value is not valid YAML")
         }
@@ -81,6 +85,100 @@ public struct ParamOverride: Equatable, Sendable {
         self.key = String(target[target.index(after: dot)...])
         self.value = CanonicalValue(node)
         self.text = text
+        self.target = String(target)
+    }
+
+    /// Binds each override to a param some stage declares: `STAGE.KEY` names key KEY of `stages/STAGE.yaml`,
+    /// split at the first dot that gives a declared pair (a stage name may contain dots). An override that
+    /// names no declared param would be silently ignored, so it is refused, naming the closest declared one.
+    static func bind(_ overrides: [ParamOverride], to definition: PipelineDefinition) throws -> [ParamOverride] {
+        let declared = Set(definition.stages.flatMap(\.params).map { ParamTarget(file: $0.file, key: $0.key) })
+        return try overrides.map { override in
+            var bound = override
+            for split in override.splits() where declared.contains(split) {
+                bound.file = split.file
+                bound.key = split.key
+                return bound
+            }
+            throw override.unknown(declared: declared)
+        }
+    }
+
+    /// Why this override binds to nothing: its file is read by no stage (the closest `STAGE.KEY` is
+    /// suggested), or its key is not declared for that file (the closest key of that file is suggested, else
+    /// the declared ones are listed).
+    private func unknown(declared: Set<ParamTarget>) -> PipelineError {
+        let files = Set(splits().map(\.file))
+        let keysOfFile = declared.filter { files.contains($0.file) }.map(\.key).sorted()
+        guard !keysOfFile.isEmpty else {
+            let names = declared.compactMap(\.overrideName).sorted()
+            return .unknownOverride(
+                text: text, problem: "no stage reads params from \(file)",
+                suggestion: ClosestName.find(target, among: names))
+        }
+        if let closest = ClosestName.find(key, among: keysOfFile) {
+            let stage = file.dropFirst("stages/".count).dropLast(".yaml".count)
+            return .unknownOverride(
+                text: text, problem: "no stage declares param '\(key)' of \(file)", suggestion: "\(stage).\(closest)")
+        }
+        let shown = keysOfFile.prefix(12).joined(separator: ", ") + (keysOfFile.count > 12 ? ", …" : "")
+        return .unknownOverride(
+            text: text, problem: "no stage declares param '\(key)' of \(file) (declared: \(shown))", suggestion: nil)
+    }
+
+    /// Every way to read `target` as `stages/STAGE.yaml` + key, first dot first.
+    private func splits() -> [ParamTarget] {
+        target.indices.filter { target[$0] == "." && $0 != target.startIndex }.compactMap { dot in
+            let key = target[target.index(after: dot)...]
+            guard !key.isEmpty else { return nil }
+            return ParamTarget(file: "stages/\(target[..<dot]).yaml", key: String(key))
+        }
+    }
+}
+
+/// A params file and key, as `-S` addresses them.
+private struct ParamTarget: Hashable {
+    var file: String
+    var key: String
+
+    /// `STAGE.KEY` for a key of `stages/STAGE.yaml`; nil for params files `-S` cannot reach.
+    var overrideName: String? {
+        guard file.hasPrefix("stages/"), file.hasSuffix(".yaml") else { return nil }
+        return "\(file.dropFirst("stages/".count).dropLast(".yaml".count)).\(key)"
+    }
+}
+
+/// The closest of some names to a mistyped one, by edit distance, when it is close enough to be a typo.
+enum ClosestName {
+    static func find(_ typed: String, among names: [String]) -> String? {
+        let scored = names.map { (name: $0, distance: distance(typed, $0)) }
+        guard let best = scored.min(by: { ($0.distance, $0.name) < ($1.distance, $1.name) }) else { return nil }
+        // More than a third of the name rewritten is another name, not a typo.
+        return best.distance <= max(2, typed.count / 3) ? best.name : nil
+    }
+
+    /// Levenshtein distance over characters, with a transposition counting once (`epohcs` → `epochs`).
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        // rows[i][j]: the distance between a[..<i] and b[..<j]; three rows are enough for transpositions.
+        var previous2 = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    current[j] = min(current[j], previous2[j - 2] + 1)
+                }
+            }
+            (previous2, previous, current) = (previous, current, previous2)
+        }
+        return previous[b.count]
     }
 }
 

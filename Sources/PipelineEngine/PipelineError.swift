@@ -21,6 +21,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String)
     case unreadableFile(path: String, reason: String)
     case malformedYAML(SourceLocation, problem: String)
+    /// Aliases expand the document past `limit` nodes (an alias bomb); the location is the alias that crossed it.
+    case aliasExpansion(SourceLocation, limit: Int)
     case unexpectedType(SourceLocation, expected: String)
     case unknownKey(SourceLocation, key: String, allowed: [String])
     case duplicateKey(SourceLocation, key: String)
@@ -32,6 +34,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case emptyCommand(SourceLocation, stage: String)
     case invalidPath(SourceLocation, path: String, problem: String)
     case pathEscapesWorkspace(SourceLocation, path: String, reason: String)
+    /// An output (`key` is `outs`, `metrics` or `plots`) that is, lies inside or contains a path pipe or git keeps.
+    case protectedOutput(SourceLocation, key: String, path: String, protected: String, what: String)
     case duplicateOutput(SourceLocation, path: String, stage: String, otherStage: String)
     case overlappingOutputs(SourceLocation, path: String, stage: String, enclosing: String, otherStage: String)
     case cycle(SourceLocation, stages: [String])
@@ -44,6 +48,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     /// `pipe remote add/remove` cannot edit the file safely (a flow-style `remotes: {…}`, a duplicate name…).
     case cannotEditRemotes(file: String, problem: String)
     case badOverride(text: String, problem: String)
+    /// A `-S` that names no declared param; `suggestion` is the closest `STAGE.KEY` that -S can set.
+    case unknownOverride(text: String, problem: String, suggestion: String?)
     case malformedLock(path: String, problem: String)
     case newerLock(path: String, schema: Int, supported: Int)
 
@@ -52,6 +58,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .missingFile(let path): return "\(path): no such file"
         case .unreadableFile(let path, let reason): return "\(path): cannot read: \(reason)"
         case .malformedYAML(let at, let problem): return "\(at): malformed YAML: \(problem)"
+        case .aliasExpansion(let at, let limit):
+            return "\(at): YAML aliases expand the document past \(limit) nodes; refused (an alias bomb?)"
         case .unexpectedType(let at, let expected): return "\(at): expected \(expected)"
         case .unknownKey(let at, let key, let allowed):
             return "\(at): unknown key '\(key)' (allowed: \(allowed.joined(separator: ", ")))"
@@ -68,6 +76,19 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .invalidPath(let at, let path, let problem): return "\(at): invalid path '\(path)': \(problem)"
         case .pathEscapesWorkspace(let at, let path, let reason):
             return "\(at): path '\(path)' escapes the workspace: \(reason)"
+        case .protectedOutput(let at, let key, let path, let protected, let what):
+            let relation: String
+            if path == protected {
+                relation = "is \(what)"
+            } else if isInside(path, protected) {
+                relation = "lies inside '\(protected)' (\(what))"
+            } else if isInside(protected, path) {
+                relation = "contains '\(protected)' (\(what))"
+            } else {
+                relation = "reaches '\(protected)' (\(what))"
+            }
+            return "\(at): \(key) entry '\(path)' \(relation); outputs are deleted before their stage runs, "
+                + "so no stage may write there"
         case .duplicateOutput(let at, let path, let stage, let other):
             return "\(at): output '\(path)' of stage '\(stage)' is also an output of stage '\(other)'"
         case .overlappingOutputs(let at, let path, let stage, let enclosing, let other):
@@ -90,6 +111,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "\(prefix)unknown remote '\(name)' (\(list))"
         case .cannotEditRemotes(let file, let problem): return "\(file): \(problem)"
         case .badOverride(let text, let problem): return "bad --set '\(text)': \(problem)"
+        case .unknownOverride(let text, let problem, let suggestion):
+            return "bad --set '\(text)': \(problem)" + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
         case .malformedLock(let path, let problem): return "\(path): malformed lock file: \(problem)"
         case .newerLock(let path, let schema, let supported):
             return "\(path): written by a newer pipe (schema \(schema); this pipe reads up to \(supported))"
@@ -99,10 +122,12 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     /// Where in a file the problem is, when it is in one.
     public var location: SourceLocation? {
         switch self {
-        case .malformedYAML(let at, _), .unexpectedType(let at, _), .unknownKey(let at, _, _), .duplicateKey(let at, _),
+        case .malformedYAML(let at, _), .aliasExpansion(let at, _), .unexpectedType(let at, _),
+            .unknownKey(let at, _, _), .duplicateKey(let at, _),
             .invalidStageName(let at, _), .kindAmbiguous(let at, _), .kindMissing(let at, _),
             .unknownBuiltin(let at, _, _), .emptyCommand(let at, _), .invalidPath(let at, _, _),
-            .pathEscapesWorkspace(let at, _, _), .duplicateOutput(let at, _, _, _),
+            .pathEscapesWorkspace(let at, _, _), .protectedOutput(let at, _, _, _, _),
+            .duplicateOutput(let at, _, _, _),
             .overlappingOutputs(let at, _, _, _, _),
             .cycle(let at, _), .missingDependency(let at, _, _), .missingParamsFile(let at, _, _),
             .missingParam(let at, _, _, _), .invalidRemote(let at, _, _):

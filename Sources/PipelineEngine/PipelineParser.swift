@@ -127,7 +127,7 @@ public struct PipelineParser {
             }
             kind = .builtin(name: builtin)
         case (.none, .some(let cmd)):
-            let commands = try stringOrList(cmd)
+            let commands = try commandList(cmd)
             guard !commands.isEmpty, commands.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
                 throw PipelineError.emptyCommand(location(cmd), stage: name)
             }
@@ -184,6 +184,7 @@ public struct PipelineParser {
             case .scalar:
                 let path = try string(item)
                 try checkPathSyntax(path, at: location(item))
+                try ProtectedPaths.check(output: normalize(path), role: role, at: location(item))
                 result.append(
                     OutputDeclaration(
                         path: normalize(path), role: role, cache: defaultCache, persist: false, location: location(item)
@@ -196,6 +197,7 @@ public struct PipelineParser {
                 }
                 let path = try string(pathNode)
                 try checkPathSyntax(path, at: location(pathNode))
+                try ProtectedPaths.check(output: normalize(path), role: role, at: location(pathNode))
                 result.append(
                     OutputDeclaration(
                         path: normalize(path), role: role, cache: try bool(value(map, "cache")) ?? defaultCache,
@@ -245,9 +247,20 @@ public struct PipelineParser {
         return scalar.string
     }
 
-    private func stringOrList(_ node: Node) throws -> [String] {
-        if case .sequence(let items) = node { return try items.map { try string($0) } }
-        return [try string(node)]
+    /// `cmd:` as one command or a list. Each must be text: YAML reads a plain `42` or `true` as a number or a
+    /// boolean, which is not what the author of a shell command meant, so it is refused with the fix.
+    private func commandList(_ node: Node) throws -> [String] {
+        let items: [Node]
+        if case .sequence(let sequence) = node { items = Array(sequence) } else { items = [node] }
+        return try items.map { item in
+            let text = try string(item)
+            guard case .scalar(let scalar) = item, case .string = YAMLScalar.resolve(scalar) else {
+                throw PipelineError.unexpectedType(
+                    location(item),
+                    expected: "a command string (YAML reads \(text) as a value, not text: quote it, '\(text)')")
+            }
+            return text
+        }
     }
 
     private func bool(_ node: Node?) throws -> Bool? {
@@ -303,7 +316,16 @@ func normalize(_ path: String) -> String {
 
 /// Composes YAML text into a node tree, turning Yams errors into located `PipelineError`s.
 enum YAMLDocument {
+    /// Every YAML text pipe reads from outside comes through here, so the alias-expansion limit
+    /// (`YAMLExpansion`) holds for all of them before Yams builds a tree.
     static func compose(_ text: String, file: String) throws -> Node? {
+        do {
+            try YAMLExpansion.check(text)
+        } catch let exceeded as YAMLExpansion.Exceeded {
+            throw PipelineError.aliasExpansion(
+                SourceLocation(file: file, line: exceeded.line, column: exceeded.column), limit: YAMLExpansion.nodeLimit
+            )
+        }
         do {
             return try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {

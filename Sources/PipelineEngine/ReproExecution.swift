@@ -370,9 +370,8 @@ final class ReproExecution: @unchecked Sendable {
                 let lockedManifest = try? store.loadManifest(locked.digest)
             {
                 let now = try hasher.manifest(directory: output.path)
-                let before = Dictionary(
-                    uniqueKeysWithValues: lockedManifest.entries.map { ($0.relativePath, $0.digest) })
-                let changed = now.entries.filter { before[$0.relativePath] != $0.digest }.map(\.relativePath)
+                let before = Dictionary(uniqueKeysWithValues: lockedManifest.entries.map { ($0.relativePath, $0) })
+                let changed = now.entries.filter { before[$0.relativePath] != $0 }.map(\.relativePath)
                 if !changed.isEmpty { message += " (files: \(changed.prefix(5).joined(separator: ", ")))" }
             }
             mismatches.append(message)

@@ -87,23 +87,37 @@ public struct StageGraph: Sendable {
         }
     }
 
-    /// A declared path whose existing part resolves (through symlinks) outside the workspace is refused.
+    /// A declared path whose existing part resolves (through symlinks) outside the workspace is refused, and
+    /// so is an output that reaches a protected path through a symlink (`link -> .git`, `outs: [link/hooks]`).
     private static func checkEscapes(_ definition: PipelineDefinition, workspace: URL) throws {
         let root = realPath(workspace.path) ?? workspace.path
         for stage in definition.stages {
-            let declared = stage.deps.map { ($0.path, $0.location) } + stage.outputs.map { ($0.path, $0.location) }
-            for (path, location) in declared {
+            let declared =
+                stage.deps.map { ($0.path, $0.location, OutputRole?.none) }
+                + stage.outputs.map { ($0.path, $0.location, Optional($0.role)) }
+            for (path, location, role) in declared {
                 var components = path.split(separator: "/").map(String.init)
+                var missing: [String] = []
                 while !components.isEmpty {
                     let candidate = workspace.appendingPathComponent(components.joined(separator: "/")).path
                     if FileStat.at(candidate) != nil {
-                        if let resolved = realPath(candidate), resolved != root, !resolved.hasPrefix(root + "/") {
+                        guard let resolved = realPath(candidate) else { break }
+                        guard resolved == root || resolved.hasPrefix(root + "/") else {
                             throw PipelineError.pathEscapesWorkspace(
                                 location, path: path, reason: "a symlink points to \(resolved)")
                         }
+                        if let role {
+                            let inside = resolved.dropFirst(root.count).split(separator: "/").map(String.init)
+                            let target = normalize((inside + missing.reversed()).joined(separator: "/"))
+                            if target != path, let hit = ProtectedPaths.protectedPath(for: target) {
+                                throw PipelineError.protectedOutput(
+                                    location, key: role.key, path: path, protected: hit.path,
+                                    what: "\(hit.what), through a symlink")
+                            }
+                        }
                         break
                     }
-                    components.removeLast()
+                    missing.append(components.removeLast())
                 }
             }
         }

@@ -130,7 +130,8 @@ public final class Workspace: @unchecked Sendable {
         let lock = try loadLock()
         try checkTargets(targets, in: graph)
         let selected = targets.isEmpty ? graph.order : graph.withUpstream(targets)
-        let resolver = ParamsResolver(workspace: root, overrides: overrides)
+        let resolver = ParamsResolver(
+            workspace: root, overrides: try ParamOverride.bind(overrides, to: graph.definition))
         let statCache = StatCache(loading: cacheDirectory.appendingPathComponent("stat-cache"))
         let hasher = ContentHasher(root: root, statCache: statCache)
         var params: [String: ResolvedParams] = [:]
@@ -175,6 +176,8 @@ public final class Workspace: @unchecked Sendable {
             try workspaceLock.acquire(wait: options.wait, description: options.commandLine)
             runner.killLeftovers()
             store.removeTemporaryFiles()
+            // pipeline.lock is only written under the workspace lock: a temporary beside it is a dead writer's.
+            AtomicFile.removeStaleTemporaries(of: lockURL)
         }
         defer { workspaceLock.release() }
         let interrupts = options.exitOnInterrupt ? InterruptHandler(runner: runner, observer: observer) : nil
@@ -191,7 +194,8 @@ public final class Workspace: @unchecked Sendable {
         } else {
             selected = graph.withUpstream(options.targets)
         }
-        let resolver = ParamsResolver(workspace: root, overrides: options.overrides)
+        let resolver = ParamsResolver(
+            workspace: root, overrides: try ParamOverride.bind(options.overrides, to: graph.definition))
         var params: [String: ResolvedParams] = [:]
         for name in selected {
             if let stage = graph.stage(name) { params[name] = try resolver.resolve(stage) }

@@ -2,6 +2,21 @@ import ECGSignal
 import Foundation
 import WFDB
 
+/// Why a record cannot be analysed for QRS complexes; bad input (exit 2).
+public enum QRSAnalysisError: Error, Equatable, CustomStringConvertible {
+    /// The lead's rate (frames per second × samples per frame) is outside `ECGSamplingRate.usable`.
+    case unusableSamplingRate(header: String, rate: Double)
+
+    public var description: String {
+        switch self {
+        case .unusableSamplingRate(let header, let rate):
+            return
+                "\(header): sampling rate \(rate) Hz is outside \(ECGSamplingRate.rangeText), where QRS complexes can be "
+                + "detected"
+        }
+    }
+}
+
 /// The detections of one record's lead.
 public struct RecordDetections: Equatable, Sendable {
     /// Record name (the header's base name).
@@ -56,6 +71,10 @@ public enum RecordQRSAnalysis {
         }
         let samplesPerFrame = max(1, channel.samplesPerFrame)
         let rate = record.header.samplingFrequency * Double(samplesPerFrame)
+        // The detector sizes its windows in seconds: a rate out of range means useless detections or huge windows.
+        guard ECGSamplingRate.isUsable(rate) else {
+            throw QRSAnalysisError.unusableSamplingRate(header: record.headerPath, rate: rate)
+        }
         let samples = channel.physical()
         let clock = ContinuousClock()
         var peaks: [Int] = []

@@ -27,6 +27,10 @@ public enum RunField: Hashable, Sendable, CustomStringConvertible {
             guard !rest.isEmpty else {
                 throw TrackingError.badKey(key: key, reason: "missing the key after '\(prefix)'")
             }
+            // Params and metrics are stored under dotted keys with no empty part: `metrics..acc` names nothing.
+            guard !rest.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) else {
+                throw TrackingError.badKey(key: key, reason: "empty key part (a leading, trailing or doubled '.')")
+            }
             self = make(rest)
             return
         }

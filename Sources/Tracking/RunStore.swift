@@ -349,6 +349,16 @@ public final class RunStore: Sendable {
             return db.changesCount
         }
         if changed == 0 { throw TrackingError.unknownRun(id: run.rawValue) }
+        checkpoint()
+    }
+
+    /// Copies the WAL's transactions into `pipe.sqlite` and empties the WAL. SQLite does this by itself only
+    /// every 1000 pages or when the last connection closes, and pipe exits without closing it: runs then lived
+    /// only in `pipe.sqlite-wal`, and deleting that file (or the `-shm` beside it) silently lost them. Best
+    /// effort: a reader in another process may hold the WAL back, and the next finished run checkpoints it.
+    public func checkpoint() {
+        guard path != ":memory:" else { return }
+        _ = try? database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
     /// Marks `running` runs of this host whose process is gone as `interrupted`, ending them at their last

@@ -157,7 +157,7 @@ public enum HeaderParser {
             }
             header.counterFrequency = value
         }
-        guard let fs = Double(fsText), fs.isFinite, fs > 0 else {
+        guard let fs = Double(fsText), fs.isFinite, RecordHeader.samplingFrequencyRange.contains(fs) else {
             throw WFDBError.invalidSamplingFrequency(file: file, line: line, value: String(fsText))
         }
         header.samplingFrequency = fs

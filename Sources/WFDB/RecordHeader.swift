@@ -97,4 +97,10 @@ public struct RecordHeader: Equatable, Sendable {
     }
 
     public var isMultiSegment: Bool { segments != nil }
+
+    /// The sampling frequencies a header may declare. The slowest records on PhysioNet are minute-by-minute
+    /// trends (1/60 Hz) and the fastest physiological recordings run at tens of kHz; outside 0.001 Hz – 1 MHz a
+    /// rate is a typo or an attack (`1e12`), and times, durations and resampled lengths derived from it overflow
+    /// or ask for absurd amounts of memory.
+    public static let samplingFrequencyRange: ClosedRange<Double> = 0.001...1_000_000
 }

@@ -18,7 +18,7 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case invalidField(file: String, line: Int, field: String, value: String)
     /// A record line's sample count is negative.
     case invalidSampleCount(file: String, line: Int, value: String)
-    /// The sampling frequency is zero, negative or not finite.
+    /// The sampling frequency is not a number within `RecordHeader.samplingFrequencyRange`.
     case invalidSamplingFrequency(file: String, line: Int, value: String)
     /// The ADC gain is zero or not finite.
     case invalidGain(file: String, line: Int, value: String)
@@ -68,7 +68,7 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
         case .invalidSampleCount(let file, let line, let value):
             return "\(file):\(line): invalid number of samples '\(value)'"
         case .invalidSamplingFrequency(let file, let line, let value):
-            return "\(file):\(line): invalid sampling frequency '\(value)'"
+            return "\(file):\(line): invalid sampling frequency '\(value)' (a header may declare 0.001 Hz to 1 MHz)"
         case .invalidGain(let file, let line, let value):
             return "\(file):\(line): invalid ADC gain '\(value)' (must be non-zero)"
         case .missingSignalLines(let file, let line, let declared, let found):

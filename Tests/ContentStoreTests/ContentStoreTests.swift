@@ -54,7 +54,7 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertThrowsError(try DirectoryManifest.parse(Data(line.utf8), path: "m")) { error in
             XCTAssertEqual(
                 error as? ContentStoreError,
-                .malformedManifest(path: "m", line: 1, reason: "expected 'sha256 size path'"))
+                .malformedManifest(path: "m", line: 1, reason: "expected '[mode] sha256 size path'"))
         }
     }
 
@@ -155,6 +155,22 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "y")
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["file.txt"])
+    }
+
+    func testItem10_AFailedRenameLeavesNoTemporaryFile() throws {
+        try write("target/inside.txt", "a non-empty directory where the file should go")
+        XCTAssertThrowsError(try AtomicFile.write(Data("x".utf8), to: root.appendingPathComponent("target")))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path), ["target"])
+    }
+
+    func testItem10_StaleTemporariesOfAFileAreRemovedAndNothingElse() throws {
+        try write(".pipeline.lock.tmp-123-456", "half a lock")
+        try write("pipeline.lock", "schema: 1\n")
+        try write(".other.tmp-1-2", "someone else's")
+        AtomicFile.removeStaleTemporaries(of: root.appendingPathComponent("pipeline.lock"))
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: root.path).sorted(),
+            [".other.tmp-1-2", "pipeline.lock"])
     }
 
     func testAFileHashedWhileWrittenIsNotReadAgainUntilItChanges() throws {

@@ -95,4 +95,40 @@ final class QRSCommandTests: XCTestCase {
     func testClockFormat() {
         XCTAssertEqual(QRSReport.clock(frame: 360 * 3723 + 180, frequency: 360), "01:02:03.500")
     }
+
+    /// A one-lead record of `rate` Hz holding a few seconds of a flat line.
+    private func writeRecord(rate: Double) throws -> String {
+        let header = RecordHeader(
+            name: "slow", signals: [SignalSpec(fileName: "slow.dat", format: .int16, gain: 200, description: "MLII")],
+            samplingFrequency: rate)
+        try RecordWriter.write(header, samples: [[Int32](repeating: 0, count: 400)], directory: directory.path)
+        return directory.appendingPathComponent("slow").path
+    }
+
+    func testItem3_DetectionRefusesARateBelowWhatAnECGNeeds() throws {
+        let path = try writeRecord(rate: 10)
+        XCTAssertThrowsError(try RecordQRSAnalysis.detect(recordPath: path, lead: nil)) { error in
+            XCTAssertEqual(
+                error as? QRSAnalysisError, .unusableSamplingRate(header: path + ".hea", rate: 10))
+            XCTAssertTrue(
+                "\(error)".hasSuffix(
+                    "sampling rate 10.0 Hz is outside 50 Hz to 10 kHz, where QRS complexes can be detected"), "\(error)"
+            )
+        }
+    }
+
+    func testItem3_DetectionRefusesARateAboveWhatAnECGUses() throws {
+        let path = try writeRecord(rate: 500_000)
+        XCTAssertThrowsError(try RecordQRSAnalysis.detect(recordPath: path, lead: nil)) { error in
+            XCTAssertEqual(error as? QRSAnalysisError, .unusableSamplingRate(header: path + ".hea", rate: 500_000))
+        }
+    }
+
+    func testItem3_TheUsableECGRangeIsClosed() {
+        XCTAssertTrue(ECGSamplingRate.isUsable(50))
+        XCTAssertTrue(ECGSamplingRate.isUsable(10_000))
+        XCTAssertFalse(ECGSamplingRate.isUsable(49.9))
+        XCTAssertFalse(ECGSamplingRate.isUsable(.infinity))
+        XCTAssertFalse(ECGSamplingRate.isUsable(.nan))
+    }
 }

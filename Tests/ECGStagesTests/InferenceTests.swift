@@ -87,6 +87,37 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(classifier.featureCount, BeatDataset.featureNames.count)
     }
 
+    func testItem3_AModelDeclaringOneHertzIsRefused() throws {
+        let (_, url) = try exportModel(metadata: ["sampling_rate": "1"])
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: url)) { error in
+            guard case .unusableModel(url.path, let reason)? = error as? BeatClassifierError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(reason, "metadata sampling_rate 1 Hz is outside 50 Hz to 10 kHz, the rates of ECG")
+        }
+    }
+
+    func testItem3_AModelDeclaringAMegahertzIsRefused() throws {
+        let (_, url) = try exportModel(metadata: ["sampling_rate": "1e6"])
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: url)) { error in
+            guard case .unusableModel? = error as? BeatClassifierError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testItem3_ARecordBelowTheECGRangeIsRefusedBeforeResampling() throws {
+        let (_, url) = try exportModel()
+        let header = RecordHeader(
+            name: "slow", signals: [SignalSpec(fileName: "slow.dat", format: .int16, gain: 200, description: "MLII")],
+            samplingFrequency: 0.01)
+        try RecordWriter.write(header, samples: [[Int32](repeating: 0, count: 400)], directory: directory.path)
+        let path = directory.appendingPathComponent("slow").path
+        let start = Date()
+        XCTAssertThrowsError(try infer(path, model: url)) { error in
+            XCTAssertEqual(error as? BeatExtractionError, .badSamplingRate(record: path + ".hea", rate: 0.01))
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "no 36,000-fold resampling was attempted")
+    }
+
     func testEveryBeatIsFoundAndClassifiedAsTheSwiftModelClassifiesPreprocessWindows() throws {
         let (model, url) = try exportModel()
         let (path, fixture) = try writeRecord("r1")

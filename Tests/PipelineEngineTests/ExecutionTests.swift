@@ -168,6 +168,15 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(try fixture.read("o.txt"), "content\n")
         XCTAssertEqual(try fixture.read("runs.log"), "ran\nran\n")
     }
+
+    func testItem10_AReproRemovesALockTemporaryLeftByADeadWriter() throws {
+        let fixture = try TemporaryWorkspace()
+        try fixture.write("pipeline.yaml", "stages:\n  a:\n    cmd: echo > o\n    outs: [o]\n")
+        try fixture.write(".pipeline.lock.tmp-4242-17", "schema: 1\nstag")
+        try fixture.repro()
+        XCTAssertFalse(fixture.exists(".pipeline.lock.tmp-4242-17"))
+        XCTAssertTrue(fixture.exists("pipeline.lock"))
+    }
 }
 
 enum TemporaryWorkspaceRegistry {

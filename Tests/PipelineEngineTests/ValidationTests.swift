@@ -83,6 +83,25 @@ final class ValidationTests: XCTestCase {
             name: "empty command", yaml: "stages:\n  a:\n    cmd: '  '\n", line: 3,
             expect: { if case .emptyCommand = $0 { return true } else { return false } }),
         Case(
+            name: "item 10: a number as the command", yaml: "stages:\n  a:\n    cmd: 42\n", line: 3,
+            expect: {
+                if case .unexpectedType(_, let expected) = $0 {
+                    return expected.contains("quote it, '42'")
+                } else {
+                    return false
+                }
+            }),
+        Case(
+            name: "item 10: a boolean in a command list",
+            yaml: "stages:\n  a:\n    cmd:\n      - echo a\n      - true\n", line: 5,
+            expect: {
+                if case .unexpectedType(_, let expected) = $0 {
+                    return expected.hasPrefix("a command string")
+                } else {
+                    return false
+                }
+            }),
+        Case(
             name: "missing param", yaml: "stages:\n  a:\n    cmd: echo\n    params: [lr]\n", line: 4,
             expect: { if case .missingParam(_, "lr", "stages/a.yaml", "a") = $0 { return true } else { return false } },
             files: ["stages/a.yaml": "epochs: 3\n"]),
@@ -108,6 +127,12 @@ final class ValidationTests: XCTestCase {
                     error.description.hasPrefix("pipeline.yaml:\(testCase.line):"), "\(testCase.name): \(error)")
             }
         }
+    }
+
+    func testItem10_AQuotedNumberIsACommand() throws {
+        let definition = try PipelineParser(file: "pipeline.yaml", registry: StageRegistry()).parse(
+            "stages:\n  a:\n    cmd: ['42', \"true\", echo 1]\n")
+        XCTAssertEqual(definition.stages.first?.kind, .command(["42", "true", "echo 1"]))
     }
 
     func testCycleMessageFollowsTheDataFlow() throws {

@@ -76,6 +76,19 @@ final class FilterExpressionTests: XCTestCase {
         }
     }
 
+    func testItem10_AKeyWithAnEmptyPartIsRefused() {
+        for text in ["metrics..acc > 0", "metrics.acc. > 0", "params.train..lr = 1", "metric..x < 2"] {
+            XCTAssertThrowsError(try FilterExpression(parsing: text), text) { error in
+                guard case TrackingError.badFilter(_, 1, let reason) = error else {
+                    return XCTFail("\(text): \(error)")
+                }
+                XCTAssertTrue(reason.contains("empty key part"), "\(text): \(reason)")
+            }
+        }
+        XCTAssertThrowsError(try SortKey(parsing: "metrics..acc:desc"))
+        XCTAssertEqual(try RunField(parsing: "metrics.eval.accuracy"), .metric("eval.accuracy"))
+    }
+
     func testSortKeysParse() throws {
         XCTAssertEqual(try SortKey(parsing: "metrics.acc:desc"), SortKey(field: .metric("acc"), descending: true))
         XCTAssertEqual(try SortKey(parsing: "params.train.lr"), SortKey(field: .param("train.lr"), descending: false))

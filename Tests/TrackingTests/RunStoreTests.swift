@@ -27,6 +27,25 @@ final class RunStoreTests: XCTestCase {
         XCTAssertNotNil(record.endedAt)
     }
 
+    func testItem7_AFinishedRunIsInTheMainFileNotOnlyInTheWAL() throws {
+        let workspace = try makeTemporaryDirectory(self)
+        let store = try RunStore.open(workspace: workspace)
+        let run = try store.beginRun(kind: .repro, argv: ["pipe", "repro"], git: git, pipeVersion: "0.1.0")
+        try store.finishRun(run, status: .succeeded)
+        let wal = workspace.appendingPathComponent("runs/pipe.sqlite-wal").path
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        XCTAssertEqual(walSize, 0, "the WAL is checkpointed and truncated when a run finishes")
+
+        // The main file alone, copied without its -wal and -shm, holds the run.
+        let copy = try makeTemporaryDirectory(self)
+        try FileManager.default.createDirectory(
+            at: copy.appendingPathComponent("runs"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: store.path, toPath: copy.appendingPathComponent("runs/pipe.sqlite").path)
+        let alone = try RunStore.open(workspace: copy)
+        XCTAssertEqual(try alone.show(run).summary.run.status, .succeeded)
+    }
+
     func testTheStoreIsAWALDatabaseUnderRuns() throws {
         let workspace = try makeTemporaryDirectory(self)
         let store = try RunStore.open(workspace: workspace)

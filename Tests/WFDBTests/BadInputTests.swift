@@ -161,6 +161,33 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testItem3_AHeaderAtATrillionHertzIsRefused() throws {
+        let path = try record("r 1 1e12 10\nr.dat 16\n")
+        assertWFDBError(try openAndRead(path), names: headerFile(), line: 1) {
+            $0 == .invalidSamplingFrequency(file: self.headerFile(), line: 1, value: "1e12")
+        }
+    }
+
+    func testItem3_AHeaderAtAMillionthOfAHertzIsRefused() throws {
+        let path = try record("r 1 0.000001 10\nr.dat 16\n")
+        assertWFDBError(try openAndRead(path), names: headerFile(), line: 1) {
+            $0 == .invalidSamplingFrequency(file: self.headerFile(), line: 1, value: "0.000001")
+        }
+    }
+
+    func testItem3_TheSamplingFrequencyMessageSaysTheRange() {
+        XCTAssertEqual(
+            WFDBError.invalidSamplingFrequency(file: "r.hea", line: 1, value: "1e12").description,
+            "r.hea:1: invalid sampling frequency '1e12' (a header may declare 0.001 Hz to 1 MHz)")
+    }
+
+    func testItem3_MinuteByMinuteTrendsAndFastRecordingsAreStillRead() throws {
+        for rate in ["0.0166667", "1", "40000", "1000000"] {
+            let path = try record("r 1 \(rate) 10\nr.dat 16\n")
+            XCTAssertEqual(try WFDBRecord.open(path).header.samplingFrequency, Double(rate), rate)
+        }
+    }
+
     func testZeroSamplesPerFrame() throws {
         let path = try record("r 1 360 10\nr.dat 212x0 200\n")
         assertWFDBError(try openAndRead(path), names: headerFile(), line: 2) {
