@@ -166,7 +166,7 @@ public final class ObjectStore: @unchecked Sendable {
             unlink(temporary.path)
             return
         }
-        try moveIntoStore(temporary, digest: digest)
+        try moveIntoStore(temporary, digest: digest, mode: 0o444)
     }
 
     /// Every object in the store, by walking `.cache/objects/`.
