@@ -11,12 +11,14 @@ public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomD
     let secretAccessKey: String
     let sessionToken: String?
 
+    /// `sessionToken`: the temporary credentials of an assumed role or SSO session (`AWS_SESSION_TOKEN`).
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
     }
 
+    /// Whether requests carry `x-amz-security-token` (the token itself is not readable outside this module).
     public var hasSessionToken: Bool { sessionToken != nil }
 
     public var description: String {
@@ -57,6 +59,7 @@ public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomD
 public struct AWSConfiguration: Sendable, CustomStringConvertible {
     /// nil: anonymous (unsigned) requests.
     public var credentials: Credentials?
+    /// The region requests are signed for, and whose AWS endpoint is used when `endpoint` is nil.
     public var region: String
     /// nil: AWS's own S3 endpoint for `region`.
     public var endpoint: URL?
@@ -64,6 +67,7 @@ public struct AWSConfiguration: Sendable, CustomStringConvertible {
     /// `none (unsigned requests)`.
     public var credentialSource: String
 
+    /// A configuration given outright (tests, or a caller with its own lookup); `resolve` is the AWS CLI's.
     public init(credentials: Credentials?, region: String, endpoint: URL?, credentialSource: String? = nil) {
         self.credentials = credentials
         self.region = region

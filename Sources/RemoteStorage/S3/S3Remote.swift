@@ -22,14 +22,17 @@ import Glibc
 public final class S3Remote: RemoteStorage, @unchecked Sendable {
     /// The URL as the user wrote it (`s3://bucket/prefix`).
     public let location: String
+    /// The bucket name from `location`.
     public let bucket: String
     /// `""` (the bucket's root) or a prefix ending in `/`.
     public let keyPrefix: String
+    /// The credentials, region and endpoint this remote signs for and talks to.
     public let configuration: AWSConfiguration
     /// Files larger than this go up in parts (CreateMultipartUpload / UploadPart / CompleteMultipartUpload).
     public let multipartThreshold: Int64
     /// Bytes per part: at least S3's minimum of 5 MiB, and large enough for S3's limit of 10,000 parts.
     public let partSize: Int64
+    /// How often a failed request is tried again, and how long it waits in between.
     public let retryPolicy: S3RetryPolicy
     /// `location`, plus the server when it is not AWS: what error messages name.
     let label: String
@@ -354,9 +357,14 @@ public final class S3Remote: RemoteStorage, @unchecked Sendable {
         }
     }
 
+    /// Fails before any request for a file that cannot be read or changed size: the client would report those
+    /// as network failures, retry them, and name the server instead of the file.
     private func checkSize(of path: String, is size: Int64) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RemoteError.localFile(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
         var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard fstat(fd, &info) == 0 else {
             throw RemoteError.localFile(path: path, reason: String(cString: strerror(errno)))
         }
         guard Int64(info.st_size) == size else {

@@ -24,9 +24,11 @@ public struct SignatureV4: Sendable, CustomStringConvertible {
     static let algorithm = "AWS4-HMAC-SHA256"
 
     public let credentials: Credentials
+    /// The region of the credential scope: the bucket's (S3 refuses another with AuthorizationHeaderMalformed).
     public let region: String
     public let service: String
 
+    /// A signer for `service` (`s3`) in `region` with `credentials`.
     public init(credentials: Credentials, region: String, service: String = "s3") {
         self.credentials = credentials
         self.region = region
