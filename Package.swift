@@ -105,12 +105,19 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
-        // Support/S3TestServer.swift starts moto's S3 server through scripts/s3_test_server.py (#filePath).
-        .testTarget(name: "RemoteStorageTests", dependencies: ["RemoteStorage", "ContentStore", "Transport"]),
+        // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
+        // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
+        .target(name: "ServiceFixtures", path: "Tests/ServiceFixtures"),
+        .testTarget(
+            name: "RemoteStorageTests", dependencies: ["RemoteStorage", "ContentStore", "Transport", "ServiceFixtures"]
+        ),
         .testTarget(
             name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures"]),
+        .testTarget(
+            name: "PipeCLITests",
+            dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures", "ServiceFixtures"]
+        ),
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
         // Fixtures/neuralnet_reference.json is read through #filePath (written by scripts/neuralnet_reference.py).
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"], exclude: ["Fixtures"]),

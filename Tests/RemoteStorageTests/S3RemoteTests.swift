@@ -1,5 +1,6 @@
 import ContentStore
 import Foundation
+import ServiceFixtures
 import Transport
 import XCTest
 

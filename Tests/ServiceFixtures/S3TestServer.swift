@@ -7,15 +7,15 @@ import XCTest
 /// `s3:*`, and holds `bucket`. Tests read objects back through boto3 (the real AWS SDK), never through the code under
 /// test. Needs `PIPE_PYTHON` naming a python with `moto[server]` and boto3 (scripts/test makes one); otherwise
 /// `start` throws `XCTSkip`.
-final class S3TestServer {
-    let pid: Int32
-    let endpoint: URL
-    let accessKeyID: String
-    let secretAccessKey: String
-    let region: String
-    let bucket: String
+public final class S3TestServer {
+    public let pid: Int32
+    public let endpoint: URL
+    public let accessKeyID: String
+    public let secretAccessKey: String
+    public let region: String
+    public let bucket: String
     /// The server's own log (requests, tracebacks).
-    let log: URL
+    public let log: URL
 
     private let python: String
     private let lock = NSLock()
@@ -39,7 +39,7 @@ final class S3TestServer {
 
     /// Starts a server holding an empty `bucket` (at least 3 characters). Throws XCTSkip when PIPE_PYTHON is unset
     /// or that python lacks moto, boto3 or flask.
-    static func start(bucket: String) throws -> S3TestServer {
+    public static func start(bucket: String) throws -> S3TestServer {
         let python = try availablePython()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("s3-test-server-\(UUID().uuidString)", isDirectory: true)
@@ -71,7 +71,7 @@ final class S3TestServer {
     }
 
     /// Stops the server (SIGTERM, SIGKILL after 5 s) and waits until it is gone. Idempotent.
-    func stop() {
+    public func stop() {
         let alreadyStopped = lock.withLock {
             defer { stopped = true }
             return stopped
@@ -83,12 +83,12 @@ final class S3TestServer {
     /// Runs a boto3 snippet against the server and returns its stdout. The code runs at the top level of a script
     /// that has already made `s3` (a boto3 S3 client for this server, path-style, with the IAM user's key) and
     /// `bucket` (the bucket's name), and imported `os`, `sys`, `json`, `base64`, `boto3` and `botocore`.
-    func boto3(_ pythonCode: String) throws -> String {
+    public func boto3(_ pythonCode: String) throws -> String {
         try boto3(pythonCode, environment: [:])
     }
 
     /// Object bytes read with boto3 (get_object), nil when absent.
-    func objectBytes(key: String) throws -> Data? {
+    public func objectBytes(key: String) throws -> Data? {
         let file = Self.temporaryFile()
         defer { try? FileManager.default.removeItem(at: file) }
         let output = try boto3(
@@ -114,7 +114,7 @@ final class S3TestServer {
     }
 
     /// Writes an object with boto3 (put_object).
-    func putObject(key: String, data: Data) throws {
+    public func putObject(key: String, data: Data) throws {
         let file = Self.temporaryFile()
         defer { try? FileManager.default.removeItem(at: file) }
         try data.write(to: file)
@@ -128,7 +128,7 @@ final class S3TestServer {
     }
 
     /// Every key under `prefix`, sorted, read with boto3 (ListObjectsV2, all pages).
-    func listKeys(prefix: String) throws -> [String] {
+    public func listKeys(prefix: String) throws -> [String] {
         let output = try boto3(
             """
             keys = []
@@ -207,10 +207,10 @@ final class S3TestServer {
     }
 
     /// A failure of the server's script or of a boto3 snippet (never quoting the secret).
-    struct Failure: Error, CustomStringConvertible {
-        let message: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
         init(_ message: String) { self.message = message }
-        var description: String { message }
+        public var description: String { message }
     }
 
     private struct ProcessResult {
@@ -219,10 +219,10 @@ final class S3TestServer {
         var stderr: String
     }
 
-    /// scripts/s3_test_server.py, found from this file: Tests/RemoteStorageTests/Support/ → the package root.
+    /// scripts/s3_test_server.py, found from this file: Tests/ServiceFixtures/ → the package root.
     private static let scriptPath = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()
-        .appendingPathComponent("../../../scripts/s3_test_server.py")
+        .appendingPathComponent("../../scripts/s3_test_server.py")
         .standardizedFileURL
 
     /// PIPE_PYTHON when it imports moto, boto3 and flask; checked once per process. Otherwise the reason to skip.
