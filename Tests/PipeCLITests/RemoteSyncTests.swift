@@ -48,7 +48,8 @@ class RemoteSyncTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: remoteDirectory)
+        // A subclass's setUp may have skipped before these were made.
+        if let remoteDirectory { try? FileManager.default.removeItem(at: remoteDirectory) }
         workspace = nil
     }
 
@@ -233,6 +234,25 @@ class RemoteSyncTests: XCTestCase {
         let forced = try pipe(["pull", "--force"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertEqual(try workspace.read("data/summary.txt"), "3\n")
+    }
+
+    func testGCNeverRunsWhileAReproHoldsTheWorkspace() throws {
+        try reproAndCommit()
+        let slow = "  slow:\n    cmd: touch started && sleep 5 && echo done > slow.txt\n    outs: [slow.txt]\n"
+        let pipeline = try workspace.read("pipeline.yaml")
+        try workspace.write(
+            "pipeline.yaml", pipeline.replacingOccurrences(of: "\nremotes:", with: "\n" + slow + "remotes:"))
+        let (repro, out, err) = try workspace.start(["repro", "slow"], environment: environment)
+        defer {
+            if repro.isRunning { kill(repro.processIdentifier, SIGKILL) }
+            _ = out.fileHandleForReading.readDataToEndOfFile()
+            _ = err.fileHandleForReading.readDataToEndOfFile()
+            repro.waitUntilExit()
+        }
+        try workspace.waitForFile("started")
+        let gc = try pipe(["gc"])
+        XCTAssertEqual(gc.status, 1, gc.stdout)
+        XCTAssertTrue(gc.stderr.contains("pipe repro"), gc.stderr)
     }
 
     func testAnUnknownRemoteIsABadConfiguration() throws {
