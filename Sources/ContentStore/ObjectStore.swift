@@ -140,12 +140,17 @@ public final class ObjectStore: @unchecked Sendable {
                     try createDirectory(target.deletingLastPathComponent())
                     switch entry.kind {
                     case .file(let permissions):
-                        try placeObject(entry.digest, at: target.path, mode: mode, permissions: permissions)
+                        try placeObject(
+                            entry.digest, at: target.path, mode: mode, permissions: permissions, flush: false)
                     case .symlink:
                         links.append((target, entry.digest))
                     }
                 }
                 for link in links { try placeLink(link.digest, at: link.target.path) }
+                // One flush for every file, before the directory becomes visible (an fsync per file costs a
+                // journal commit each: 5,000 small files took 30 s here). A restore cut by a power loss is
+                // caught anyway: its files no longer hash to the lock, so the next repro restores them again.
+                Glibc.sync()
             } else {
                 try placeObject(digest, at: staging.path, mode: mode, permissions: ManifestEntry.defaultPermissions)
             }
@@ -195,7 +200,11 @@ public final class ObjectStore: @unchecked Sendable {
     /// Puts a verified object at `path` with the recorded permissions (the umask still applies, as to any file
     /// created). A hard link shares the object's inode and so its read-only mode: only an ordinary file is linked;
     /// an executable or a private one is copied, so that its own mode is kept.
-    private func placeObject(_ digest: Digest, at path: String, mode: LinkMode, permissions: UInt16) throws {
+    ///
+    /// `flush: false` leaves the copy's bytes to the caller's one `sync()` (a directory of many files).
+    private func placeObject(
+        _ digest: Digest, at path: String, mode: LinkMode, permissions: UInt16, flush: Bool = true
+    ) throws {
         let object = try verifiedObject(digest)
         let creationMode = mode_t(permissions)
         switch mode {
@@ -205,10 +214,10 @@ public final class ObjectStore: @unchecked Sendable {
             }
         case .reflink:
             if try !cloneFile(from: object.path, to: path, creationMode: creationMode) {
-                try copyFile(from: object.path, to: path, creationMode: creationMode)
+                try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush)
             }
         case .copy, .hardlink:
-            try copyFile(from: object.path, to: path, creationMode: creationMode)
+            try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush)
         }
     }
 
@@ -292,7 +301,7 @@ public final class ObjectStore: @unchecked Sendable {
 
     private func copyFile(
         from source: String, to destination: String, creationMode: mode_t, followingSymlinks: Bool = true,
-        observe: ((UnsafeRawBufferPointer) -> Void)? = nil
+        flush: Bool = true, observe: ((UnsafeRawBufferPointer) -> Void)? = nil
     ) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC | (followingSymlinks ? 0 : O_NOFOLLOW))
         guard input >= 0 else { throw ContentStoreError.cannotRead(path: source, reason: errnoText()) }
@@ -322,7 +331,9 @@ public final class ObjectStore: @unchecked Sendable {
                 offset += written
             }
         }
-        guard fsync(output) == 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
+        guard !flush || fsync(output) == 0 else {
+            throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
+        }
     }
 
     /// A copy-on-write clone (`FICLONE`); false when the filesystem cannot clone.

@@ -50,7 +50,7 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
                 remote: location, key: key, status: 0, code: "", message: String(cString: strerror(errno)))
         }
         defer { close(input) }
-        let writer = try HashingFileWriter(path: destination)
+        let writer = try HashingFileWriter(path: destination, flush: false)
         let size = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }

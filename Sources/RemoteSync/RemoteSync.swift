@@ -5,6 +5,10 @@ import RemoteStorage
 import Tracking
 import Transport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What push, fetch, pull and `status --remote` act on.
 public struct SyncOptions: Sendable {
     /// Stages whose outputs move (all when empty).
@@ -108,7 +112,7 @@ public final class RemoteSync {
     private func jobs(_ options: SyncOptions, remote: RemoteDefinition) -> Int {
         if let jobs = options.jobs { return max(1, jobs) }
         // Network transfers wait on the server, not the CPU; a directory is bounded by the disk.
-        return remote.isS3 ? 16 : max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
+        return 16
     }
 
     // MARK: - Roots
@@ -342,6 +346,10 @@ public final class RemoteSync {
         for digest in fileList where fetchedFiles[digest] == nil {
             summary.missing.append(label(for: digest, in: roots))
         }
+        // The downloads were not flushed one by one (a journal commit each); one sync makes them durable before
+        // any manifest or run-cache entry names them. A file cut by a power loss before this is caught anyway:
+        // every object is hashed again when it is checked out.
+        if !fetchedFiles.isEmpty || !fetchedManifests.isEmpty { Glibc.sync() }
         // A manifest enters the store only with all its files there, as on the remote.
         for manifest in pendingManifests {
             guard let temporary = manifest.temporary, let parsed = manifestTexts[manifest.digest],

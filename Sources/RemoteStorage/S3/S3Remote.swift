@@ -145,7 +145,7 @@ public final class S3Remote: RemoteStorage, @unchecked Sendable {
     }
 
     public func get(_ key: String, to path: String, onBytes: ((Int) -> Void)?) throws -> Digest? {
-        let writer = try HashingFileWriter(path: path)
+        let writer = try HashingFileWriter(path: path, flush: false)
         do {
             let call = S3Call(method: "GET", url: try objectURL(key))
             let found = try perform(call, key: key, accepting: [404]) { response -> Bool in
