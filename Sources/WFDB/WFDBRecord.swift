@@ -66,7 +66,9 @@ public struct WFDBRecord: Sendable {
         for group in groups where group.format != .null && group.fileName != "~" {
             let path = location.path(for: group.fileName)
             guard let size = FileAccess.size(of: path) else {
-                throw WFDBError.signalFileNotFound(header: headerPath, line: group.line, file: group.fileName)
+                throw FileAccess.missingFileError(
+                    path,
+                    notFound: .signalFileNotFound(header: headerPath, line: group.line, file: group.fileName))
             }
             if header.sampleCount == nil && group.members.first == groups.first?.members.first {
                 let data = max(size - group.byteOffset, 0)
@@ -291,7 +293,8 @@ public struct WFDBRecord: Sendable {
         }
         let path = location.path(for: group.fileName)
         guard let fileSize = FileAccess.size(of: path) else {
-            throw WFDBError.signalFileNotFound(header: headerPath, line: group.line, file: group.fileName)
+            throw FileAccess.missingFileError(
+                path, notFound: .signalFileNotFound(header: headerPath, line: group.line, file: group.fileName))
         }
         let plan = try GroupDecodePlan(
             group: group, signals: signals, range: range, wanted: wanted, fileSize: fileSize, path: path)

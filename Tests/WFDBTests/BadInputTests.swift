@@ -60,6 +60,21 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testItem10_ASignalFileThatIsADirectoryIsNamedAsOne() throws {
+        let path = try record("r 1 360 10\nr.dat 16\n", datBytes: nil)
+        try FileManager.default.createDirectory(atPath: datFile(), withIntermediateDirectories: true)
+        assertWFDBError(try openAndRead(path), names: datFile()) {
+            $0 == .unreadable(file: self.datFile(), reason: "a directory, not a regular file")
+        }
+    }
+
+    func testItem10_AHeaderThatIsADirectoryIsNamedAsOne() throws {
+        try FileManager.default.createDirectory(atPath: headerFile(), withIntermediateDirectories: true)
+        assertWFDBError(try openAndRead(directory.file("r")), names: headerFile()) {
+            $0 == .unreadable(file: self.headerFile(), reason: "a directory, not a regular file")
+        }
+    }
+
     func testFewerSignalLinesThanDeclared() throws {
         let path = try record("r 3 360 10\nr.dat 16\nr.dat 16\n")
         assertWFDBError(try openAndRead(path), names: headerFile()) {
