@@ -216,4 +216,17 @@ final class HardeningTests: XCTestCase {
         XCTAssertNotEqual(kill(-group, 0), 0, "the leftover group was killed")
         first.waitUntilExit()
     }
+
+    func testItem10_VerifyDuringAReproNamesTheHolder() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml", "stages:\n  slow:\n    cmd: touch started && sleep 2 && echo > o\n    outs: [o]\n")
+        let (first, _, _) = try harness.start(["repro"])
+        try harness.waitForFile("started")
+        let verify = try harness.run(["verify"])
+        XCTAssertEqual(verify.status, 1)
+        XCTAssertTrue(verify.stderr.contains("pid \(first.processIdentifier): pipe repro"), verify.stderr)
+        XCTAssertFalse(verify.stderr.contains("does not match"), verify.stderr)
+        first.waitUntilExit()
+    }
 }
