@@ -1,3 +1,4 @@
+import ContentStore
 import ECGSignal
 import Foundation
 import ONNX
@@ -35,6 +36,10 @@ public struct BeatClassifier: Sendable {
     public var samplingRate: Double { settings.targetRate ?? 360 }
 
     public init(contentsOf url: URL) throws {
+        // A FIFO would block the read and a device never ends: neither is a model file.
+        if let kind = nonRegularFileKind(url.path) {
+            throw ONNXError.unreadableFile(path: url.path, reason: "\(kind), not a regular file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -170,6 +170,11 @@ public struct Checkpoint: Equatable, Sendable {
         reader.offset = 8
         let version = try reader.u32("format version")
         guard version <= formatVersion else {
+            // A flipped byte in the version field reads as a newer version. Every version ends in the CRC-32 of
+            // what precedes it, so that tells a newer file from a damaged one before "update pipe" is advised.
+            let end = bytes.count - 4
+            let stored = bytes[end...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            guard end >= 12, crc32(bytes[0..<end]) == stored else { throw CheckpointError.checksumMismatch(file: file) }
             throw CheckpointError.newerVersion(file: file, found: version, supported: formatVersion)
         }
         guard version >= 1 else {

@@ -13,7 +13,8 @@ final class CommandRunner: @unchecked Sendable {
     let workspace: URL
     let childrenFile: URL
     private let lock = NSLock()
-    private var running: Set<pid_t> = []
+    /// Running commands by process group (the leader's pid): the leader's start time and the command's token.
+    private var running: [pid_t: (startTicks: Int64?, token: String)] = [:]
     /// Set once pipe itself is interrupted: the interrupt handler owns the exit from then on.
     private var interrupted = false
 
@@ -23,10 +24,12 @@ final class CommandRunner: @unchecked Sendable {
     }
 
     /// Kills the process groups a previous, killed repro left behind. Call while holding the workspace lock.
+    /// Only groups recognisably its own are signalled (`ChildGroup.isLeftover`); anything else written in the
+    /// file, by an older pipe or by anyone, is left alone.
     func killLeftovers() {
         guard let text = try? String(contentsOf: childrenFile, encoding: .utf8) else { return }
         for line in text.split(separator: "\n") {
-            if let group = pid_t(line), group > 1 { kill(-group, SIGKILL) }
+            ChildGroup(line: line)?.killLeftover(of: workspace.path)
         }
         unlink(childrenFile.path)
     }
@@ -37,7 +40,7 @@ final class CommandRunner: @unchecked Sendable {
         interrupted = true
         let groups = running
         lock.unlock()
-        for group in groups { kill(-group, SIGKILL) }
+        for group in groups.keys { kill(-group, SIGKILL) }
     }
 
     /// Runs `/bin/sh -c command` in the workspace; returns its exit status (128 + signal when killed).
@@ -80,14 +83,18 @@ final class CommandRunner: @unchecked Sendable {
 
         // The outer shell enters the workspace, then hands the command to a shell of its own, unchanged.
         let arguments = ["/bin/sh", "-c", "cd -- \"$1\" && exec /bin/sh -c \"$2\"", "pipe", workspace.path, command]
-        let environmentLines = environment.map { "\($0.key)=\($0.value)" }
+        // Inherited by everything the command starts, so that its leftovers are recognised after pipe dies.
+        let token = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let environmentLines =
+            environment.map { "\($0.key)=\($0.value)" } + ["\(ChildGroup.tokenVariable)=\(token)"]
         var pid: pid_t = 0
         let status = withCStrings(arguments) { argv in
             withCStrings(environmentLines) { envp in posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp) }
         }
         close(writeEnd)
         if status == 0 {
-            running.insert(pid)
+            // Taken now, while pipe is the parent: the child cannot have been reaped, so the pid is still its.
+            running[pid] = (ChildGroup.startTicks(of: pid), token)
             saveChildren()
         }
         lock.unlock()
@@ -104,7 +111,7 @@ final class CommandRunner: @unchecked Sendable {
         // Reap what the command left in its group (background jobs) so nothing writes outputs later.
         kill(-pid, SIGKILL)
         lock.lock()
-        running.remove(pid)
+        running[pid] = nil
         saveChildren()
         let stopping = interrupted
         lock.unlock()
@@ -116,7 +123,11 @@ final class CommandRunner: @unchecked Sendable {
     }
 
     private func saveChildren() {
-        let text = running.sorted().map(String.init).joined(separator: "\n")
+        let text = running.keys.sorted().compactMap { group in
+            running[group].map {
+                ChildGroup(group: group, startTicks: $0.startTicks, token: $0.token, workspace: workspace.path).line
+            }
+        }.joined(separator: "\n")
         if running.isEmpty {
             unlink(childrenFile.path)
         } else {
@@ -141,6 +152,79 @@ final class CommandRunner: @unchecked Sendable {
             }
         }
         if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
+    }
+}
+
+/// A `cmd:` stage's process group as `.cache/children` records it, one per line:
+/// `GROUP START_TICKS TOKEN WORKSPACE` — the group's id (its leader's pid), the leader's start time in clock ticks
+/// after boot (`-` where unknown), a random token the command and everything it starts inherit as
+/// `PIPE_CHILD_TOKEN`, and the workspace it ran in. Enough for a later repro to signal only its own leftovers,
+/// never a process that merely has a pid once written there.
+struct ChildGroup: Equatable {
+    static let tokenVariable = "PIPE_CHILD_TOKEN"
+
+    var group: pid_t
+    var startTicks: Int64?
+    var token: String
+    var workspace: String
+
+    var line: String { "\(group) \(startTicks.map(String.init) ?? "-") \(token) \(workspace)" }
+
+    init(group: pid_t, startTicks: Int64?, token: String, workspace: String) {
+        self.group = group
+        self.startTicks = startTicks
+        self.token = token
+        self.workspace = workspace
+    }
+
+    /// Parses a line; nil for anything else, including the bare pids older pipes wrote (unverifiable).
+    init?(line: Substring) {
+        let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+        guard fields.count == 4, let group = pid_t(fields[0]), group > 1, !fields[2].isEmpty, !fields[3].isEmpty
+        else { return nil }
+        self.group = group
+        startTicks = Int64(fields[1])
+        token = String(fields[2])
+        workspace = String(fields[3])
+    }
+
+    /// Kills what is left of this command when it belongs to a repro of `workspace`. While the leader lives it
+    /// must be the process that was started (the same start time, so its pid was not reused) and still lead the
+    /// group: the whole group is killed. Once the leader is gone (or a zombie), its group id may since name
+    /// another group, so only the members carrying this command's token are killed.
+    func killLeftover(of workspace: String) {
+        guard workspace == self.workspace else { return }
+        let leaderState = Self.statFields(of: group)?.first
+        if kill(group, 0) == 0 || errno == EPERM, leaderState != "Z", leaderState != "X" {
+            guard let recorded = startTicks, Self.startTicks(of: group) == recorded, getpgid(group) == group else {
+                return
+            }
+            kill(-group, SIGKILL)
+            return
+        }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        let marker = Data("\(Self.tokenVariable)=\(token)".utf8)
+        for name in names {
+            guard let pid = pid_t(name), Self.statFields(of: pid)?.dropFirst(2).first == Substring(String(group)),
+                let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                environment.split(separator: 0).contains(where: { Data($0) == marker })
+            else { continue }
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// Field 22 of `/proc/PID/stat`: the start time in clock ticks after boot; nil where there is no procfs.
+    static func startTicks(of pid: pid_t) -> Int64? {
+        guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
+        return Int64(fields[19])
+    }
+
+    /// The fields of `/proc/PID/stat` after the command name: state, ppid, pgrp, … (field 3 on).
+    private static func statFields(of pid: pid_t) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        return Array(text[text.index(after: close)...].split(separator: " "))
     }
 }
 

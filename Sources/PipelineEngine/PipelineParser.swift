@@ -371,6 +371,9 @@ enum YAMLDocument {
         guard FileStat.at(url.path, followingSymlinks: true) != nil else {
             throw PipelineError.missingFile(path: display)
         }
+        if let kind = nonRegularFileKind(url.path) {
+            throw PipelineError.unreadableFile(path: display, reason: "\(kind), not a regular file")
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw PipelineError.unreadableFile(path: display, reason: error.localizedDescription)

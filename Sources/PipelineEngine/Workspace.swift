@@ -212,6 +212,10 @@ public final class Workspace: @unchecked Sendable {
     /// from scratch (no run-cache) must give exactly the outputs it records. Fails with `lockOutOfDate`
     /// before running anything when `pipeline.lock` does not describe the workspace.
     public func verify(_ base: ReproOptions, observer: ReproObserver) throws -> ReproSummary {
+        // A repro running now rewrites pipeline.lock as its stages finish: name it rather than report a stale lock.
+        let probe = WorkspaceLock(cacheDirectory: cacheDirectory)
+        try probe.acquire(wait: base.wait, description: base.commandLine)
+        probe.release()
         let stale = try status(targets: base.targets).filter { $0.reason.isStale }
         guard stale.isEmpty else {
             throw ReproError.lockOutOfDate(stages: stale.map { "\($0.stage): \($0.reason)" })

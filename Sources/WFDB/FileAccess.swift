@@ -9,9 +9,31 @@ enum FileAccess {
         return Int(info.st_size)
     }
 
+    /// What stands at `path` when it is there but is not a regular file ("a directory", "a FIFO"…), else nil.
+    static func nonRegularKind(of path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
+    }
+
+    /// The error for a path `size(of:)` found nothing at: not found, or there but not a regular file.
+    static func missingFileError(_ path: String, notFound: WFDBError) -> WFDBError {
+        guard let kind = nonRegularKind(of: path) else { return notFound }
+        return .unreadable(file: path, reason: "\(kind), not a regular file")
+    }
+
     /// Reads the whole file.
     static func readAll(_ path: String) throws -> [UInt8] {
-        guard let size = size(of: path) else { throw WFDBError.fileNotFound(file: path) }
+        guard let size = size(of: path) else {
+            throw missingFileError(path, notFound: .fileNotFound(file: path))
+        }
         return try read(path, offset: 0, count: size)
     }
 

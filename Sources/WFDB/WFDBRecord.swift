@@ -66,7 +66,9 @@ public struct WFDBRecord: Sendable {
         for group in groups where group.format != .null && group.fileName != "~" {
             let path = location.path(for: group.fileName)
             guard let size = FileAccess.size(of: path) else {
-                throw WFDBError.signalFileNotFound(header: headerPath, line: group.line, file: group.fileName)
+                throw FileAccess.missingFileError(
+                    path,
+                    notFound: .signalFileNotFound(header: headerPath, line: group.line, file: group.fileName))
             }
             if header.sampleCount == nil && group.members.first == groups.first?.members.first {
                 let data = max(size - group.byteOffset, 0)
@@ -291,7 +293,8 @@ public struct WFDBRecord: Sendable {
         }
         let path = location.path(for: group.fileName)
         guard let fileSize = FileAccess.size(of: path) else {
-            throw WFDBError.signalFileNotFound(header: headerPath, line: group.line, file: group.fileName)
+            throw FileAccess.missingFileError(
+                path, notFound: .signalFileNotFound(header: headerPath, line: group.line, file: group.fileName))
         }
         let plan = try GroupDecodePlan(
             group: group, signals: signals, range: range, wanted: wanted, fileSize: fileSize, path: path)
@@ -382,7 +385,17 @@ public struct WFDBRecord: Sendable {
                 invalidValue: marker, invalidCount: 0, checksum: .absent)
         }
         var statuses: [Int: [ChecksumStatus]] = [:]
-        for segment in segments {
+        // Segments lie in order, end to end: start at the first one ending after the range's start instead of
+        // scanning them all, which made reading a record of 100,000 segments block by block quadratic.
+        var low = 0
+        var high = segments.count
+        while low < high {
+            let middle = (low + high) / 2
+            let segment = segments[middle]
+            if segment.start + segment.spec.sampleCount <= range.lowerBound { low = middle + 1 } else { high = middle }
+        }
+        for segment in segments[low...] {
+            if segment.start >= range.upperBound { break }
             let segmentRange = segment.start..<(segment.start + segment.spec.sampleCount)
             let overlap = segmentRange.clamped(to: range)
             if overlap.isEmpty { continue }

@@ -87,6 +87,18 @@ final class InferenceTests: XCTestCase {
         XCTAssertEqual(classifier.featureCount, BeatDataset.featureNames.count)
     }
 
+    func testItem10_ADeviceOrAFIFOAsTheModelIsNamedAsOne() throws {
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: URL(fileURLWithPath: "/dev/zero"))) { error in
+            XCTAssertEqual(
+                error as? ONNXError, .unreadableFile(path: "/dev/zero", reason: "a device, not a regular file"))
+        }
+        let fifo = directory.appendingPathComponent("model.onnx")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        XCTAssertThrowsError(try BeatClassifier(contentsOf: fifo)) { error in
+            XCTAssertEqual(error as? ONNXError, .unreadableFile(path: fifo.path, reason: "a FIFO, not a regular file"))
+        }
+    }
+
     func testItem3_AModelDeclaringOneHertzIsRefused() throws {
         let (_, url) = try exportModel(metadata: ["sampling_rate": "1"])
         XCTAssertThrowsError(try BeatClassifier(contentsOf: url)) { error in

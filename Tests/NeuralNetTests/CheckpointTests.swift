@@ -63,8 +63,11 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.decode(magic, file: "a.ckpt")) { error in
             XCTAssertEqual(error as? CheckpointError, .wrongMagic(file: "a.ckpt"))
         }
+        // A newer version is one whose checksum holds; a version field that changed alone is damage.
         var version = bytes
         version[8] = 2
+        let checksum = crc32(version[0..<(version.count - 4)])
+        for index in 0..<4 { version[version.count - 4 + index] = UInt8(truncatingIfNeeded: checksum >> (8 * index)) }
         XCTAssertThrowsError(try Checkpoint.decode(version, file: "b.ckpt")) { error in
             XCTAssertEqual(error as? CheckpointError, .newerVersion(file: "b.ckpt", found: 2, supported: 1))
             XCTAssertTrue("\(error)".contains("b.ckpt"))
@@ -73,6 +76,16 @@ final class CheckpointTests: XCTestCase {
         flipped[bytes.count - 100] ^= 0x40  // inside the training state / Adam moments
         XCTAssertThrowsError(try Checkpoint.decode(flipped, file: "c.ckpt")) { error in
             XCTAssertEqual(error as? CheckpointError, .checksumMismatch(file: "c.ckpt"))
+        }
+    }
+
+    func testItem10_AFlippedByteInTheVersionIsCorruptionNotANewerVersion() throws {
+        let (_, checkpoint) = try writtenCheckpoint()
+        var damaged = checkpoint.encoded()
+        damaged[10] ^= 0xFF  // version 1 becomes 16711681
+        XCTAssertThrowsError(try Checkpoint.decode(damaged, file: "f.ckpt")) { error in
+            XCTAssertEqual(error as? CheckpointError, .checksumMismatch(file: "f.ckpt"))
+            XCTAssertEqual("\(error)", "f.ckpt: checkpoint checksum mismatch; the file is corrupt")
         }
     }
 

@@ -186,4 +186,47 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(list.stdout.components(separatedBy: "\"status\" : ").count - 1, 1, list.stdout)
         XCTAssertTrue(list.stdout.contains("\"succeeded\""), list.stdout)
     }
+
+    func testItem8_TheCommandAKilledReproLeftRunningIsStoppedByTheNextOne() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: if [ -e second ]; then echo > o; else touch started && sleep 30 && touch late; fi\n"
+                + "    outs: [o]\n")
+        let (first, _, _) = try harness.start(["repro"])
+        try harness.waitForFile("started")
+        let children = try harness.read(".cache/children")
+        let group = try XCTUnwrap(children.split(separator: " ").first.flatMap { pid_t($0) }, children)
+        XCTAssertTrue(children.hasSuffix(" \(harness.root.path)\n"), children)
+        kill(first.processIdentifier, SIGKILL)
+        // Not waitUntilExit: Foundation waits there until the leftover lets go of what it inherited.
+        let dead = Date().addingTimeInterval(5)
+        while Date() < dead,
+            let stat = try? String(contentsOfFile: "/proc/\(first.processIdentifier)/stat", encoding: .utf8),
+            stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+        {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        XCTAssertEqual(kill(-group, 0), 0, "the command outlives pipe")
+        try harness.write("second", "")
+        let next = try harness.run(["repro"])
+        XCTAssertEqual(next.status, 0, next.stderr)
+        let deadline = Date().addingTimeInterval(5)
+        while kill(-group, 0) == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        XCTAssertNotEqual(kill(-group, 0), 0, "the leftover group was killed")
+        first.waitUntilExit()
+    }
+
+    func testItem10_VerifyDuringAReproNamesTheHolder() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml", "stages:\n  slow:\n    cmd: touch started && sleep 2 && echo > o\n    outs: [o]\n")
+        let (first, _, _) = try harness.start(["repro"])
+        try harness.waitForFile("started")
+        let verify = try harness.run(["verify"])
+        XCTAssertEqual(verify.status, 1)
+        XCTAssertTrue(verify.stderr.contains("pid \(first.processIdentifier): pipe repro"), verify.stderr)
+        XCTAssertFalse(verify.stderr.contains("does not match"), verify.stderr)
+        first.waitUntilExit()
+    }
 }

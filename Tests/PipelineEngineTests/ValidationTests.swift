@@ -177,6 +177,18 @@ final class ValidationTests: XCTestCase {
         }
     }
 
+    func testItem10_ALockFileThatIsADirectoryIsNamedAsOne() throws {
+        let fixture = try TemporaryWorkspace()
+        try fixture.write("pipeline.yaml", "stages:\n  a:\n    cmd: echo > o\n    outs: [o]\n")
+        try FileManager.default.createDirectory(
+            at: fixture.root.appendingPathComponent("pipeline.lock"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try fixture.workspace.status()) { error in
+            XCTAssertEqual(
+                "\(error)",
+                "pipeline.lock: malformed lock file: pipeline.lock: cannot read: a directory, not a regular file")
+        }
+    }
+
     func testBadOverridesAreRejected() {
         for text in ["lr=1", "train.lr", ".lr=1", "train.=1", "train.lr=[1"] {
             XCTAssertThrowsError(try ParamOverride(parsing: text), text)

@@ -60,6 +60,21 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testItem10_ASignalFileThatIsADirectoryIsNamedAsOne() throws {
+        let path = try record("r 1 360 10\nr.dat 16\n", datBytes: nil)
+        try FileManager.default.createDirectory(atPath: datFile(), withIntermediateDirectories: true)
+        assertWFDBError(try openAndRead(path), names: datFile()) {
+            $0 == .unreadable(file: self.datFile(), reason: "a directory, not a regular file")
+        }
+    }
+
+    func testItem10_AHeaderThatIsADirectoryIsNamedAsOne() throws {
+        try FileManager.default.createDirectory(atPath: headerFile(), withIntermediateDirectories: true)
+        assertWFDBError(try openAndRead(directory.file("r")), names: headerFile()) {
+            $0 == .unreadable(file: self.headerFile(), reason: "a directory, not a regular file")
+        }
+    }
+
     func testFewerSignalLinesThanDeclared() throws {
         let path = try record("r 3 360 10\nr.dat 16\nr.dat 16\n")
         assertWFDBError(try openAndRead(path), names: headerFile()) {
@@ -391,5 +406,31 @@ extension BadInputTests {
         assertWFDBError(try openAndRead(path), names: headerFile()) {
             if case .segmentMismatch(_, "seg1", _) = $0 { return true } else { return false }
         }
+    }
+}
+
+extension BadInputTests {
+    func testItem10_ManySegmentsAreReadInLinearTime() throws {
+        // A real segment, then 40,000 null ones, read block by block: each block used to scan every segment
+        // (quadratic: minutes).
+        let count = 40_000
+        try directory.write("a.hea", "a 1 360 4\na.dat 16\n")
+        try directory.write("a.dat", bytes: [1, 0, 2, 0, 3, 0, 4, 0])
+        let lines = ["r/\(count + 1) 1 360 \(4 + count * 10)", "a 4"] + Array(repeating: "~ 10", count: count)
+        let path = try record(lines.joined(separator: "\n") + "\n", datBytes: nil)
+        let start = Date()
+        var sizes: [Int] = []
+        _ = try WFDBRecord.open(path).forEachBlock { block in sizes.append(block.channels.first?.digital.count ?? 0) }
+        XCTAssertEqual(sizes, [4] + Array(repeating: 10, count: count))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+
+    func testItem10_ARangeAcrossSegmentsReadsEachOnce() throws {
+        try directory.write("a.hea", "a 1 360 4\na.dat 16\n")
+        try directory.write("a.dat", bytes: [1, 0, 2, 0, 3, 0, 4, 0])
+        let path = try record("r/3 1 360 10\na 4\n~ 2\na 4\n", datBytes: nil)
+        let block = try WFDBRecord.open(path).read(frames: 3..<9)
+        let marker = try XCTUnwrap(block.channels.first?.invalidValue)
+        XCTAssertEqual(block.channels.first?.digital, [4, marker, marker, 1, 2, 3])
     }
 }
