@@ -14,14 +14,19 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.hex = Self.hexString(bytes)
+    }
+
+    /// Lowercase hex of any bytes (an HMAC, an MD5), two characters a byte.
+    public static func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         let table = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             out.append(table[Int(byte >> 4)])
             out.append(table[Int(byte & 0x0f)])
         }
-        self.hex = String(decoding: out, as: UTF8.self)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { hex }

@@ -51,19 +51,8 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
         }
         defer { close(input) }
         let writer = try HashingFileWriter(path: destination, flush: false)
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let count = read(input, buffer.baseAddress, size)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw RemoteError.server(
-                    remote: location, key: key, status: 0, code: "", message: String(cString: strerror(errno)))
-            }
-            if count == 0 { break }
-            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            onBytes?(count)
+        try copy(from: input, to: writer, onBytes: onBytes) {
+            RemoteError.server(remote: location, key: key, status: 0, code: "", message: errnoText())
         }
         return try writer.finish()
     }
@@ -85,18 +74,8 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
                 throw RemoteError.localFile(path: source, reason: String(cString: strerror(errno)))
             }
             defer { close(input) }
-            let chunk = 1 << 20
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-            defer { buffer.deallocate() }
-            while true {
-                let count = read(input, buffer.baseAddress, chunk)
-                if count < 0 && errno == EINTR { continue }
-                guard count >= 0 else {
-                    throw RemoteError.localFile(path: source, reason: String(cString: strerror(errno)))
-                }
-                if count == 0 { break }
-                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                onBytes?(count)
+            try copy(from: input, to: writer, onBytes: onBytes) {
+                RemoteError.localFile(path: source, reason: errnoText())
             }
             // The bytes that reached the remote are hashed on the way: a local object that changed since it was
             // hashed (it should not: objects are read-only) never lands under the wrong key.
@@ -144,6 +123,23 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     }
 
     private func path(of key: String) -> String { root.path + "/" + key }
+
+    /// Streams an open file into a writer, 1 MiB at a time; `readError` names the side that failed.
+    private func copy(
+        from input: Int32, to writer: HashingFileWriter, onBytes: ((Int) -> Void)?, readError: () -> RemoteError
+    ) throws {
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(input, buffer.baseAddress, size)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw readError() }
+            if count == 0 { return }
+            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            onBytes?(count)
+        }
+    }
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }

@@ -48,7 +48,7 @@ public struct SignatureV4: Sendable, CustomStringConvertible {
         if let token = credentials.sessionToken { request.headers.append(("x-amz-security-token", token)) }
         let canonical = canonicalRequest(request, payloadSHA256: payloadSHA256)
         let toSign = stringToSign(canonicalRequest: canonical.text, date: stamp)
-        let signature = Hex.encode(hmacSHA256(key: signingKey(dateStamp: stamp.date), message: toSign))
+        let signature = Digest.hexString(hmacSHA256(key: signingKey(dateStamp: stamp.date), message: toSign))
         let authorization =
             "\(Self.algorithm) Credential=\(credentials.accessKeyID)/\(scope(stamp.date)),"
             + "SignedHeaders=\(canonical.signedHeaders),Signature=\(signature)"
@@ -183,19 +183,6 @@ struct AmzDate {
         dateTime =
             "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T"
             + "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
-    }
-}
-
-enum Hex {
-    static func encode(_ bytes: [UInt8]) -> String {
-        let table = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(table[Int(byte >> 4)])
-            out.append(table[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
