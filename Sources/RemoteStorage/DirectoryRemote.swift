@@ -11,9 +11,17 @@ import Glibc
 /// temporary name in its final folder, flushed, and renamed into place: rename within one directory is atomic on
 /// local file systems and on NFS, so a reader never sees part of an object. Temporary names start with `.` and
 /// are never listed; one left by a killed push is overwritten by no one and removed by `pipe gc`.
+///
+/// `put` leaves each object under its temporary name; `commit()` flushes them all with one `sync()` and then
+/// renames them into place, so an object is visible only once its bytes are durable, at the cost of one flush
+/// per wave rather than one per object (an fsync each made 5,000 small objects take seconds).
 public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     public let root: URL
     public let location: String
+    private let lock = NSLock()
+    /// Written and verified objects waiting for `commit()`: temporary path → final path.
+    private var pending: [(temporary: String, target: String)] = []
+    private var createdFolders = Set<String>()
 
     /// `root` must exist: a missing directory is a configuration error (a mount that is not mounted must not
     /// quietly become an empty folder on the local disk).
@@ -60,15 +68,11 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     public func put(_ key: String, file source: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws {
         let target = URL(fileURLWithPath: path(of: key))
         let folder = target.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw RemoteError.localFile(path: folder.path, reason: "cannot create: \(error.localizedDescription)")
-        }
+        try createFolder(folder)
         let temporary = folder.appendingPathComponent(
             ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
         do {
-            let writer = try HashingFileWriter(path: temporary.path)
+            let writer = try HashingFileWriter(path: temporary.path, flush: false)
             let input = open(source, O_RDONLY | O_CLOEXEC)
             guard input >= 0 else {
                 throw RemoteError.localFile(path: source, reason: String(cString: strerror(errno)))
@@ -85,13 +89,47 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
                     path: source, reason: "changed while being pushed (now \(written.hex), expected \(sha256.hex))")
             }
             chmod(temporary.path, 0o444)
-            guard rename(temporary.path, target.path) == 0 else {
-                throw RemoteError.localFile(path: target.path, reason: "cannot rename into place: \(errnoText())")
-            }
+            lock.lock()
+            pending.append((temporary.path, target.path))
+            lock.unlock()
         } catch {
             unlink(temporary.path)
             throw error
         }
+    }
+
+    public func commit() throws {
+        lock.lock()
+        let batch = pending
+        pending.removeAll()
+        lock.unlock()
+        guard !batch.isEmpty else { return }
+        Glibc.sync()
+        for (index, item) in batch.enumerated() where rename(item.temporary, item.target) != 0 {
+            let reason = errnoText()
+            for rest in batch[index...] { unlink(rest.temporary) }
+            throw RemoteError.localFile(path: item.target, reason: "cannot rename into place: \(reason)")
+        }
+    }
+
+    /// Objects written but never committed (a failed push) are removed, never left half-way.
+    deinit {
+        for item in pending { unlink(item.temporary) }
+    }
+
+    private func createFolder(_ folder: URL) throws {
+        lock.lock()
+        let known = createdFolders.contains(folder.path)
+        lock.unlock()
+        guard !known else { return }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw RemoteError.localFile(path: folder.path, reason: "cannot create: \(error.localizedDescription)")
+        }
+        lock.lock()
+        createdFolders.insert(folder.path)
+        lock.unlock()
     }
 
     public func delete(_ keys: [String]) throws {

@@ -12,8 +12,8 @@ import Glibc
 ///
 /// Contract for implementations:
 /// - every method may be called from several threads at once;
-/// - `put` makes an object visible only once it is complete: a reader never sees part of one, and an
-///   interrupted `put` leaves nothing under `key`;
+/// - `put` makes an object visible only once it is complete (at the latest on `commit()`): a reader never sees
+///   part of one, and an interrupted `put` leaves nothing under `key`;
 /// - `get` hashes the bytes while it writes them and returns that digest, so the caller can refuse a corrupt
 ///   object without reading it again; on a retry it starts the file over; it does not fsync (a fetch of
 ///   thousands of objects flushes them with one `sync()`);
@@ -32,6 +32,13 @@ public protocol RemoteStorage: AnyObject, Sendable {
     func put(_ key: String, file path: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws
     /// Removes objects; a key that is already absent is not an error.
     func delete(_ keys: [String]) throws
+    /// Makes every `put` so far visible, once durable. A push calls it after each wave (files, then the
+    /// manifests that name them). Where a `put` is visible at once (S3), it does nothing.
+    func commit() throws
+}
+
+extension RemoteStorage {
+    public func commit() throws {}
 }
 
 /// Why a remote operation failed. `badConfiguration` is the user's to fix (exit 2); the rest fail the

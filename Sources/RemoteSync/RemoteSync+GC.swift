@@ -3,6 +3,10 @@ import Foundation
 import PipelineEngine
 import RemoteStorage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What `pipe gc` keeps and where it removes.
 public struct GCOptions: Sendable {
     /// Keep what any commit's lock names, not only the workspace's.
@@ -119,6 +123,10 @@ extension RemoteSync {
         if !options.dryRun {
             try remote.delete(removedEntries)
             try remote.delete(doomed)
+            // Temporaries of pushes killed more than an hour ago (a push in progress keeps its own young ones).
+            if let directory = remote as? DirectoryRemote {
+                for path in directory.staleTemporaryFiles(olderThan: 3600) { unlink(path) }
+            }
         }
         return summary
     }

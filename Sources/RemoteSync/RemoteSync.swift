@@ -224,7 +224,13 @@ public final class RemoteSync {
         }
         progress.expect(objects: firstWave.count + secondWave.count, bytes: waveBytes)
         for wave in [firstWave, secondWave] {
-            try upload(wave, to: remote, jobs: jobs, progress: progress)
+            do {
+                try upload(wave, to: remote, jobs: jobs, progress: progress)
+            } catch {
+                try? remote.commit()  // what did arrive stays: the next push moves only the rest
+                throw error
+            }
+            try remote.commit()
         }
         summary.transferredObjects = firstWave.count + secondWave.count
         summary.transferredBytes = waveBytes
@@ -239,6 +245,7 @@ public final class RemoteSync {
                     RemoteKey.runCacheEntry(missing[index]), file: path, size: Int64(data.count),
                     sha256: Digest.of(data), onBytes: nil)
             }
+            try remote.commit()
             summary.runCacheEntries = missing.count
         }
         summary.seconds = progress.elapsed
