@@ -7,6 +7,8 @@ import Glibc
 /// Streams a file through SHA-256 in large reads, never holding the whole file in memory.
 public enum FileHashing {
     static let chunkSize = 1 << 20
+    /// Below this size a file is read through a buffer of this size (malloc'd, not mapped).
+    static let smallFileLimit = 64 << 10
 
     /// The SHA-256 of the file at `path` and the number of bytes read.
     public static func hash(path: String) throws -> (digest: Digest, size: Int64) {
@@ -18,7 +20,11 @@ public enum FileHashing {
         defer { close(fd) }
         // Map files up to 1 GiB instead of reading them: no copy through a buffer, and the kernel reads ahead.
         var info = stat()
-        if fstat(fd, &info) == 0, info.st_size > 0, info.st_size <= 1 << 30 {
+        let known = fstat(fd, &info) == 0
+        // Small files (most of a directory of many) are read into a small heap buffer: a mapping or a 1 MiB
+        // buffer costs an mmap and a munmap each.
+        let bufferSize = known && info.st_size < Int64(smallFileLimit) ? smallFileLimit : chunkSize
+        if known, info.st_size >= Int64(smallFileLimit), info.st_size <= 1 << 30 {
             let size = Int(info.st_size)
             if let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), mapping != MAP_FAILED {
                 defer { munmap(mapping, size) }
@@ -27,13 +33,13 @@ public enum FileHashing {
                 return (hasher.finish(), Int64(size))
             }
         }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        if bufferSize == chunkSize { posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
         defer { buffer.deallocate() }
         var hasher = SHA256Hasher()
         var total: Int64 = 0
         while true {
-            let count = read(fd, buffer.baseAddress, chunkSize)
+            let count = read(fd, buffer.baseAddress, bufferSize)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ContentStoreError.cannotRead(path: path, reason: errnoText())

@@ -22,6 +22,10 @@ public final class ObjectStore: @unchecked Sendable {
     public let objectsDirectory: URL
     public let temporaryDirectory: URL
     public let quarantineDirectory: URL
+    /// Store folders (`tmp/`, `objects/ab/`) this process has made or seen, so that storing thousands of objects
+    /// does not ask the file system for its folder each time. `removeTemporaryFiles` forgets `tmp/`.
+    private var knownFolders = Set<String>()
+    private let knownFoldersLock = NSLock()
 
     public init(cacheDirectory: URL) {
         self.cacheDirectory = cacheDirectory
@@ -40,6 +44,9 @@ public final class ObjectStore: @unchecked Sendable {
 
     /// Removes temporary files left by an interrupted process. Call only while holding the workspace lock.
     public func removeTemporaryFiles() {
+        knownFoldersLock.lock()
+        knownFolders.remove(temporaryDirectory.path)
+        knownFoldersLock.unlock()
         try? FileManager.default.removeItem(at: temporaryDirectory)
     }
 
@@ -133,11 +140,13 @@ public final class ObjectStore: @unchecked Sendable {
             if isDirectory {
                 let manifest = try loadManifest(digest)
                 try createDirectory(staging)
+                var madeFolders: Set<String> = [staging.path]
                 // Files first, links last: nothing is ever written through a link this checkout made.
                 var links: [(target: URL, digest: Digest)] = []
                 for entry in manifest.entries {
                     let target = staging.appendingPathComponent(entry.relativePath)
-                    try createDirectory(target.deletingLastPathComponent())
+                    let folder = target.deletingLastPathComponent()
+                    if madeFolders.insert(folder.path).inserted { try createDirectory(folder) }
                     switch entry.kind {
                     case .file(let permissions):
                         try placeObject(
@@ -147,10 +156,10 @@ public final class ObjectStore: @unchecked Sendable {
                     }
                 }
                 for link in links { try placeLink(link.digest, at: link.target.path) }
-                // One flush for every file, before the directory becomes visible (an fsync per file costs a
-                // journal commit each: 5,000 small files took 30 s here). A restore cut by a power loss is
-                // caught anyway: its files no longer hash to the lock, so the next repro restores them again.
-                Glibc.sync()
+                // The files of a directory are not flushed one by one, as git and DVC leave checked-out files
+                // (an fsync each costs a journal commit: 5,000 small files took 30 s here). The objects they come
+                // from are durable; a restore cut by a power loss leaves files whose size or content no longer
+                // matches the stat cache and the lock, so the next status finds them and repro restores them.
             } else {
                 try placeObject(digest, at: staging.path, mode: mode, permissions: ManifestEntry.defaultPermissions)
             }
@@ -205,21 +214,46 @@ public final class ObjectStore: @unchecked Sendable {
     private func placeObject(
         _ digest: Digest, at path: String, mode: LinkMode, permissions: UInt16, flush: Bool = true
     ) throws {
-        let object = try verifiedObject(digest)
         let creationMode = mode_t(permissions)
         switch mode {
         case .hardlink where permissions == ManifestEntry.defaultPermissions:
+            let object = try verifiedObject(digest)
             guard link(object.path, path) == 0 else {
                 throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
             }
-        case .reflink:
+        case .reflink where !reflinkRefused:
+            let object = try verifiedObject(digest)
             if try !cloneFile(from: object.path, to: path, creationMode: creationMode) {
                 try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush)
             }
-        case .copy, .hardlink:
-            try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush)
+        case .copy, .hardlink, .reflink:
+            try copyVerified(digest, to: path, creationMode: creationMode, flush: flush)
         }
     }
+
+    /// Copies an object out, hashing it on the way instead of reading it twice; a copy whose bytes do not hash
+    /// to the object's name is deleted and the object quarantined.
+    private func copyVerified(_ digest: Digest, to path: String, creationMode: mode_t, flush: Bool) throws {
+        let object = objectURL(digest)
+        guard FileStat.at(object.path) != nil else { throw ContentStoreError.missingObject(digest: digest.hex) }
+        var hasher = SHA256Hasher()
+        do {
+            try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush) { hasher.update($0) }
+        } catch {
+            _ = hasher.finish()
+            throw error
+        }
+        let actual = hasher.finish()
+        guard actual == digest else {
+            unlink(path)
+            quarantine(digest)
+            throw ContentStoreError.corruptObject(path: object.path, expected: digest.hex, actual: actual.hex)
+        }
+    }
+
+    /// Set once the file system has refused a clone: the rest of this process's restores copy at once instead of
+    /// trying (four system calls a file) and failing again.
+    nonisolated(unsafe) private var reflinkRefused = false
 
     /// Makes the symlink whose target text is the object `digest`.
     private func placeLink(_ digest: Digest, at path: String) throws {
@@ -270,15 +304,26 @@ public final class ObjectStore: @unchecked Sendable {
     }
 
     private func makeTemporaryURL() throws -> URL {
-        try createDirectory(temporaryDirectory)
+        try createStoreFolder(temporaryDirectory)
         return temporaryDirectory.appendingPathComponent("\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
     }
 
     private func moveIntoStore(_ temporary: URL, digest: Digest, mode: mode_t) throws {
         let target = objectURL(digest)
-        try createDirectory(target.deletingLastPathComponent())
+        try createStoreFolder(target.deletingLastPathComponent())
         chmod(temporary.path, mode)
         try AtomicFile.rename(temporary, to: target)
+    }
+
+    private func createStoreFolder(_ url: URL) throws {
+        knownFoldersLock.lock()
+        let known = knownFolders.contains(url.path)
+        knownFoldersLock.unlock()
+        guard !known else { return }
+        try createDirectory(url)
+        knownFoldersLock.lock()
+        knownFolders.insert(url.path)
+        knownFoldersLock.unlock()
     }
 
     private func createDirectory(_ url: URL) throws {
@@ -309,7 +354,9 @@ public final class ObjectStore: @unchecked Sendable {
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, creationMode)
         guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
         defer { close(output) }
-        let size = FileHashing.chunkSize
+        var info = stat()
+        let small = fstat(input, &info) == 0 && info.st_size < Int64(FileHashing.smallFileLimit)
+        let size = small ? FileHashing.smallFileLimit : FileHashing.chunkSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }
         while true {
@@ -345,8 +392,13 @@ public final class ObjectStore: @unchecked Sendable {
         guard output >= 0 else { throw ContentStoreError.cannotWrite(path: destination, reason: errnoText()) }
         let ficlone: UInt = 0x4004_9409
         let cloned = ioctl(output, ficlone, input) == 0
+        let refusal = errno
         close(output)
-        if !cloned { unlink(destination) }
+        if !cloned {
+            unlink(destination)
+            // Not a one-off failure but the file system saying it cannot clone (ext4, tmpfs, across mounts).
+            if [EOPNOTSUPP, ENOTTY, EXDEV, EINVAL].contains(refusal) { reflinkRefused = true }
+        }
         return cloned
     }
 }
