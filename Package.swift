@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
+                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,8 +66,8 @@ let package = Package(
             name: "QRSCommands",
             dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats and glue between the
-        // engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
+        // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats, beat extraction and glue
+        // between the engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
         .target(
             name: "ECGStages",
             dependencies: [
@@ -75,6 +75,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `pipe infer`'s library: beat classification of raw records with an exported ONNX model (the model read once,
+        // beats cut as ecg.preprocess cuts them), the record lists, the parallel schedule, the reports.
+        .target(name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX"]),
         // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
         // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
         .target(name: "Transport", dependencies: ["CLibSSL"]),
@@ -108,7 +111,8 @@ let package = Package(
         // Support/S3TestServer.swift starts moto's S3 server through scripts/s3_test_server.py (#filePath).
         .testTarget(name: "RemoteStorageTests", dependencies: ["RemoteStorage", "ContentStore", "Transport"]),
         .testTarget(
-            name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
+            name: "PipelineEngineTests",
+            dependencies: ["PipelineEngine", "ContentStore", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "PipeCLITests", dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures"]),
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
@@ -123,7 +127,17 @@ let package = Package(
                 "ECGStages", "ECGFixtures", "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", "NeuralNet", "ONNX",
             ]
         ),
-        .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "ECGFixtures", "QRSCommands", "WFDB"]),
+        .testTarget(
+            name: "ECGInferenceTests",
+            dependencies: ["ECGInference", "ECGStages", "ECGFixtures", "ECGSignal", "WFDB", "NeuralNet", "ONNX"]
+        ),
+        .testTarget(
+            name: "ECGSignalTests",
+            dependencies: [
+                "ECGSignal", "ECGFixtures", "QRSCommands", "WFDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
         .testTarget(
             name: "WFDBTests",

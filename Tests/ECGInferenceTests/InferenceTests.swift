@@ -1,4 +1,5 @@
 import ECGFixtures
+import ECGInference
 import ECGSignal
 import ECGStages
 import Foundation

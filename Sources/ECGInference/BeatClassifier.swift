@@ -1,4 +1,5 @@
 import ECGSignal
+import ECGStages
 import Foundation
 import ONNX
 
