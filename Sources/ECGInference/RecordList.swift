@@ -88,7 +88,7 @@ public enum RecordList {
         let workers = max(1, jobs)
         let lanes = workers == 1 ? ONNXRuntime.threadCount : 1
         ONNXRuntime.setThreadCount(1)
-        let runtimes = try (0..<workers).map { _ in try (0..<lanes).map { _ in try classifier.makeRuntime() } }
+        let runtimes = (0..<workers).map { _ in (0..<lanes).map { _ in classifier.makeRuntime() } }
         let lock = NSLock()
         nonisolated(unsafe) var next = 0
         nonisolated(unsafe) var outcomes = [Result<RecordInferenceResult, Error>?](repeating: nil, count: paths.count)

@@ -4,7 +4,7 @@ import Foundation
 /// arithmetic, Constant nodes) are folded, views share their source's memory, buffers are reused once their
 /// last reader has run, and each remaining node is a closure bound to fixed addresses.
 ///
-/// Not thread-safe: `ONNXModel` runs one plan at a time.
+/// Not thread-safe: its steps write fixed buffers, so a `PlanCache` (one per session) runs one plan at a time.
 final class ExecutionPlan {
     private struct PendingStep {
         let binder: Binder
