@@ -81,14 +81,10 @@ public struct TrainStage: BuiltinStage {
         )
 
         setThreadCount(config.effectiveThreads)
-        let specs = try config.layers.map { try LayerSpec.parse(type: $0.type, options: $0.options) }
-        let optimizer = OptimizerConfig(
-            kind: config.optimizer == "adamw" ? .adamW : .adam, learningRate: config.learningRate,
-            weightDecay: config.weightDecay, schedule: schedule(config), gradientClipNorm: config.clipNorm)
         let featureCount = config.features.extraFeatures
         var model = try Model(
-            specs: specs, inputLength: dataset.windowLength, featureCount: featureCount,
-            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: optimizer)
+            specs: config.layers, inputLength: dataset.windowLength, featureCount: featureCount,
+            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: config.optimizer)
         let fingerprint = configurationFingerprint(context, dataset: dataset)
         var state = LoopState(
             configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
@@ -140,7 +136,7 @@ public struct TrainStage: BuiltinStage {
                 model, dataset: dataset, indices: validationIndices, features: featureCount)
             let record = EpochRecord(
                 epoch: epoch + 1,
-                learningRate: optimizer.schedule.learningRate(base: config.learningRate, epoch: epoch),
+                learningRate: config.optimizer.learningRate(epoch: epoch),
                 trainLoss: lossSum / Double(order.count), trainAccuracy: Double(correct) / Double(order.count),
                 validationLoss: validation.loss, validationAccuracy: validation.report.accuracy,
                 validationMacroF1: validation.report.macroF1,
@@ -198,14 +194,6 @@ public struct TrainStage: BuiltinStage {
         context.log(
             "kept epoch \(state.bestEpoch) (validation macro-F1 \(String(format: "%.4f", state.bestMacroF1))) → \(bestPath)"
         )
-    }
-
-    private func schedule(_ config: TrainingConfig) -> LearningRateSchedule {
-        switch config.schedule {
-        case "step": return .step(stepSize: config.stepSize, gamma: config.gamma)
-        case "cosine": return .cosine(totalEpochs: config.epochs)
-        default: return .constant
-        }
     }
 
     /// Identifies what the training depends on, so that `resume` never continues a different training.
