@@ -38,8 +38,10 @@ let package = Package(
         // built-in stage protocol and registry, pipeline.lock, workspace lock. Knows nothing of ECG.
         .target(
             name: "PipelineEngine",
-            dependencies: ["ContentStore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ContentStore", "JSONText", .product(name: "Yams", package: "Yams")]
         ),
+        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON.
+        .target(name: "JSONText"),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
         .target(name: "ContentStore", dependencies: ["COpenSSL"]),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
@@ -56,7 +58,7 @@ let package = Package(
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
         .target(
             name: "WFDBCommands",
-            dependencies: ["WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["WFDB", "JSONText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
         // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
@@ -71,7 +73,7 @@ let package = Package(
         .target(
             name: "ECGStages",
             dependencies: [
-                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport",
+                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport", "JSONText",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
