@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
+                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,8 +38,10 @@ let package = Package(
         // built-in stage protocol and registry, pipeline.lock, workspace lock. Knows nothing of ECG.
         .target(
             name: "PipelineEngine",
-            dependencies: ["ContentStore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ContentStore", "JSONText", .product(name: "Yams", package: "Yams")]
         ),
+        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON.
+        .target(name: "JSONText"),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
         .target(name: "ContentStore", dependencies: ["COpenSSL"]),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
@@ -56,7 +58,7 @@ let package = Package(
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
         .target(
             name: "WFDBCommands",
-            dependencies: ["WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["WFDB", "JSONText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
         // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
@@ -66,15 +68,18 @@ let package = Package(
             name: "QRSCommands",
             dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats and glue between the
-        // engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
+        // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats, beat extraction and glue
+        // between the engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
         .target(
             name: "ECGStages",
             dependencies: [
-                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport",
+                "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport", "JSONText",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `pipe infer`'s library: beat classification of raw records with an exported ONNX model (the model read once,
+        // beats cut as ecg.preprocess cuts them), the record lists, the parallel schedule, the reports.
+        .target(name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX"]),
         // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
         // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
         .target(name: "Transport", dependencies: ["CLibSSL"]),
@@ -112,7 +117,8 @@ let package = Package(
             name: "RemoteStorageTests", dependencies: ["RemoteStorage", "ContentStore", "Transport", "ServiceFixtures"]
         ),
         .testTarget(
-            name: "PipelineEngineTests", dependencies: ["PipelineEngine", .product(name: "Yams", package: "Yams")]
+            name: "PipelineEngineTests",
+            dependencies: ["PipelineEngine", "ContentStore", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "PipeCLITests",
@@ -130,7 +136,17 @@ let package = Package(
                 "ECGStages", "ECGFixtures", "PipelineEngine", "ECGSignal", "WFDB", "ContentStore", "NeuralNet", "ONNX",
             ]
         ),
-        .testTarget(name: "ECGSignalTests", dependencies: ["ECGSignal", "ECGFixtures", "QRSCommands", "WFDB"]),
+        .testTarget(
+            name: "ECGInferenceTests",
+            dependencies: ["ECGInference", "ECGStages", "ECGFixtures", "ECGSignal", "WFDB", "NeuralNet", "ONNX"]
+        ),
+        .testTarget(
+            name: "ECGSignalTests",
+            dependencies: [
+                "ECGSignal", "ECGFixtures", "QRSCommands", "WFDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Fixtures/mitdb_reference.json is read through #filePath (written by scripts/wfdb_reference.py).
         .testTarget(
             name: "WFDBTests",

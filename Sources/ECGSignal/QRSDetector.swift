@@ -217,9 +217,64 @@ public struct QRSDetector: Sendable {
     /// Classifies candidate humps (indices into `energy`) as QRS or noise; returns the QRS humps.
     func classify(candidates: [Int], energy: [Double], slope: [Double]) -> [Int] {
         guard !candidates.isEmpty else { return [] }
-        let learningLength = max(1, Int(configuration.learningPeriod * samplingRate))
-        let second = max(1, Int(samplingRate))
-        let tWaveLength = Int(configuration.tWaveWindow * samplingRate)
+        var decision = Decision(detector: self, candidates: candidates, energy: energy, slope: slope)
+        var candidateIndex = 0
+        while candidateIndex < candidates.count {
+            let position = candidates[candidateIndex]
+            if let missed = decision.missedBeat(before: position) {
+                decision.accept(missed)
+                candidateIndex = missed + 1
+            } else if let restart = decision.relearnAfterSilence(at: candidateIndex) {
+                candidateIndex = restart
+            } else {
+                if decision.isBeat(candidateIndex) {
+                    decision.accept(candidateIndex)
+                } else {
+                    decision.rejectAsNoise(candidateIndex)
+                }
+                candidateIndex += 1
+            }
+        }
+        // A beat missed just before the end of the signal.
+        if let missed = decision.missedBeat(before: energy.count) { decision.accept(missed) }
+        return decision.beats
+    }
+
+    /// The state of the decision rules as they walk the candidate humps: the running QRS, noise and RR levels,
+    /// the beats so far, and the best noise hump a search-back would take.
+    private struct Decision {
+        let detector: QRSDetector
+        let candidates: [Int]
+        let energy: [Double]
+        let slope: [Double]
+        let learningLength: Int
+        let second: Int
+        let tWaveLength: Int
+        var qrsLevel = RunningLevel(repeating: 0, count: 8)
+        var noiseLevel = RunningLevel(repeating: 0, count: 8)
+        var rrLevel: RunningLevel
+        var beats: [Int] = []
+        var lastBeat: Int? = nil
+        var lastBeatSlope = 0.0
+        /// Index into `candidates` of the largest noise hump since the last beat, outside its T-wave window.
+        var searchBackCandidate: Int? = nil
+        /// Where the current stretch without beats began: the last beat, the last relearning, or the start.
+        var silenceStart = 0
+
+        init(detector: QRSDetector, candidates: [Int], energy: [Double], slope: [Double]) {
+            self.detector = detector
+            self.candidates = candidates
+            self.energy = energy
+            self.slope = slope
+            let samplingRate = detector.samplingRate
+            learningLength = max(1, Int(detector.configuration.learningPeriod * samplingRate))
+            second = max(1, Int(samplingRate))
+            tWaveLength = Int(detector.configuration.tWaveWindow * samplingRate)
+            rrLevel = RunningLevel(repeating: samplingRate, count: 8)
+            qrsLevel.reset(to: perSecondMaxima(0..<min(energy.count, learningLength)))
+        }
+
+        private var configuration: Configuration { detector.configuration }
 
         /// The largest energy in each second of `range`: the starting QRS level, as in Hamilton's learning phase.
         func perSecondMaxima(_ range: Range<Int>) -> [Double] {
@@ -235,88 +290,71 @@ public struct QRSDetector: Sendable {
             return maxima.isEmpty ? [0] : maxima
         }
 
-        var qrsLevel = RunningLevel(repeating: 0, count: 8)
-        qrsLevel.reset(to: perSecondMaxima(0..<min(energy.count, learningLength)))
-        var noiseLevel = RunningLevel(repeating: 0, count: 8)
-        var rrLevel = RunningLevel(repeating: samplingRate, count: 8)
         func threshold() -> Double {
             let noise = noiseLevel.mean
             return noise + configuration.thresholdFraction * (qrsLevel.mean - noise)
         }
 
-        var beats: [Int] = []
-        var lastBeat: Int? = nil
-        var lastBeatSlope = 0.0
-        var searchBackCandidate: Int? = nil  // index into `candidates`
-        // Where the current stretch without beats began: the last beat, the last relearning, or the start.
-        var silenceStart = 0
+        /// Search back: when too long has passed since the last beat by `position`, a beat was probably missed;
+        /// the search-back candidate is it when it reaches a fraction of the threshold.
+        func missedBeat(before position: Int) -> Int? {
+            guard let previous = lastBeat, let missed = searchBackCandidate,
+                Double(position - previous) > configuration.searchBackFactor * rrLevel.mean,
+                energy[candidates[missed]] > configuration.searchBackThresholdRatio * threshold()
+            else { return nil }
+            return missed
+        }
 
-        func accept(_ candidateIndex: Int) {
+        /// After a long silence the levels are stale (a gain change, an artefact at the start, a noisy stretch):
+        /// learn them again from the last learning period and look at its humps once more. Returns the candidate
+        /// to go on from, or nil when the silence is not that long.
+        mutating func relearnAfterSilence(at candidateIndex: Int) -> Int? {
+            let position = candidates[candidateIndex]
+            guard position - silenceStart > learningLength else { return nil }
+            let learningStart = position - learningLength
+            qrsLevel.reset(to: perSecondMaxima(learningStart..<position))
+            noiseLevel.reset(to: [0])
+            lastBeat = nil
+            searchBackCandidate = nil
+            silenceStart = position
+            return candidates.firstIndex { $0 >= learningStart } ?? candidateIndex
+        }
+
+        /// Above the threshold, and not a T wave: a hump soon after a beat with a much gentler slope is that
+        /// beat's T wave.
+        func isBeat(_ candidateIndex: Int) -> Bool {
+            let position = candidates[candidateIndex]
+            guard energy[position] > threshold() else { return false }
+            if let previous = lastBeat, position - previous < tWaveLength,
+                detector.maximumSlope(around: position, slope: slope) < configuration.tWaveSlopeRatio * lastBeatSlope
+            {
+                return false
+            }
+            return true
+        }
+
+        mutating func accept(_ candidateIndex: Int) {
             let position = candidates[candidateIndex]
             qrsLevel.push(energy[position])
             if let previous = lastBeat { rrLevel.push(Double(position - previous)) }
             lastBeat = position
             silenceStart = position
-            lastBeatSlope = maximumSlope(around: position, slope: slope)
+            lastBeatSlope = detector.maximumSlope(around: position, slope: slope)
             beats.append(position)
             searchBackCandidate = nil
         }
 
-        var candidateIndex = 0
-        while candidateIndex < candidates.count {
-            let position = candidates[candidateIndex]
-            // Search back: too long since the last beat, so a beat was probably missed.
-            if let previous = lastBeat, let missed = searchBackCandidate,
-                Double(position - previous) > configuration.searchBackFactor * rrLevel.mean
-            {
-                let missedPosition = candidates[missed]
-                if energy[missedPosition] > configuration.searchBackThresholdRatio * threshold() {
-                    accept(missed)
-                    candidateIndex = missed + 1
-                    continue
+        /// A hump that is no beat lifts the noise level, and may be taken later by search-back — unless it lies
+        /// right after a beat, where it is often that beat's T wave.
+        mutating func rejectAsNoise(_ candidateIndex: Int) {
+            let value = energy[candidates[candidateIndex]]
+            noiseLevel.push(value)
+            if let previous = lastBeat, candidates[candidateIndex] - previous >= tWaveLength {
+                if searchBackCandidate.map({ energy[candidates[$0]] < value }) ?? true {
+                    searchBackCandidate = candidateIndex
                 }
             }
-            // After a long silence the levels are stale (a gain change, an artefact at the start, a noisy
-            // stretch): learn them again from the last learning period and look at its humps once more.
-            if position - silenceStart > learningLength {
-                let learningStart = position - learningLength
-                qrsLevel.reset(to: perSecondMaxima(learningStart..<position))
-                noiseLevel.reset(to: [0])
-                lastBeat = nil
-                searchBackCandidate = nil
-                silenceStart = position
-                candidateIndex = candidates.firstIndex { $0 >= learningStart } ?? candidateIndex
-                continue
-            }
-            let value = energy[position]
-            var isBeat = value > threshold()
-            if isBeat, let previous = lastBeat, position - previous < tWaveLength {
-                // A hump soon after a beat with a much gentler slope is that beat's T wave.
-                if maximumSlope(around: position, slope: slope) < configuration.tWaveSlopeRatio * lastBeatSlope {
-                    isBeat = false
-                }
-            }
-            if isBeat {
-                accept(candidateIndex)
-            } else {
-                noiseLevel.push(value)
-                // Humps right after a beat are often its T wave, which must not be picked by search-back.
-                if let previous = lastBeat, position - previous >= tWaveLength {
-                    if searchBackCandidate.map({ energy[candidates[$0]] < value }) ?? true {
-                        searchBackCandidate = candidateIndex
-                    }
-                }
-            }
-            candidateIndex += 1
         }
-        // A beat missed just before the end of the signal.
-        if let previous = lastBeat, let missed = searchBackCandidate,
-            Double(energy.count - previous) > configuration.searchBackFactor * rrLevel.mean,
-            energy[candidates[missed]] > configuration.searchBackThresholdRatio * threshold()
-        {
-            accept(missed)
-        }
-        return beats
     }
 
     /// Moves each detection to the R peak: the sample of largest deviation of the raw signal from its local

@@ -1,6 +1,7 @@
 import ContentStore
 import ECGSignal
 import Foundation
+import NeuralNet
 
 /// The labelled beats of a set of records: what `ecg.preprocess` writes and training reads.
 ///
@@ -325,26 +326,7 @@ public enum BeatDatasetFile {
     }
 }
 
-/// Little-endian writer into a growing byte buffer.
-struct ByteWriter {
-    private(set) var bytes: [UInt8] = []
-
-    var data: Data { Data(bytes) }
-
-    mutating func reserve(_ extra: Int) { bytes.reserveCapacity(bytes.count + extra) }
-    mutating func bytes(_ values: [UInt8]) { bytes.append(contentsOf: values) }
-    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-
-    mutating func floats(_ values: UnsafeBufferPointer<Float>) {
-        #if _endian(little)
-        bytes.append(contentsOf: UnsafeRawBufferPointer(values))
-        #else
-        for value in values { u32(value.bitPattern) }
-        #endif
-    }
-
+extension ByteWriter {
     /// One beat row: record index, class, a reserved byte, sample, features, window.
     mutating func beat(
         record: UInt16, label: UInt8, sample: Int32, features: UnsafeBufferPointer<Float>,
@@ -355,49 +337,5 @@ struct ByteWriter {
         u32(UInt32(bitPattern: sample))
         floats(features)
         floats(window)
-    }
-}
-
-/// Little-endian reader; callers check `remaining` before reading.
-struct ByteReader {
-    let data: Data
-    var offset = 0
-
-    init(data: Data) { self.data = data }
-
-    var remaining: Int { data.count - offset }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        let start = data.startIndex + offset
-        offset += count
-        return Array(data[start..<(start + count)])
-    }
-
-    mutating func u16() -> UInt16 { UInt16(littleEndian: load(UInt16.self)) }
-    mutating func u32() -> UInt32 { UInt32(littleEndian: load(UInt32.self)) }
-    mutating func u64() -> UInt64 { UInt64(littleEndian: load(UInt64.self)) }
-
-    mutating func floats(into values: inout [Float], at start: Int, count: Int) {
-        guard count > 0 else { return }
-        let begin = data.startIndex + offset
-        values.withUnsafeMutableBytes { destination in
-            data.copyBytes(
-                to: UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)..<((start + count) * 4)]),
-                from: begin..<(begin + count * 4))
-        }
-        #if _endian(big)
-        for index in start..<(start + count) {
-            values[index] = Float(bitPattern: UInt32(littleEndian: values[index].bitPattern))
-        }
-        #endif
-        offset += count * 4
-    }
-
-    private mutating func load<T: FixedWidthInteger>(_: T.Type) -> T {
-        var value = T.zero
-        let begin = data.startIndex + offset
-        withUnsafeMutableBytes(of: &value) { data.copyBytes(to: $0, from: begin..<(begin + MemoryLayout<T>.size)) }
-        offset += MemoryLayout<T>.size
-        return value
     }
 }

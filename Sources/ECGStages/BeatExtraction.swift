@@ -134,6 +134,38 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
 public enum BeatExtraction {
     /// Opens `recordPath` (without extension, or ending in `.hea`) and extracts its beats.
     public static func extract(recordPath: String, settings: BeatExtractionSettings) throws -> RecordBeats {
+        let lead = try readLead(recordPath: recordPath, settings: settings)
+        let reference = try referenceBeats(of: lead, settings: settings)
+        var counts = BeatExtractionCounts()
+        counts.referenceBeats = reference.count
+        let rhythm = rhythm(of: lead, reference: reference, settings: settings, counts: &counts)
+        let kept = keptBeats(of: rhythm, settings: settings, counts: &counts)
+        // firstStart 1: the original project kept a beat only when `peak > half window`, and its counts are the
+        // reference this stage reproduces.
+        let windows = BeatWindowExtractor(
+            length: settings.windowLength, normalization: settings.normalization, firstStart: 1
+        ).extract(from: lead.signal, peaks: kept.map { rhythm.peaks[$0] })
+        counts.outOfBounds = windows.skippedOutOfBounds
+        counts.invalid = windows.skippedInvalid
+        return beats(of: lead, rhythm: rhythm, kept: kept, windows: windows, settings: settings, counts: counts)
+    }
+
+    /// A record's chosen lead in physical units at the rate beats are cut at.
+    struct LeadSignal {
+        var record: WFDBRecord
+        var leadIndex: Int
+        var signal: [Double]
+        /// The rate of `signal` (the target rate, or the lead's own), Hz.
+        var rate: Double
+        /// The lead's own rate, Hz.
+        var sourceRate: Double
+        /// `signal` samples per frame: annotations count frames, a lead with several samples per frame, or a
+        /// resampled one, counts its own.
+        var scale: Double
+    }
+
+    /// The lead `settings` selects, in physical units, resampled to the target rate when it has another.
+    static func readLead(recordPath: String, settings: BeatExtractionSettings) throws -> LeadSignal {
         let record = try WFDBRecord.open(recordPath)
         let leadIndex = try selectLead(of: record, settings.lead)
         let block = try record.read(signals: [leadIndex])
@@ -161,38 +193,55 @@ public enum BeatExtraction {
         guard signal.count >= settings.windowLength else {
             throw BeatExtractionError.recordTooShort(record: name, samples: signal.count, window: settings.windowLength)
         }
+        return LeadSignal(
+            record: record, leadIndex: leadIndex, signal: signal, rate: rate, sourceRate: sourceRate, scale: scale)
+    }
 
-        var reference: [(sample: Int, symbol: String)] = []
-        if settings.labels != nil || settings.peaks == .annotated {
-            let annotations: [Annotation]
-            do {
-                annotations = try AnnotationFile.read(record: record.location, annotator: settings.annotator)
-            } catch {
-                throw BeatExtractionError.missingAnnotations(
-                    record: name, annotator: settings.annotator, reason: "\(error)")
-            }
-            reference = annotations.filter { BeatAnnotationSymbols.isBeat($0.symbol) }.map {
-                (sample: Int((Double($0.sample) * scale).rounded()), symbol: $0.symbol)
-            }
+    /// The reference beat annotations (sample at the lead's rate, symbol), when labels or annotated peaks need
+    /// them; none otherwise.
+    static func referenceBeats(of lead: LeadSignal, settings: BeatExtractionSettings) throws -> [(
+        sample: Int, symbol: String
+    )] {
+        guard settings.labels != nil || settings.peaks == .annotated else { return [] }
+        let annotations: [Annotation]
+        do {
+            annotations = try AnnotationFile.read(record: lead.record.location, annotator: settings.annotator)
+        } catch {
+            throw BeatExtractionError.missingAnnotations(
+                record: lead.record.location.name, annotator: settings.annotator, reason: "\(error)")
         }
+        return annotations.filter { BeatAnnotationSymbols.isBeat($0.symbol) }.map {
+            (sample: Int((Double($0.sample) * lead.scale).rounded()), symbol: $0.symbol)
+        }
+    }
 
-        var counts = BeatExtractionCounts()
-        counts.referenceBeats = reference.count
-        // The rhythm is every beat the peak source gives, labelled or not: RR features are taken over it, as
-        // inference (which has no labels) does. `labels[i]` is the class of `rhythm[i]`, nil when unknown.
-        var rhythm: [Int]
+    /// Every beat the peak source gives, labelled or not, with its RR features. `labels[i]` is the class of
+    /// `peaks[i]`, nil when unknown.
+    struct Rhythm {
+        var peaks: [Int]
+        var labels: [AAMIClass?]
+        var features: [RRFeatures]
+    }
+
+    /// The rhythm: the annotated beats, or the detected ones matched to the reference for their labels. RR
+    /// features are taken over every beat of it, as inference (which has no labels) does.
+    static func rhythm(
+        of lead: LeadSignal, reference: [(sample: Int, symbol: String)], settings: BeatExtractionSettings,
+        counts: inout BeatExtractionCounts
+    ) -> Rhythm {
+        var peaks: [Int]
         var labels: [AAMIClass?]
         switch settings.peaks {
         case .annotated:
-            rhythm = reference.map(\.sample)
+            peaks = reference.map(\.sample)
             labels = reference.map { settings.labels?.beatClass(for: $0.symbol) }
         case .detected:
-            rhythm = QRSDetector(samplingRate: rate).detect(withoutInvalidSamples(signal))
-            counts.detections = rhythm.count
-            labels = Array(repeating: nil, count: rhythm.count)
+            peaks = QRSDetector(samplingRate: lead.rate).detect(withoutInvalidSamples(lead.signal))
+            counts.detections = peaks.count
+            labels = Array(repeating: nil, count: peaks.count)
             if let map = settings.labels {
                 let matched = matchDetections(
-                    rhythm, to: reference.map(\.sample), within: Int((settings.matchWindow * rate).rounded()))
+                    peaks, to: reference.map(\.sample), within: Int((settings.matchWindow * lead.rate).rounded()))
                 for (index, referenceIndex) in matched.enumerated() {
                     if let referenceIndex { labels[index] = map.beatClass(for: reference[referenceIndex].symbol) }
                 }
@@ -200,44 +249,49 @@ public enum BeatExtraction {
                 counts.unlabeled = zip(matched, labels).filter { $0.0 != nil && $0.1 == nil }.count
             }
         }
-        let rhythmFeatures = RRFeatureExtractor.features(
-            peaks: rhythm, samplingRate: rate, localBeats: settings.localBeats)
+        let features = RRFeatureExtractor.features(
+            peaks: peaks, samplingRate: lead.rate, localBeats: settings.localBeats)
+        return Rhythm(peaks: peaks, labels: labels, features: features)
+    }
 
-        var keptPeaks: [Int] = []
-        var keptSource: [Int] = []  // index into `rhythm` of each kept peak
-        for (index, peak) in rhythm.enumerated() {
-            if settings.labels != nil, labels[index] == nil {
+    /// Indices into the rhythm of the beats to cut: all of them, or the labelled ones when labels are asked for.
+    static func keptBeats(of rhythm: Rhythm, settings: BeatExtractionSettings, counts: inout BeatExtractionCounts)
+        -> [Int]
+    {
+        var kept: [Int] = []
+        for index in rhythm.peaks.indices {
+            if settings.labels != nil, rhythm.labels[index] == nil {
                 if settings.peaks == .annotated { counts.unlabeled += 1 }
                 continue
             }
-            keptPeaks.append(peak)
-            keptSource.append(index)
+            kept.append(index)
         }
-        // firstStart 1: the original project kept a beat only when `peak > half window`, and its counts are the
-        // reference this stage reproduces.
-        let windows = BeatWindowExtractor(
-            length: settings.windowLength, normalization: settings.normalization, firstStart: 1
-        ).extract(from: signal, peaks: keptPeaks)
-        counts.outOfBounds = windows.skippedOutOfBounds
-        counts.invalid = windows.skippedInvalid
+        return kept
+    }
 
+    /// The beats whose windows were cut: sample, label, and the RR then morphology features of each.
+    static func beats(
+        of lead: LeadSignal, rhythm: Rhythm, kept: [Int], windows: BeatWindows, settings: BeatExtractionSettings,
+        counts: BeatExtractionCounts
+    ) -> RecordBeats {
+        let record = lead.record
         var result = RecordBeats(
-            record: name, lead: record.signals[leadIndex].description, leadIndex: leadIndex, samplingRate: rate,
-            sourceRate: sourceRate, frameRate: record.header.samplingFrequency, signalLength: signal.count, samples: [],
-            labels: [], features: [],
-            windows: windows.samples, counts: counts)
+            record: record.location.name, lead: record.signals[lead.leadIndex].description, leadIndex: lead.leadIndex,
+            samplingRate: lead.rate, sourceRate: lead.sourceRate, frameRate: record.header.samplingFrequency,
+            signalLength: lead.signal.count, samples: [], labels: [], features: [], windows: windows.samples,
+            counts: counts)
         result.samples.reserveCapacity(windows.count)
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
         let morphology = BeatMorphology.features(
             windows: windows.samples, length: settings.windowLength,
             amplitudes: windows.amplitudes,
-            qrsHalfWidth: Int((0.05 * rate).rounded()))
+            qrsHalfWidth: Int((0.05 * lead.rate).rounded()))
         let shapeCount = BeatMorphology.featureNames.count
-        for (position, kept) in windows.peakIndices.enumerated() {
-            let source = keptSource[kept]
-            result.samples.append(rhythm[source])
-            result.labels.append(labels[source])
-            let rr = rhythmFeatures[source]
+        for (position, keptIndex) in windows.peakIndices.enumerated() {
+            let source = kept[keptIndex]
+            result.samples.append(rhythm.peaks[source])
+            result.labels.append(rhythm.labels[source])
+            let rr = rhythm.features[source]
             result.features.append(Float(rr.previous))
             result.features.append(Float(rr.next))
             result.features.append(Float(rr.localMean))

@@ -1,5 +1,6 @@
 import ECGSignal
 import Foundation
+import JSONText
 
 /// Errors in the inputs of a classification report.
 public enum ClassificationReportError: Error, Equatable, CustomStringConvertible {
@@ -263,19 +264,5 @@ private enum ReportJSON {
         return value.description
     }
 
-    static func quoted(_ value: String) -> String {
-        var text = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
-    }
+    static func quoted(_ value: String) -> String { JSONString.literal(value) }
 }

@@ -6,6 +6,8 @@ struct StageParams {
     let params: ResolvedParams
     /// The file the stage's own params live in, for messages: `stages/preprocess.yaml`.
     let file: String
+    /// Whether messages name the line of the value as well as the file (`stages/train.yaml:12`).
+    var namesLines = false
 
     init(_ context: StageContext) {
         params = context.params
@@ -14,7 +16,15 @@ struct StageParams {
 
     func failure(_ key: String, _ expectation: String) -> StageFailure {
         let found = params.node(key).map { " (found \(describe($0)))" } ?? " (missing)"
-        return StageFailure("\(file): '\(key)' must be \(expectation)\(found)")
+        return StageFailure("\(namesLines ? place(key) : file): '\(key)' must be \(expectation)\(found)")
+    }
+
+    /// Where the value of `key` (or `node`, a part of it) was written: `stages/train.yaml:12`; the file alone
+    /// when the line is unknown, and `stages/train.yaml (-S)` for a value set on the command line.
+    func place(_ key: String, node: Node? = nil) -> String {
+        if params.overridden.contains(where: { $0.key == key }) { return "\(file) (-S)" }
+        guard let line = (node ?? params.node(key))?.mark?.line else { return file }
+        return "\(file):\(line)"
     }
 
     func isNull(_ key: String) -> Bool { params.node(key) == nil || params.isNull(key) }

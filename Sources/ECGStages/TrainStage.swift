@@ -54,133 +54,188 @@ public struct TrainStage: BuiltinStage {
         var bestParameters: [Float]
         var bestBuffers: [Float]
         var epochsWithoutImprovement: Int
+
+        /// Adds the epoch to the history, and keeps `model`'s weights when its validation macro-F1 is the best so
+        /// far (every epoch is the best without validation beats).
+        mutating func record(_ record: EpochRecord, model: Model, validated: Bool) {
+            history.append(record)
+            if record.validationMacroF1 > bestMacroF1 || !validated {
+                bestMacroF1 = record.validationMacroF1
+                bestEpoch = record.epoch
+                bestParameters = model.parameters
+                bestBuffers = model.buffers
+                epochsWithoutImprovement = 0
+            } else {
+                epochsWithoutImprovement += 1
+            }
+        }
     }
 
     public func run(_ context: StageContext) throws {
-        let params = StageParams(context)
-        let config = try TrainingConfig(params)
+        let config = try TrainingConfig(StageParams(context))
         guard let datasetDirectory = context.deps.first, let bestPath = context.outputs.first else {
             throw StageFailure("ecg.train needs the preprocess output as its first dep and the model as its first out")
         }
         let lastPath = ".cache/resume/\(context.stageName).ckpt"
-        let metricsPath = context.outputs.first { $0.hasSuffix("train.json") } ?? "metrics/train.json"
-        let plotDirectory = context.outputs.first { $0.hasSuffix(".svg") }.map {
-            ($0 as NSString).deletingLastPathComponent
-        }
-
         let dataset = try BeatDatasetFile.read(
             context.url(datasetDirectory).appendingPathComponent(PreprocessStage.datasetFile))
-        let (trainAll, test) = config.split.assign(dataset)
-        let (trainIndices, validationIndices) = DatasetSplit.holdOut(
-            trainAll, fraction: config.validationFraction, seed: config.seed &+ 1)
-        guard !trainIndices.isEmpty else { throw StageFailure("split \(config.split) leaves no training beats") }
-        let weights = config.classWeighting.weights(labels: dataset.label, indices: trainIndices)
+        let beats = try TrainingBeats(dataset: dataset, config: config)
         context.log(
-            "split \(config.split): \(trainIndices.count) training, \(validationIndices.count) validation, "
-                + "\(test.count) test beats; architecture \(config.architectureName), features \(config.features.rawValue)"
+            "split \(config.split): \(beats.train.count) training, \(beats.validation.count) validation, "
+                + "\(beats.test) test beats; architecture \(config.architectureName), features \(config.features.rawValue)"
         )
 
         setThreadCount(config.effectiveThreads)
-        let specs = try config.layers.map { try LayerSpec.parse(type: $0.type, options: $0.options) }
-        let optimizer = OptimizerConfig(
-            kind: config.optimizer == "adamw" ? .adamW : .adam, learningRate: config.learningRate,
-            weightDecay: config.weightDecay, schedule: schedule(config), gradientClipNorm: config.clipNorm)
-        let featureCount = config.features.extraFeatures
-        var model = try Model(
-            specs: specs, inputLength: dataset.windowLength, featureCount: featureCount,
-            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: optimizer)
-        let fingerprint = configurationFingerprint(context, dataset: dataset)
-        var state = LoopState(
-            configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
-            bestBuffers: [], epochsWithoutImprovement: 0)
-        var firstEpoch = 0
-        try FileManager.default.createDirectory(
-            at: context.url(lastPath).deletingLastPathComponent(), withIntermediateDirectories: true)
-        if config.resume, let resumed = resume(context.url(lastPath), fingerprint: fingerprint, context: context) {
-            model = resumed.model
-            state = resumed.state
-            firstEpoch = resumed.epoch + 1
-            context.log("resuming after epoch \(firstEpoch) of \(config.epochs) from \(lastPath)")
-        }
-        let metadata = metadataFor(config, dataset: dataset, trainCount: trainIndices.count)
-        let batch = BatchBuffers(dataset: dataset, featureCount: featureCount, capacity: config.batchSize)
-
-        var epoch = firstEpoch
-        while epoch < config.epochs {
+        var (model, state, firstEpoch) = try startOrResume(
+            context, config: config, dataset: dataset, resumePath: lastPath)
+        let metadata = metadataFor(config, dataset: dataset, trainCount: beats.train.count)
+        let batch = BatchBuffers(
+            dataset: dataset, featureCount: config.features.extraFeatures, capacity: config.batchSize)
+        for epoch in stride(from: firstEpoch, to: config.epochs, by: 1) {
             if let patience = config.patience, state.epochsWithoutImprovement >= patience {
                 context.log("early stop: no better validation macro-F1 for \(patience) epochs")
                 break
             }
-            var order = trainIndices
-            model.random.shuffle(&order)
-            let started = ContinuousClock.now
-            var lossSum = 0.0
-            var correct = 0
-            var lastProgress = ContinuousClock.now
-            var position = 0
-            while position < order.count {
-                let count = min(config.batchSize, order.count - position)
-                batch.gather(order[position..<(position + count)])
-                let result = try model.trainStep(
-                    windows: batch.windows(count), features: batch.features(count), labels: batch.labels(count),
-                    batch: count, epoch: epoch, classWeights: weights)
-                lossSum += Double(result.loss) * Double(count)
-                correct += result.correct
-                position += count
-                if ContinuousClock.now - lastProgress > .milliseconds(200) {
-                    lastProgress = ContinuousClock.now
-                    context.progress(
-                        progressLine(
-                            epoch: epoch, epochs: config.epochs, done: position, total: order.count,
-                            elapsed: seconds(ContinuousClock.now - started)))
-                }
-            }
-            let trainSeconds = seconds(ContinuousClock.now - started)
-            let validation = try Evaluation.run(
-                model, dataset: dataset, indices: validationIndices, features: featureCount)
-            let record = EpochRecord(
-                epoch: epoch + 1,
-                learningRate: optimizer.schedule.learningRate(base: config.learningRate, epoch: epoch),
-                trainLoss: lossSum / Double(order.count), trainAccuracy: Double(correct) / Double(order.count),
-                validationLoss: validation.loss, validationAccuracy: validation.report.accuracy,
-                validationMacroF1: validation.report.macroF1,
-                beatsPerSecond: Double(order.count) / max(trainSeconds, 1e-9))
-            state.history.append(record)
-            if record.validationMacroF1 > state.bestMacroF1 || validationIndices.isEmpty {
-                state.bestMacroF1 = record.validationMacroF1
-                state.bestEpoch = epoch + 1
-                state.bestParameters = model.parameters
-                state.bestBuffers = model.buffers
-                state.epochsWithoutImprovement = 0
-            } else {
-                state.epochsWithoutImprovement += 1
-            }
-            var values = [
-                "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy, "lr": record.learningRate,
-                "beats_per_second": record.beatsPerSecond,
-            ]
-            var line = String(
-                format: "epoch %d/%d: loss %.4f acc %.4f", epoch + 1, config.epochs, record.trainLoss,
-                record.trainAccuracy)
-            if !validationIndices.isEmpty {
-                values["val_loss"] = record.validationLoss
-                values["val_accuracy"] = record.validationAccuracy
-                values["val_macro_f1"] = record.validationMacroF1
-                line += String(
-                    format: " | val loss %.4f acc %.4f macro-F1 %.4f", record.validationLoss,
-                    record.validationAccuracy, record.validationMacroF1)
-            }
-            context.logMetrics(values, step: epoch + 1)
-            context.log(line + String(format: " | %.0f beats/s", record.beatsPerSecond))
+            let pass = try trainEpoch(
+                &model, epoch: epoch, beats: beats, batch: batch, config: config, context: context)
+            let record = try evaluateEpoch(
+                model, epoch: epoch, pass: pass, dataset: dataset, validation: beats.validation, config: config)
+            state.record(record, model: model, validated: !beats.validation.isEmpty)
+            logEpoch(record, epochs: config.epochs, validated: !beats.validation.isEmpty, context: context)
             let loopState = try JSONEncoder().encode(state)
             try model.checkpoint(
                 classNames: AAMIClass.allCases.map(\.rawValue), metadata: metadata, epoch: epoch,
                 trainingState: [UInt8](loopState)
             ).write(to: context.url(lastPath))
-            epoch += 1
         }
+        try keepBestEpoch(&model, state: state, metadata: metadata, to: context.url(bestPath))
+        let metricsPath = context.outputs.first { $0.hasSuffix("train.json") } ?? "metrics/train.json"
+        try writeMetrics(state, validated: !beats.validation.isEmpty, to: context.url(metricsPath))
+        try? FileManager.default.removeItem(at: context.url(lastPath))
+        if let plotDirectory = context.outputs.first(where: { $0.hasSuffix(".svg") }) {
+            try writePlots(
+                state.history, validated: !beats.validation.isEmpty,
+                directory: context.url((plotDirectory as NSString).deletingLastPathComponent))
+        }
+        context.log(
+            "kept epoch \(state.bestEpoch) (validation macro-F1 \(String(format: "%.4f", state.bestMacroF1))) → \(bestPath)"
+        )
+    }
 
-        // The kept model: the best epoch's weights, with no optimizer state to carry.
+    /// The training, validation and test beats of the split, and the class weights over the training beats.
+    struct TrainingBeats {
+        var train: [Int]
+        var validation: [Int]
+        /// Test beats: left for ecg.evaluate, only counted here.
+        var test: Int
+        var classWeights: [Float]?
+
+        init(dataset: BeatDataset, config: TrainingConfig) throws {
+            let (trainAll, test) = config.split.assign(dataset)
+            (train, validation) = DatasetSplit.holdOut(
+                trainAll, fraction: config.validationFraction, seed: config.seed &+ 1)
+            guard !train.isEmpty else { throw StageFailure("split \(config.split) leaves no training beats") }
+            self.test = test.count
+            classWeights = config.classWeighting.weights(labels: dataset.label, indices: train)
+        }
+    }
+
+    /// A new model (seeded), or the interrupted training of these same params and data when `resume` is on and
+    /// `resumePath` holds one; with the loop state and the first epoch to run.
+    private func startOrResume(
+        _ context: StageContext, config: TrainingConfig, dataset: BeatDataset, resumePath: String
+    ) throws -> (Model, LoopState, Int) {
+        let model = try Model(
+            specs: config.layers, inputLength: dataset.windowLength, featureCount: config.features.extraFeatures,
+            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: config.optimizer)
+        let fingerprint = configurationFingerprint(context, dataset: dataset)
+        let state = LoopState(
+            configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
+            bestBuffers: [], epochsWithoutImprovement: 0)
+        try FileManager.default.createDirectory(
+            at: context.url(resumePath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard config.resume, let resumed = resume(context.url(resumePath), fingerprint: fingerprint, context: context)
+        else { return (model, state, 0) }
+        context.log("resuming after epoch \(resumed.epoch + 1) of \(config.epochs) from \(resumePath)")
+        return (resumed.model, resumed.state, resumed.epoch + 1)
+    }
+
+    /// One pass over the training beats in a new shuffled order: the summed loss and correct count.
+    private struct EpochPass {
+        var beats: Int
+        var lossSum: Double
+        var correct: Int
+        var seconds: Double
+    }
+
+    private func trainEpoch(
+        _ model: inout Model, epoch: Int, beats: TrainingBeats, batch: BatchBuffers, config: TrainingConfig,
+        context: StageContext
+    ) throws -> EpochPass {
+        var order = beats.train
+        model.random.shuffle(&order)
+        let started = ContinuousClock.now
+        var pass = EpochPass(beats: order.count, lossSum: 0, correct: 0, seconds: 0)
+        var lastProgress = ContinuousClock.now
+        var position = 0
+        while position < order.count {
+            let count = min(config.batchSize, order.count - position)
+            batch.gather(order[position..<(position + count)])
+            let result = try model.trainStep(
+                windows: batch.windows(count), features: batch.features(count), labels: batch.labels(count),
+                batch: count, epoch: epoch, classWeights: beats.classWeights)
+            pass.lossSum += Double(result.loss) * Double(count)
+            pass.correct += result.correct
+            position += count
+            if ContinuousClock.now - lastProgress > .milliseconds(200) {
+                lastProgress = ContinuousClock.now
+                context.progress(
+                    progressLine(
+                        epoch: epoch, epochs: config.epochs, done: position, total: order.count,
+                        elapsed: seconds(ContinuousClock.now - started)))
+            }
+        }
+        pass.seconds = seconds(ContinuousClock.now - started)
+        return pass
+    }
+
+    /// The epoch's figures: the pass's loss and accuracy, the validation beats' loss, accuracy and macro-F1.
+    private func evaluateEpoch(
+        _ model: Model, epoch: Int, pass: EpochPass, dataset: BeatDataset, validation indices: [Int],
+        config: TrainingConfig
+    ) throws -> EpochRecord {
+        let validation = try Evaluation.run(
+            model, dataset: dataset, indices: indices, features: config.features.extraFeatures)
+        return EpochRecord(
+            epoch: epoch + 1, learningRate: config.optimizer.learningRate(epoch: epoch),
+            trainLoss: pass.lossSum / Double(pass.beats), trainAccuracy: Double(pass.correct) / Double(pass.beats),
+            validationLoss: validation.loss, validationAccuracy: validation.report.accuracy,
+            validationMacroF1: validation.report.macroF1,
+            beatsPerSecond: Double(pass.beats) / max(pass.seconds, 1e-9))
+    }
+
+    /// The epoch's metrics to the run tracker and its line to the log.
+    private func logEpoch(_ record: EpochRecord, epochs: Int, validated: Bool, context: StageContext) {
+        var values = [
+            "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy, "lr": record.learningRate,
+            "beats_per_second": record.beatsPerSecond,
+        ]
+        var line = String(
+            format: "epoch %d/%d: loss %.4f acc %.4f", record.epoch, epochs, record.trainLoss, record.trainAccuracy)
+        if validated {
+            values["val_loss"] = record.validationLoss
+            values["val_accuracy"] = record.validationAccuracy
+            values["val_macro_f1"] = record.validationMacroF1
+            line += String(
+                format: " | val loss %.4f acc %.4f macro-F1 %.4f", record.validationLoss, record.validationAccuracy,
+                record.validationMacroF1)
+        }
+        context.logMetrics(values, step: record.epoch)
+        context.log(line + String(format: " | %.0f beats/s", record.beatsPerSecond))
+    }
+
+    /// The kept model: the best epoch's weights, with no optimizer state to carry.
+    private func keepBestEpoch(_ model: inout Model, state: LoopState, metadata: [String: String], to url: URL) throws {
         if !state.bestParameters.isEmpty {
             try model.setParameters(state.bestParameters)
             try model.setBuffers(state.bestBuffers)
@@ -189,23 +244,7 @@ public struct TrainStage: BuiltinStage {
         bestMetadata["best_epoch"] = String(state.bestEpoch)
         try model.checkpoint(
             classNames: AAMIClass.allCases.map(\.rawValue), metadata: bestMetadata, epoch: max(0, state.bestEpoch - 1)
-        ).write(to: context.url(bestPath))
-        try writeMetrics(state, validated: !validationIndices.isEmpty, to: context.url(metricsPath))
-        try? FileManager.default.removeItem(at: context.url(lastPath))
-        if let plotDirectory {
-            try writePlots(state.history, validated: !validationIndices.isEmpty, directory: context.url(plotDirectory))
-        }
-        context.log(
-            "kept epoch \(state.bestEpoch) (validation macro-F1 \(String(format: "%.4f", state.bestMacroF1))) → \(bestPath)"
-        )
-    }
-
-    private func schedule(_ config: TrainingConfig) -> LearningRateSchedule {
-        switch config.schedule {
-        case "step": return .step(stepSize: config.stepSize, gamma: config.gamma)
-        case "cosine": return .cosine(totalEpochs: config.epochs)
-        default: return .constant
-        }
+        ).write(to: url)
     }
 
     /// Identifies what the training depends on, so that `resume` never continues a different training.

@@ -1,5 +1,6 @@
 import ECGSignal
 import Foundation
+import NeuralNet
 import PipelineEngine
 
 /// The inputs a model sees besides its window.
@@ -35,20 +36,18 @@ public enum ClassWeighting: Equatable, Sendable {
     }
 }
 
-/// Everything `ecg.train` reads from `stages/train.yaml`.
+/// Everything `ecg.train` reads from `stages/train.yaml`, typed and checked when the file is read, before any
+/// data is: the layers as `[LayerSpec]`, the optimizer with its learning-rate schedule, the split. An error names
+/// the file, the line and the key (`stages/train.yaml:21: architectures.rr_morph[3]: layer 'conv1d' has unknown
+/// option 'strid' (allowed: kernel, out, padding, stride)`).
 public struct TrainingConfig: Sendable {
     public var architectureName: String
-    /// Each layer as its type and numeric options, in order.
-    public var layers: [(type: String, options: [String: Double])]
+    /// The chosen architecture's layers, in order.
+    public var layers: [LayerSpec]
     public var epochs: Int
     public var batchSize: Int
-    public var learningRate: Double
-    public var optimizer: String
-    public var weightDecay: Double
-    public var schedule: String
-    public var stepSize: Int
-    public var gamma: Double
-    public var clipNorm: Double?
+    /// Adam or AdamW, the base learning rate, weight decay, the schedule over the epochs and gradient clipping.
+    public var optimizer: OptimizerConfig
     public var classWeighting: ClassWeighting
     public var seed: UInt64
     public var threads: Int
@@ -64,77 +63,18 @@ public struct TrainingConfig: Sendable {
         "split_seed", "train_records", "test_records", "validation_fraction", "patience", "features", "resume",
     ]
 
-    init(_ params: StageParams) throws {
+    init(_ stageParams: StageParams) throws {
+        var params = stageParams
+        params.namesLines = true
         architectureName = try params.string("architecture")
-        guard case .mapping(let architectures)? = params.params.node("architectures") else {
-            throw params.failure("architectures", "a mapping from names to lists of layers")
-        }
-        guard let layerList = architectures[architectureName], case .sequence(let layerNodes) = layerList else {
-            let names = architectures.keys.compactMap(\.scalar?.string).sorted().joined(separator: ", ")
-            throw StageFailure(
-                "\(params.file): architecture '\(architectureName)' is not in 'architectures' (\(names))")
-        }
-        layers = []
-        for (position, node) in layerNodes.enumerated() {
-            let place = "\(params.file): architectures.\(architectureName)[\(position)]"
-            if let type = node.scalar?.string {
-                layers.append((type, [:]))
-                continue
-            }
-            guard case .mapping(let mapping) = node, let type = mapping["type"]?.scalar?.string else {
-                throw StageFailure("\(place): a layer is a name (relu) or a mapping with 'type' and numeric options")
-            }
-            var options: [String: Double] = [:]
-            for (key, value) in mapping {
-                guard let key = key.scalar?.string, key != "type" else { continue }
-                guard let number = YAMLScalar.double(value) else {
-                    throw StageFailure("\(place): option '\(key)' of \(type) must be a number")
-                }
-                options[key] = number
-            }
-            layers.append((type, options))
-        }
+        layers = try Self.layers(of: architectureName, params)
         epochs = try params.int("epochs", in: 1...100_000)
         batchSize = try params.int("batch_size", in: 1...1 << 20)
-        learningRate = try params.double("lr", in: 1e-12...10)
-        optimizer = try params.string("optimizer")
-        guard ["adam", "adamw"].contains(optimizer) else { throw params.failure("optimizer", "adam or adamw") }
-        weightDecay = try params.double("weight_decay", in: 0...10)
-        schedule = try params.string("schedule")
-        guard ["constant", "step", "cosine"].contains(schedule) else {
-            throw params.failure("schedule", "constant, step or cosine")
-        }
-        stepSize = try params.int("step_size", in: 1...100_000)
-        gamma = try params.double("gamma", in: 0...1)
-        clipNorm = try params.optionalDouble("clip_norm", in: 0...1e9)
-        if let list = params.params.strings("class_weights") {
-            let weights = list.compactMap(Float.init)
-            guard weights.count == AAMIClass.allCases.count, weights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-                throw params.failure("class_weights", "none, inverse-frequency or five weights (N S V F Q)")
-            }
-            classWeighting = .explicit(weights)
-        } else {
-            switch params.params.string("class_weights") {
-            case "none": classWeighting = ClassWeighting.none
-            case "inverse-frequency": classWeighting = .inverseFrequency
-            default: throw params.failure("class_weights", "none, inverse-frequency or five weights (N S V F Q)")
-            }
-        }
+        optimizer = try Self.optimizer(params, epochs: epochs)
+        classWeighting = try Self.classWeighting(params)
         seed = UInt64(try params.int("seed", in: 0...Int.max))
         threads = try params.int("threads", in: 0...1024)
-        switch try params.string("split") {
-        case "inter-patient": split = .interPatient
-        case "random":
-            split = .random(
-                testFraction: try params.double("test_fraction", in: 0.01...0.99),
-                seed: UInt64(try params.int("split_seed", in: 0...Int.max)))
-        case "records":
-            guard let train = try params.optionalNames("train_records"),
-                let test = try params.optionalNames("test_records")
-            else { throw params.failure("train_records", "a list of records when split is 'records'") }
-            split = .records(train: train, test: test)
-        default: throw params.failure("split", "inter-patient, random or records")
-        }
+        split = try Self.split(params)
         validationFraction = try params.double("validation_fraction", in: 0...0.9)
         patience = params.isNull("patience") ? nil : try params.int("patience", in: 1...100_000)
         features = try params.choice("features", FeatureSet.self)
@@ -143,4 +83,103 @@ public struct TrainingConfig: Sendable {
 
     /// The BLAS and worker thread count: `threads`, or every core when 0.
     public var effectiveThreads: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// `architectures.NAME`: each layer a name (`relu`) or a mapping with `type` and numeric options, parsed into
+    /// its spec (unknown types and options, missing or invalid values refused here).
+    private static func layers(of name: String, _ params: StageParams) throws -> [LayerSpec] {
+        guard case .mapping(let architectures)? = params.params.node("architectures") else {
+            throw params.failure("architectures", "a mapping from names to lists of layers")
+        }
+        guard let layerList = architectures[name], case .sequence(let layerNodes) = layerList else {
+            let names = architectures.keys.compactMap(\.scalar?.string).sorted().joined(separator: ", ")
+            throw StageFailure(
+                "\(params.place("architecture")): architecture '\(name)' is not in 'architectures' (\(names))")
+        }
+        return try layerNodes.enumerated().map { position, node in
+            let place = "\(params.place("architectures", node: node)): architectures.\(name)[\(position)]"
+            let type: String
+            var options: [String: Double] = [:]
+            if let scalar = node.scalar?.string {
+                type = scalar
+            } else {
+                guard case .mapping(let mapping) = node, let named = mapping["type"]?.scalar?.string else {
+                    throw StageFailure(
+                        "\(place): a layer is a name (relu) or a mapping with 'type' and numeric options")
+                }
+                type = named
+                for (key, value) in mapping {
+                    guard let key = key.scalar?.string, key != "type" else { continue }
+                    guard let number = YAMLScalar.double(value) else {
+                        throw StageFailure("\(place): option '\(key)' of \(type) must be a number")
+                    }
+                    options[key] = number
+                }
+            }
+            do {
+                return try LayerSpec.parse(type: type, options: options)
+            } catch let error as ArchitectureError {
+                throw StageFailure("\(place): \(error)")
+            }
+        }
+    }
+
+    /// `optimizer`, `lr`, `weight_decay`, `schedule` (with `step_size` and `gamma`) and `clip_norm`.
+    private static func optimizer(_ params: StageParams, epochs: Int) throws -> OptimizerConfig {
+        let learningRate = try params.double("lr", in: 1e-12...10)
+        let kind: OptimizerConfig.Kind
+        switch try params.string("optimizer") {
+        case "adam": kind = .adam
+        case "adamw": kind = .adamW
+        default: throw params.failure("optimizer", "adam or adamw")
+        }
+        let weightDecay = try params.double("weight_decay", in: 0...10)
+        let scheduleName = try params.string("schedule")
+        guard ["constant", "step", "cosine"].contains(scheduleName) else {
+            throw params.failure("schedule", "constant, step or cosine")
+        }
+        let stepSize = try params.int("step_size", in: 1...100_000)
+        let gamma = try params.double("gamma", in: 0...1)
+        let schedule: LearningRateSchedule
+        switch scheduleName {
+        case "step": schedule = .step(stepSize: stepSize, gamma: gamma)
+        case "cosine": schedule = .cosine(totalEpochs: epochs)
+        default: schedule = .constant
+        }
+        return OptimizerConfig(
+            kind: kind, learningRate: learningRate, weightDecay: weightDecay, schedule: schedule,
+            gradientClipNorm: try params.optionalDouble("clip_norm", in: 0...1e9))
+    }
+
+    /// `class_weights`: none, inverse-frequency, or five weights in the order N S V F Q.
+    private static func classWeighting(_ params: StageParams) throws -> ClassWeighting {
+        if let list = params.params.strings("class_weights") {
+            let weights = list.compactMap(Float.init)
+            guard weights.count == AAMIClass.allCases.count, weights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+                throw params.failure("class_weights", "none, inverse-frequency or five weights (N S V F Q)")
+            }
+            return .explicit(weights)
+        }
+        switch params.params.string("class_weights") {
+        case "none": return ClassWeighting.none
+        case "inverse-frequency": return .inverseFrequency
+        default: throw params.failure("class_weights", "none, inverse-frequency or five weights (N S V F Q)")
+        }
+    }
+
+    /// `split`, with `test_fraction` and `split_seed` for random, `train_records` and `test_records` for records.
+    private static func split(_ params: StageParams) throws -> DatasetSplit {
+        switch try params.string("split") {
+        case "inter-patient": return .interPatient
+        case "random":
+            return .random(
+                testFraction: try params.double("test_fraction", in: 0.01...0.99),
+                seed: UInt64(try params.int("split_seed", in: 0...Int.max)))
+        case "records":
+            guard let train = try params.optionalNames("train_records"),
+                let test = try params.optionalNames("test_records")
+            else { throw params.failure("train_records", "a list of records when split is 'records'") }
+            return .records(train: train, test: test)
+        default: throw params.failure("split", "inter-patient, random or records")
+        }
+    }
 }

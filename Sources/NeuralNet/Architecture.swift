@@ -98,6 +98,32 @@ public enum Architectures {
     public static func plan(
         _ specs: [LayerSpec], inputLength: Int, featureCount: Int, classCount: Int
     ) throws -> [LayerInfo] {
+        try checkDimensions(specs, inputLength: inputLength, featureCount: featureCount, classCount: classCount)
+        var shape = ActivationShape.sequence(channels: 1, length: inputLength)
+        var parameterOffset = 0
+        var bufferOffset = 0
+        var layers: [LayerInfo] = []
+        for (index, spec) in specs.enumerated() {
+            let shapes = try layerShapes(spec, index: index, input: shape, featureCount: featureCount)
+            layers.append(
+                LayerInfo(
+                    index: index, spec: spec, input: shape, output: shapes.output,
+                    parameters: place(shapes.parameters, at: &parameterOffset),
+                    buffers: place(shapes.buffers, at: &bufferOffset)))
+            shape = shapes.output
+        }
+        guard shape == .features(classCount) else {
+            throw ArchitectureError.shapeMismatch(
+                index: specs.count - 1, layer: specs[specs.count - 1].description,
+                reason: "the model must end with \(classCount) class logits [\(classCount)], got \(shape)")
+        }
+        return layers
+    }
+
+    /// The sizes must be usable and the RR features, when there are any, appended by exactly one layer.
+    private static func checkDimensions(
+        _ specs: [LayerSpec], inputLength: Int, featureCount: Int, classCount: Int
+    ) throws {
         guard inputLength > 0 else {
             throw ArchitectureError.invalidDimensions("input length \(inputLength) must be > 0")
         }
@@ -116,87 +142,82 @@ public enum Architectures {
         if concatCount > 1 {
             throw ArchitectureError.invalidDimensions("concat_features appears \(concatCount) times; at most once")
         }
-        var shape = ActivationShape.sequence(channels: 1, length: inputLength)
-        var parameterOffset = 0
-        var bufferOffset = 0
-        var layers: [LayerInfo] = []
-        for (index, spec) in specs.enumerated() {
-            func fail(_ reason: String) -> ArchitectureError {
-                .shapeMismatch(index: index, layer: spec.description, reason: reason)
-            }
-            var parameterShapes: [(String, [Int])] = []
-            var bufferShapes: [(String, [Int])] = []
-            let output: ActivationShape
-            switch spec {
-            case .conv1d(let outChannels, let kernel, let stride, let padding):
-                guard case .sequence(let channels, let length) = shape else {
-                    throw fail("needs a [channels, length] input, got features \(shape)")
-                }
-                guard length + 2 * padding >= kernel else {
-                    throw fail("input length \(length) + 2×padding \(padding) is shorter than kernel \(kernel)")
-                }
-                output = .sequence(channels: outChannels, length: (length + 2 * padding - kernel) / stride + 1)
-                parameterShapes = [("weight", [outChannels, channels, kernel]), ("bias", [outChannels])]
-            case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
-                guard case .sequence(let channels, let length) = shape else {
-                    throw fail("needs a [channels, length] input, got features \(shape)")
-                }
-                guard length >= kernel else { throw fail("input length \(length) is shorter than kernel \(kernel)") }
-                output = .sequence(channels: channels, length: (length - kernel) / stride + 1)
-            case .globalAvgPool:
-                guard case .sequence(let channels, _) = shape else {
-                    throw fail("needs a [channels, length] input, got features \(shape)")
-                }
-                output = .features(channels)
-            case .flatten:
-                output = .features(shape.count)
-            case .linear(let outFeatures):
-                guard case .features(let inFeatures) = shape else {
-                    throw fail("needs flattened features, got \(shape); add a flatten layer before it")
-                }
-                output = .features(outFeatures)
-                parameterShapes = [("weight", [outFeatures, inFeatures]), ("bias", [outFeatures])]
-            case .concatFeatures:
-                guard case .features(let inFeatures) = shape else {
-                    throw fail("needs flattened features, got \(shape); add a flatten layer before it")
-                }
-                guard featureCount > 0 else { throw fail("there are no extra features to append (feature count 0)") }
-                output = .features(inFeatures + featureCount)
-            case .batchNorm1d:
-                let channels: Int
-                switch shape {
-                case .sequence(let c, _): channels = c
-                case .features(let c): channels = c
-                }
-                output = shape
-                parameterShapes = [("weight", [channels]), ("bias", [channels])]
-                bufferShapes = [("running_mean", [channels]), ("running_var", [channels])]
-            case .relu, .dropout:
-                output = shape
-            }
-            guard output.count > 0 else { throw fail("produces an empty output \(output)") }
-            var parameters: [TensorInfo] = []
-            for (name, tensorShape) in parameterShapes {
-                let tensor = TensorInfo(name: name, shape: tensorShape, offset: parameterOffset)
-                parameterOffset += tensor.count
-                parameters.append(tensor)
-            }
-            var buffers: [TensorInfo] = []
-            for (name, tensorShape) in bufferShapes {
-                let tensor = TensorInfo(name: name, shape: tensorShape, offset: bufferOffset)
-                bufferOffset += tensor.count
-                buffers.append(tensor)
-            }
-            layers.append(
-                LayerInfo(
-                    index: index, spec: spec, input: shape, output: output, parameters: parameters, buffers: buffers))
-            shape = output
+    }
+
+    /// What one layer makes of its input: its output shape and the shapes of its parameters and buffers.
+    private struct LayerShapes {
+        var output: ActivationShape
+        var parameters: [(String, [Int])] = []
+        var buffers: [(String, [Int])] = []
+    }
+
+    /// Layer `index`'s shapes given its input, or why the input does not fit it.
+    private static func layerShapes(_ spec: LayerSpec, index: Int, input shape: ActivationShape, featureCount: Int)
+        throws -> LayerShapes
+    {
+        func fail(_ reason: String) -> ArchitectureError {
+            .shapeMismatch(index: index, layer: spec.description, reason: reason)
         }
-        guard shape == .features(classCount) else {
-            throw ArchitectureError.shapeMismatch(
-                index: specs.count - 1, layer: specs[specs.count - 1].description,
-                reason: "the model must end with \(classCount) class logits [\(classCount)], got \(shape)")
+        let shapes: LayerShapes
+        switch spec {
+        case .conv1d(let outChannels, let kernel, let stride, let padding):
+            guard case .sequence(let channels, let length) = shape else {
+                throw fail("needs a [channels, length] input, got features \(shape)")
+            }
+            guard length + 2 * padding >= kernel else {
+                throw fail("input length \(length) + 2×padding \(padding) is shorter than kernel \(kernel)")
+            }
+            shapes = LayerShapes(
+                output: .sequence(channels: outChannels, length: (length + 2 * padding - kernel) / stride + 1),
+                parameters: [("weight", [outChannels, channels, kernel]), ("bias", [outChannels])])
+        case .maxPool1d(let kernel, let stride), .avgPool1d(let kernel, let stride):
+            guard case .sequence(let channels, let length) = shape else {
+                throw fail("needs a [channels, length] input, got features \(shape)")
+            }
+            guard length >= kernel else { throw fail("input length \(length) is shorter than kernel \(kernel)") }
+            shapes = LayerShapes(output: .sequence(channels: channels, length: (length - kernel) / stride + 1))
+        case .globalAvgPool:
+            guard case .sequence(let channels, _) = shape else {
+                throw fail("needs a [channels, length] input, got features \(shape)")
+            }
+            shapes = LayerShapes(output: .features(channels))
+        case .flatten:
+            shapes = LayerShapes(output: .features(shape.count))
+        case .linear(let outFeatures):
+            guard case .features(let inFeatures) = shape else {
+                throw fail("needs flattened features, got \(shape); add a flatten layer before it")
+            }
+            shapes = LayerShapes(
+                output: .features(outFeatures),
+                parameters: [("weight", [outFeatures, inFeatures]), ("bias", [outFeatures])])
+        case .concatFeatures:
+            guard case .features(let inFeatures) = shape else {
+                throw fail("needs flattened features, got \(shape); add a flatten layer before it")
+            }
+            guard featureCount > 0 else { throw fail("there are no extra features to append (feature count 0)") }
+            shapes = LayerShapes(output: .features(inFeatures + featureCount))
+        case .batchNorm1d:
+            let channels: Int
+            switch shape {
+            case .sequence(let c, _): channels = c
+            case .features(let c): channels = c
+            }
+            shapes = LayerShapes(
+                output: shape, parameters: [("weight", [channels]), ("bias", [channels])],
+                buffers: [("running_mean", [channels]), ("running_var", [channels])])
+        case .relu, .dropout:
+            shapes = LayerShapes(output: shape)
         }
-        return layers
+        guard shapes.output.count > 0 else { throw fail("produces an empty output \(shapes.output)") }
+        return shapes
+    }
+
+    /// Tensors laid out one after another from `offset`, which moves past them.
+    private static func place(_ shapes: [(String, [Int])], at offset: inout Int) -> [TensorInfo] {
+        shapes.map { name, shape in
+            let tensor = TensorInfo(name: name, shape: shape, offset: offset)
+            offset += tensor.count
+            return tensor
+        }
     }
 }

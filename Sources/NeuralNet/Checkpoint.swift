@@ -119,8 +119,8 @@ public struct Checkpoint: Equatable, Sendable {
     /// The file's bytes.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.bytes.reserveCapacity(64 + 4 * (parameters.count * 3 + buffers.count) + trainingState.count)
-        writer.bytes += Checkpoint.magic
+        writer.reserve(64 + 4 * (parameters.count * 3 + buffers.count) + trainingState.count)
+        writer.bytes(Checkpoint.magic)
         writer.u32(Checkpoint.formatVersion)
         writer.u32(0)
         writer.string(Checkpoint.json(architecture))
@@ -135,18 +135,18 @@ public struct Checkpoint: Equatable, Sendable {
             writer.string(key)
             writer.string(metadata[key] ?? "")
         }
-        writer.floats(parameters)
-        writer.floats(buffers)
+        writer.counted(parameters)
+        writer.counted(buffers)
         writer.string(Checkpoint.json(optimizer))
         writer.u64(UInt64(truncatingIfNeeded: optimizerStep))
-        writer.floats(adamM)
-        writer.floats(adamV)
+        writer.counted(adamM)
+        writer.counted(adamV)
         writer.u64(UInt64(truncatingIfNeeded: epoch))
         for word in randomState {
             writer.u64(word)
         }
         writer.u64(UInt64(trainingState.count))
-        writer.bytes += trainingState
+        writer.bytes(trainingState)
         writer.u32(crc32(writer.bytes))
         return writer.bytes
     }
@@ -161,7 +161,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// Parses checkpoint bytes; `file` names the source in errors. Checks the magic, the version, every count against
     /// the bytes left and against the architecture, and the checksum.
     public static func decode(_ bytes: [UInt8], file: String) throws -> Checkpoint {
-        var reader = ByteReader(bytes: bytes, file: file)
+        var reader = CheckpointReader(bytes: bytes, file: file)
         guard bytes.count >= 8 else {
             throw bytes == Array(magic.prefix(bytes.count))
                 ? CheckpointError.truncated(file: file, section: "magic") : CheckpointError.wrongMagic(file: file)
@@ -339,62 +339,54 @@ private func errnoText() -> String {
     String(cString: strerror(errno))
 }
 
-private struct ByteWriter {
-    var bytes: [UInt8] = []
-
-    mutating func u32(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
-    }
-
-    mutating func u64(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
-    }
-
-    mutating func string(_ value: String) {
+/// The checkpoint's own fields on top of the shared writer: strings and float arrays prefixed with their counts.
+extension ByteWriter {
+    fileprivate mutating func string(_ value: String) {
         let utf8 = Array(value.utf8)
         u32(UInt32(utf8.count))
-        bytes += utf8
+        bytes(utf8)
     }
 
-    mutating func floats(_ values: [Float]) {
+    fileprivate mutating func counted(_ values: [Float]) {
         u64(UInt64(values.count))
-        for value in values {
-            u32(value.bitPattern)
-        }
+        values.withUnsafeBufferPointer { floats($0) }
     }
 }
 
-private struct ByteReader {
-    let bytes: [UInt8]
+/// The shared reader with every read checked against the bytes left, failing with the section named.
+private struct CheckpointReader {
+    var reader: ByteReader
     let file: String
-    var offset = 0
 
-    var remaining: Int { bytes.count - offset }
+    init(bytes: [UInt8], file: String) {
+        reader = ByteReader(data: Data(bytes))
+        self.file = file
+    }
+
+    var offset: Int {
+        get { reader.offset }
+        set { reader.offset = newValue }
+    }
+
+    var remaining: Int { reader.remaining }
+
+    private func need(_ count: Int, _ section: String) throws {
+        guard count <= remaining else { throw CheckpointError.truncated(file: file, section: section) }
+    }
 
     mutating func raw(_ count: Int, _ section: String) throws -> [UInt8] {
-        guard count <= remaining else { throw CheckpointError.truncated(file: file, section: section) }
-        defer { offset += count }
-        return Array(bytes[offset..<(offset + count)])
+        try need(count, section)
+        return reader.bytes(count)
     }
 
     mutating func u32(_ section: String) throws -> UInt32 {
-        guard remaining >= 4 else { throw CheckpointError.truncated(file: file, section: section) }
-        var value: UInt32 = 0
-        for i in 0..<4 {
-            value |= UInt32(bytes[offset + i]) << (8 * UInt32(i))
-        }
-        offset += 4
-        return value
+        try need(4, section)
+        return reader.u32()
     }
 
     mutating func u64(_ section: String) throws -> UInt64 {
-        guard remaining >= 8 else { throw CheckpointError.truncated(file: file, section: section) }
-        var value: UInt64 = 0
-        for i in 0..<8 {
-            value |= UInt64(bytes[offset + i]) << (8 * UInt64(i))
-        }
-        offset += 8
-        return value
+        try need(8, section)
+        return reader.u64()
     }
 
     /// A u64 that must fit an Int and stay below 2^40 (no real count is larger).
@@ -426,14 +418,7 @@ private struct ByteReader {
         let count = try count64(section)
         guard count <= remaining / 4 else { throw CheckpointError.truncated(file: file, section: section) }
         var values = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            let base = offset + 4 * i
-            let bits =
-                UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8 | UInt32(bytes[base + 2]) << 16
-                | UInt32(bytes[base + 3]) << 24
-            values[i] = Float(bitPattern: bits)
-        }
-        offset += 4 * count
+        reader.floats(into: &values, at: 0, count: count)
         return values
     }
 

@@ -388,7 +388,7 @@ public final class Model {
             clipGradientNorm(grads, count: parameterCount, maxNorm: maxNorm)
         }
         optimizerStep += 1
-        let rate = optimizer.schedule.learningRate(base: optimizer.learningRate, epoch: epoch)
+        let rate = optimizer.learningRate(epoch: epoch)
         adamUpdate(
             params: params, grads: grads, m: adamM, v: adamV, count: parameterCount, step: optimizerStep,
             learningRate: rate, config: optimizer)

@@ -56,6 +56,10 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
         self.schedule = schedule
         self.gradientClipNorm = gradientClipNorm
     }
+
+    /// The rate for `epoch` (0-based): the schedule applied to the base rate. Training steps and the logged
+    /// figures both read it here.
+    public func learningRate(epoch: Int) -> Double { schedule.learningRate(base: learningRate, epoch: epoch) }
 }
 
 /// Clips gradients to a global L2 norm like `torch.nn.utils.clip_grad_norm_`: every gradient is multiplied by

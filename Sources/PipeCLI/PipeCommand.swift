@@ -1,5 +1,6 @@
 import ArgumentParser
 import ContentStore
+import ECGInference
 import ECGStages
 import Foundation
 import ONNX

@@ -1,5 +1,6 @@
 import ContentStore
 import Foundation
+import JSONText
 import Yams
 
 /// A params value in canonical JSON: keys sorted, numbers in their shortest round-trip form, so that
@@ -37,21 +38,7 @@ public struct CanonicalValue: Equatable, Hashable, @unchecked Sendable, CustomSt
         }
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { JSONString.literal(text) }
 }
 
 /// A `-S STAGE.KEY=VALUE` override: replaces KEY in `stages/STAGE.yaml` for this run.

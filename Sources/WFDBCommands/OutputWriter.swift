@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Buffered text output: commands append bytes and numbers; the buffer goes out in large writes.
 public struct OutputWriter {
@@ -85,26 +86,7 @@ public struct OutputWriter {
     }
 
     /// A JSON string literal.
-    public mutating func jsonString(_ text: String) {
-        byte(0x22)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": write("\\\"")
-            case "\\": write("\\\\")
-            case "\n": write("\\n")
-            case "\r": write("\\r")
-            case "\t": write("\\t")
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    write("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                } else {
-                    write(String(scalar))
-                }
-            }
-        }
-        byte(0x22)
-    }
+    public mutating func jsonString(_ text: String) { write(JSONString.literal(text)) }
 
     /// A CSV field, quoted when it holds a comma, quote or newline.
     public mutating func csvField(_ text: String) {

@@ -267,6 +267,66 @@ final class TrainEvaluateExportTests: XCTestCase {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
+    /// The message of a train stage that reads an empty directory (no beats.bin) with these params: a config
+    /// error, checked when the params are read, comes before any data is.
+    private func trainMessage(_ trainParams: String) throws -> String {
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("data/processed"), withIntermediateDirectories: true)
+        try """
+        stages:
+          train:
+            uses: ecg.train
+            deps: [data/processed]
+            outs: [models/model.ckpt]
+        """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+        let stages = directory.appendingPathComponent("stages")
+        try FileManager.default.createDirectory(at: stages, withIntermediateDirectories: true)
+        try trainParams.write(to: stages.appendingPathComponent("train.yaml"), atomically: true, encoding: .utf8)
+        let workspace = Workspace(root: directory, registry: StageRegistry(ECGStageCatalog.stages))
+        return try workspace.repro(ReproOptions(), observer: CollectingObserver()).results
+            .first { $0.stage == "train" }?.message ?? ""
+    }
+
+    func testAnUnknownLayerOptionNamesTheFileLineAndLayerBeforeAnyDataIsRead() throws {
+        let message = try trainMessage(
+            Self.trainParams.replacingOccurrences(
+                of: "{type: conv1d, out: 4, kernel: 5, padding: 2}", with: "{type: conv1d, out: 4, kernel: 5, strid: 2}"
+            ))
+        XCTAssertTrue(
+            message.contains(
+                "stages/train.yaml:4: architectures.tiny[0]: layer 'conv1d' has unknown option 'strid' "
+                    + "(allowed: kernel, out, padding, stride)"), message)
+    }
+
+    func testAnUnknownLayerTypeNamesItsPlaceInTheArchitecture() throws {
+        let message = try trainMessage(Self.trainParams.replacingOccurrences(of: "- relu", with: "- rleu"))
+        XCTAssertTrue(
+            message.contains("stages/train.yaml:6: architectures.tiny[2]: unknown layer type 'rleu'"), message)
+    }
+
+    func testAMissingLayerOptionAndABadValueAreNamed() throws {
+        let missing = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "{type: linear, out: 8}", with: "{type: linear}"))
+        XCTAssertTrue(
+            missing.contains("stages/train.yaml:11: architectures.tiny[7]: layer 'linear' needs option 'out'"), missing)
+        let invalid = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "{type: dropout, p: 0.1}", with: "{type: dropout, p: 1.5}"))
+        XCTAssertTrue(
+            invalid.contains("stages/train.yaml:13: architectures.tiny[9]: layer 'dropout' option 'p' = 1.5"), invalid)
+    }
+
+    func testAnUnknownOptimizerOrScheduleNamesTheFileLineAndKey() throws {
+        let optimizer = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "optimizer: adamw", with: "optimizer: sgd"))
+        XCTAssertTrue(
+            optimizer.contains("stages/train.yaml:19: 'optimizer' must be adam or adamw (found 'sgd')"), optimizer)
+        let schedule = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "schedule: cosine", with: "schedule: linear"))
+        XCTAssertTrue(
+            schedule.contains("stages/train.yaml:21: 'schedule' must be constant, step or cosine (found 'linear')"),
+            schedule)
+    }
+
     func testAnUnknownArchitectureOrLayerIsAClearError() throws {
         let workspace = try makeWorkspace(
             trainParams: Self.trainParams.replacingOccurrences(of: "architecture: tiny", with: "architecture: huge"))

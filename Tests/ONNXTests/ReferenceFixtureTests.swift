@@ -53,6 +53,31 @@ final class ReferenceFixtureTests: XCTestCase {
         }
     }
 
+    func testSessionsOfOneModelRunInParallelAndGiveTheModelsLogits() throws {
+        let (model, fixture) = try loadFixture()
+        let expected = try model.run(inputs: ["beats": Tensor(shape: fixture.input_shape, floats: fixture.beats)])
+        let sessions = (0..<3).map { _ in model.makeSession() }
+        let lock = NSLock()
+        nonisolated(unsafe) var results = [[Float]?](repeating: nil, count: sessions.count)
+        DispatchQueue.concurrentPerform(iterations: sessions.count) { index in
+            // Each session plans the batch shape on its own buffers, twice to reuse its plan.
+            for _ in 0..<2 {
+                let output = try? sessions[index].run(inputs: [
+                    "beats": Tensor(shape: fixture.input_shape, floats: fixture.beats)
+                ])
+                lock.lock()
+                results[index] = output?["logits"]?.floats
+                lock.unlock()
+            }
+        }
+        for (index, logits) in results.enumerated() {
+            XCTAssertEqual(logits, expected["logits"]?.floats, "session \(index)")
+        }
+        XCTAssertTrue(sessions.allSatisfy { $0.model === model })
+        XCTAssertThrowsError(
+            try sessions[0].run(inputs: ["beats": Tensor(shape: [1, 1, 5], floats: [0, 0, 0, 0, 0])]))
+    }
+
     func testShapeArithmeticIsFoldedWhenPlanning() throws {
         let (model, fixture) = try loadFixture()
         let plan = try model.plan(forInputShapes: [[64, 1, 187]])

@@ -1,13 +1,15 @@
 import Foundation
 
-/// A loaded, validated ONNX model that runs on the CPU.
+/// A loaded, validated ONNX model: the decoded graph and its weights, immutable and shared by every thread.
 ///
 /// Loading decodes the protobuf, checks the graph (known operators, float32/int64 tensors, every input
 /// defined, an order in which to run the nodes) and plans it once with every symbolic dimension set to 1,
-/// so that attribute and shape errors surface at load time. `run` plans each new combination of input
-/// shapes once (shapes, folded constants, reused buffers) and reuses the plan afterwards.
+/// so that attribute and shape errors surface at load time. Running needs scratch memory: each thread takes its
+/// own `ONNXSession` (`makeSession()`), which plans each new combination of input shapes once (shapes, folded
+/// constants, reused buffers) and reuses the plan afterwards; the weights are never copied.
 ///
-/// Thread safety: `run` may be called from several threads; calls are serialised.
+/// Thread safety: the model may be shared freely. Its own `run` goes through one built-in session, so calls to
+/// it from several threads are serialised; threads that should run at once each make a session.
 public final class ONNXModel: @unchecked Sendable {
     /// The graph inputs a caller feeds (initializers that a file also lists as inputs are excluded).
     public let inputs: [ValueDescription]
@@ -20,12 +22,9 @@ public final class ONNXModel: @unchecked Sendable {
     public let producerName: String
     public let producerVersion: String
 
-    private let graph: ValidatedGraph
-    private let lock = NSLock()
-    private var plans: [[[Int]]: ExecutionPlan] = [:]
-    private var planOrder: [[[Int]]] = []
-    /// Plans kept for different input shapes (batch sizes); the oldest is dropped beyond this.
-    private static let maximumPlans = 8
+    let graph: ValidatedGraph
+    /// The plans behind the model's own `run`; the load-time trial plan is its first.
+    private let builtInPlans: PlanCache
 
     public convenience init(contentsOf url: URL) throws {
         let data: Data
@@ -47,6 +46,7 @@ public final class ONNXModel: @unchecked Sendable {
         irVersion = model.irVersion
         producerName = model.producerName
         producerVersion = model.producerVersion
+        builtInPlans = PlanCache(graph: graph)
         // A trial plan with symbolic dimensions at 1 checks every node's attributes and shapes now.
         let trialShapes = try inputs.map { input -> [Int] in
             guard let shape = input.shape else {
@@ -57,52 +57,16 @@ public final class ONNXModel: @unchecked Sendable {
                 return 1
             }
         }
-        try cachedPlan(for: trialShapes)
+        try builtInPlans.plan(for: trialShapes)
     }
+
+    /// A session for one thread: its own plans and buffers over this model's graph and weights.
+    public func makeSession() -> ONNXSession { ONNXSession(model: self) }
 
     /// Runs the graph. Every graph input must be given with its declared element type and a shape that
     /// matches the declared fixed dimensions (symbolic dimensions with the same name must agree).
     public func run(inputs feeds: [String: Tensor]) throws -> [String: Tensor] {
-        var ordered: [Tensor] = []
-        var symbols: [String: Int] = [:]
-        for input in inputs {
-            guard let tensor = feeds[input.name] else {
-                throw ONNXError.invalidInput(name: input.name, reason: "missing (the model needs \(input))")
-            }
-            guard tensor.elementType == input.elementType else {
-                throw ONNXError.invalidInput(
-                    name: input.name, reason: "expected \(input.elementType), got \(tensor.elementType)")
-            }
-            if let declared = input.shape {
-                guard declared.count == tensor.shape.count else {
-                    throw ONNXError.invalidInput(
-                        name: input.name,
-                        reason: "expected rank \(declared.count) (\(input)), got shape \(tensor.shape)")
-                }
-                for (dimension, size) in zip(declared, tensor.shape) {
-                    switch dimension {
-                    case .fixed(let fixed) where fixed != size:
-                        throw ONNXError.invalidInput(
-                            name: input.name, reason: "expected \(input), got shape \(tensor.shape)")
-                    case .symbolic(let symbol):
-                        if let bound = symbols[symbol], bound != size {
-                            throw ONNXError.invalidInput(
-                                name: input.name,
-                                reason: "dimension \(symbol) is \(size) here but \(bound) in another input")
-                        }
-                        symbols[symbol] = size
-                    default: break
-                    }
-                }
-            }
-            ordered.append(tensor)
-        }
-        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
-            throw ONNXError.invalidInput(name: name, reason: "the model has no such input")
-        }
-        lock.lock()
-        defer { lock.unlock() }
-        return try cachedPlanLocked(for: ordered.map(\.shape)).run(ordered)
+        try builtInPlans.run(checkedInputs(feeds))
     }
 
     /// Convenience for a single-input, single-output model.
@@ -121,19 +85,104 @@ public final class ONNXModel: @unchecked Sendable {
 
     /// The plan for these input shapes, made now if it is not cached (tests and diagnostics look at its counts).
     func plan(forInputShapes shapes: [[Int]]) throws -> ExecutionPlan {
-        try cachedPlan(for: shapes)
+        try builtInPlans.plan(for: shapes)
+    }
+
+    /// The feeds in graph-input order, each checked against its declaration: present, of the declared element
+    /// type and rank, fixed dimensions equal, symbolic dimensions of one name agreeing across inputs.
+    func checkedInputs(_ feeds: [String: Tensor]) throws -> [Tensor] {
+        var ordered: [Tensor] = []
+        var symbols: [String: Int] = [:]
+        for input in inputs {
+            guard let tensor = feeds[input.name] else {
+                throw ONNXError.invalidInput(name: input.name, reason: "missing (the model needs \(input))")
+            }
+            guard tensor.elementType == input.elementType else {
+                throw ONNXError.invalidInput(
+                    name: input.name, reason: "expected \(input.elementType), got \(tensor.elementType)")
+            }
+            if let declared = input.shape {
+                try Self.check(tensor, against: declared, of: input, symbols: &symbols)
+            }
+            ordered.append(tensor)
+        }
+        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
+            throw ONNXError.invalidInput(name: name, reason: "the model has no such input")
+        }
+        return ordered
+    }
+
+    private static func check(
+        _ tensor: Tensor, against declared: [TensorDimension], of input: ValueDescription, symbols: inout [String: Int]
+    ) throws {
+        guard declared.count == tensor.shape.count else {
+            throw ONNXError.invalidInput(
+                name: input.name, reason: "expected rank \(declared.count) (\(input)), got shape \(tensor.shape)")
+        }
+        for (dimension, size) in zip(declared, tensor.shape) {
+            switch dimension {
+            case .fixed(let fixed) where fixed != size:
+                throw ONNXError.invalidInput(name: input.name, reason: "expected \(input), got shape \(tensor.shape)")
+            case .symbolic(let symbol):
+                if let bound = symbols[symbol], bound != size {
+                    throw ONNXError.invalidInput(
+                        name: input.name, reason: "dimension \(symbol) is \(size) here but \(bound) in another input")
+                }
+                symbols[symbol] = size
+            default: break
+            }
+        }
+    }
+}
+
+/// One thread's way of running a shared `ONNXModel`: the execution plans (scratch buffers bound into each
+/// step) for the input shapes it has seen. The graph and weights stay the model's.
+///
+/// Thread safety: meant for one thread at a time; calls from several threads are serialised.
+public final class ONNXSession: @unchecked Sendable {
+    public let model: ONNXModel
+    private let plans: PlanCache
+
+    init(model: ONNXModel) {
+        self.model = model
+        plans = PlanCache(graph: model.graph)
+    }
+
+    /// Runs the graph, as `ONNXModel.run(inputs:)` does, on this session's buffers.
+    public func run(inputs feeds: [String: Tensor]) throws -> [String: Tensor] {
+        try plans.run(model.checkedInputs(feeds))
+    }
+}
+
+/// Execution plans by input shapes, each made once, the oldest dropped beyond `maximumPlans`. A plan owns
+/// buffers its steps write, so one plan runs at a time: every call holds the lock.
+final class PlanCache: @unchecked Sendable {
+    private let graph: ValidatedGraph
+    private let lock = NSLock()
+    private var plans: [[[Int]]: ExecutionPlan] = [:]
+    private var planOrder: [[[Int]]] = []
+    /// Plans kept for different input shapes (batch sizes); the oldest is dropped beyond this.
+    private static let maximumPlans = 8
+
+    init(graph: ValidatedGraph) { self.graph = graph }
+
+    /// Runs checked inputs (in graph-input order) on the plan for their shapes.
+    func run(_ ordered: [Tensor]) throws -> [String: Tensor] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try planLocked(for: ordered.map(\.shape)).run(ordered)
     }
 
     @discardableResult
-    private func cachedPlan(for shapes: [[Int]]) throws -> ExecutionPlan {
+    func plan(for shapes: [[Int]]) throws -> ExecutionPlan {
         lock.lock()
         defer { lock.unlock() }
-        return try cachedPlanLocked(for: shapes)
+        return try planLocked(for: shapes)
     }
 
-    private func cachedPlanLocked(for shapes: [[Int]]) throws -> ExecutionPlan {
+    private func planLocked(for shapes: [[Int]]) throws -> ExecutionPlan {
         if let plan = plans[shapes] { return plan }
-        let types = zip(inputs, shapes).map { ValueType(element: $0.elementType, shape: $1) }
+        let types = zip(graph.inputs, shapes).map { ValueType(element: $0.elementType, shape: $1) }
         let plan = try ExecutionPlan(graph: graph, inputTypes: types)
         if planOrder.count >= Self.maximumPlans {
             plans[planOrder.removeFirst()] = nil

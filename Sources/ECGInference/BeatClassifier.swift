@@ -1,5 +1,6 @@
 import ContentStore
 import ECGSignal
+import ECGStages
 import Foundation
 import ONNX
 
@@ -22,8 +23,8 @@ public enum BeatClassifierError: Error, Equatable, CustomStringConvertible {
 /// [N, 1, window]; a second one, when present, the RR features [N, k].
 public struct BeatClassifier: Sendable {
     public let path: String
-    /// The serialised model, so that each worker thread loads its own runtime (a runtime serialises its calls).
-    public let data: Data
+    /// The decoded model, read once: each worker thread runs it through a session of its own.
+    public let model: ONNXModel
     public let settings: BeatExtractionSettings
     public let classes: [AAMIClass]
     public let beatsInput: String
@@ -51,8 +52,6 @@ public struct BeatClassifier: Sendable {
 
     public init(data: Data, path: String) throws {
         self.path = path
-        self.data = data
-        let model: ONNXModel
         do {
             model = try ONNXModel(data: data)
         } catch let error as ONNXError {
@@ -129,14 +128,8 @@ public struct BeatClassifier: Sendable {
         self.settings = settings
     }
 
-    /// A runtime of the model for one thread.
-    public func makeRuntime() throws -> ONNXModel {
-        do {
-            return try ONNXModel(data: data)
-        } catch {
-            throw BeatClassifierError.unusableModel(path: path, reason: "\(error)")
-        }
-    }
+    /// A runtime of the model for one thread: a session with its own buffers over the shared graph and weights.
+    public func makeRuntime() -> ONNXSession { model.makeSession() }
 
     /// Beats the runtime is given at once, at most: a tile's activations stay in the caches, where a whole
     /// batch of 1024 would stream every layer's output through memory (measured with rr_morph on one core:
@@ -148,7 +141,7 @@ public struct BeatClassifier: Sendable {
     /// which run in parallel (one thread each: splitting a small model's kernels between threads costs more
     /// than it saves, while the beats of a batch are independent).
     public func probabilities(
-        windows: [Float], features: [Float], count: Int, batchSize: Int, runtimes: [ONNXModel]
+        windows: [Float], features: [Float], count: Int, batchSize: Int, runtimes: [ONNXSession]
     ) throws -> [Float] {
         guard !runtimes.isEmpty else { return [] }
         let classCount = classes.count
@@ -190,7 +183,7 @@ public struct BeatClassifier: Sendable {
 
     /// Softmax probabilities of beats [from, from + count) into `output` (rows of `classes.count`).
     private func classify(
-        _ windows: [Float], _ features: [Float], from start: Int, count size: Int, runtime: ONNXModel,
+        _ windows: [Float], _ features: [Float], from start: Int, count size: Int, runtime: ONNXSession,
         into output: UnsafeMutablePointer<Float>
     ) throws {
         let window = settings.windowLength

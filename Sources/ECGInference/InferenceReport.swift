@@ -1,4 +1,5 @@
 import ECGSignal
+import ECGStages
 import Foundation
 
 /// Number and time formats shared by the inference reports.

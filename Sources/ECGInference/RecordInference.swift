@@ -1,4 +1,5 @@
 import ECGSignal
+import ECGStages
 import Foundation
 import ONNX
 import WFDB
@@ -172,14 +173,14 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
 /// classifies every beat.
 public enum RecordInference {
     public static func run(
-        recordPath: String, classifier: BeatClassifier, runtime: ONNXModel, options: InferenceOptions
+        recordPath: String, classifier: BeatClassifier, runtime: ONNXSession, options: InferenceOptions
     ) throws -> RecordInferenceResult {
         try run(recordPath: recordPath, classifier: classifier, runtimes: [runtime], options: options)
     }
 
     /// `run` with several runtimes of the model, which classify a batch's tiles in parallel.
     public static func run(
-        recordPath: String, classifier: BeatClassifier, runtimes: [ONNXModel], options: InferenceOptions
+        recordPath: String, classifier: BeatClassifier, runtimes: [ONNXSession], options: InferenceOptions
     ) throws -> RecordInferenceResult {
         let clock = ContinuousClock()
         var settings = classifier.settings

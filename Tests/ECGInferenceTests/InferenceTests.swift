@@ -1,4 +1,5 @@
 import ECGFixtures
+import ECGInference
 import ECGSignal
 import ECGStages
 import Foundation
@@ -71,7 +72,7 @@ final class InferenceTests: XCTestCase {
     {
         let classifier = try BeatClassifier(contentsOf: url)
         return try RecordInference.run(
-            recordPath: path, classifier: classifier, runtime: try classifier.makeRuntime(), options: options)
+            recordPath: path, classifier: classifier, runtime: classifier.makeRuntime(), options: options)
     }
 
     func testTheModelsMetadataSaysHowBeatsAreCut() throws {
@@ -165,10 +166,10 @@ final class InferenceTests: XCTestCase {
         let windows = (0..<(count * 187)).map { _ in Float(generator.nextUniform()) }
         let features = (0..<(count * classifier.featureCount)).map { _ in Float(generator.nextUniform()) }
         let single = try classifier.probabilities(
-            windows: windows, features: features, count: count, batchSize: 1, runtimes: [try classifier.makeRuntime()])
+            windows: windows, features: features, count: count, batchSize: 1, runtimes: [classifier.makeRuntime()])
         let shared = try classifier.probabilities(
             windows: windows, features: features, count: count, batchSize: 1024,
-            runtimes: [try classifier.makeRuntime(), try classifier.makeRuntime(), try classifier.makeRuntime()])
+            runtimes: [classifier.makeRuntime(), classifier.makeRuntime(), classifier.makeRuntime()])
         XCTAssertEqual(single.count, count * 5)
         XCTAssertEqual(shared.count, single.count)
         for (a, b) in zip(single, shared) { XCTAssertEqual(a, b, accuracy: 1e-5) }
@@ -327,7 +328,7 @@ final class InferenceTests: XCTestCase {
         XCTAssertNil(classifier.featuresInput)
         let (path, _) = try writeRecord("r6")
         let result = try RecordInference.run(
-            recordPath: path, classifier: classifier, runtime: try classifier.makeRuntime(), options: .init())
+            recordPath: path, classifier: classifier, runtime: classifier.makeRuntime(), options: .init())
         XCTAssertFalse(result.beats.isEmpty)
     }
 }

@@ -1,0 +1,23 @@
+/// JSON string literals, written one way everywhere: stage signatures and `pipeline.lock` (through canonical param
+/// values) and the JSON that commands print depend on the same bytes for the same text.
+public enum JSONString {
+    /// `text` as a JSON string literal, quotes included: `"` and `\` escaped, `\n` `\r` `\t` as such, other
+    /// control characters as `\u00xx` (lowercase hex); everything else as it is.
+    public static func literal(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
