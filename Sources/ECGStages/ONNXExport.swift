@@ -82,7 +82,7 @@ public enum ONNXExport {
 /// normalisation, lead, features) and where it came from (pipe version, git commit, run id, checkpoint SHA-256).
 public struct ExportStage: BuiltinStage {
     public let name = "ecg.export"
-    public let codeVersion = "1"
+    public let codeVersion = "2"  // 2: no run facts (run id, commit) in the model file
     public let declaredParams: [String] = []
 
     public init() {}
@@ -103,7 +103,6 @@ public struct ExportStage: BuiltinStage {
         }
         metadata["features"] = stored["features"] ?? "window"
         metadata["checkpoint_sha256"] = try FileHashing.hash(path: checkpointURL.path).digest.hex
-        for (key, value) in context.runFacts { metadata[key] = value }
         let builder = try ONNXExport.model(model, metadata: metadata)
         try context.write(builder.serialized(), to: output)
         context.log(

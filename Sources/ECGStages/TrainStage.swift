@@ -17,7 +17,7 @@ import PipelineEngine
 /// an uninterrupted one gives. A finished training removes it.
 public struct TrainStage: BuiltinStage {
     public let name = "ecg.train"
-    public let codeVersion = "1"
+    public let codeVersion = "2"  // 2: metrics/train.json holds no throughput
     public var declaredParams: [String] { TrainingConfig.declaredParams }
 
     public init() {}
@@ -305,8 +305,12 @@ public struct TrainStage: BuiltinStage {
         var document: [String: Any] = [
             "epochs_run": state.history.count,
             "best_epoch": state.bestEpoch,
-            "epochs": try state.history.map {
-                try JSONSerialization.jsonObject(with: JSONEncoder().encode($0))
+            // Throughput is a fact of the machine and its load, not of the model: it goes to the run store (each
+            // epoch's metrics) and the log, never into this hashed output, so a rebuild reproduces it exactly.
+            "epochs": try state.history.map { record -> Any in
+                var fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any]
+                fields?.removeValue(forKey: EpochRecord.CodingKeys.beatsPerSecond.rawValue)
+                return fields ?? [:]
             },
         ]
         if let best, validated {
@@ -318,8 +322,6 @@ public struct TrainStage: BuiltinStage {
             document["train_loss"] = last.trainLoss
             document["train_accuracy"] = last.trainAccuracy
         }
-        let rates = state.history.map(\.beatsPerSecond).sorted()
-        if !rates.isEmpty { document["beats_per_second"] = rates[rates.count / 2] }
         var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         data.append(0x0A)
         try AtomicFile.write(data, to: url)
