@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
+                "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +39,11 @@ let package = Package(
         .target(
             name: "PipelineEngine",
             dependencies: ["ContentStore", .product(name: "Yams", package: "Yams")]
+        ),
+        // Experiments: the sweep grammar and grid, isolated workspaces sharing `.cache/`, local (-j) and Slurm executors.
+        .target(
+            name: "Experiments",
+            dependencies: ["PipelineEngine", "ContentStore", "Tracking", .product(name: "Yams", package: "Yams")]
         ),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
         .target(name: "ContentStore", dependencies: ["COpenSSL"]),
@@ -105,6 +110,7 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
         .target(name: "ServiceFixtures", path: "Tests/ServiceFixtures"),
