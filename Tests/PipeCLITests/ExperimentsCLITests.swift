@@ -31,7 +31,7 @@ final class ExperimentFixture {
             seed=$(sed -n 's/^seed: *//p' stages/train.yaml)
             if [ -n "$PIPE_TEST_MARKS" ]; then
               touch "$PIPE_TEST_MARKS/started-$seed"
-              if [ -f "$PIPE_TEST_MARKS/block-$seed" ]; then echo $$ > "$PIPE_TEST_MARKS/pid-$seed"; exec sleep 60; fi
+              if [ -f "$PIPE_TEST_MARKS/block-$seed" ]; then echo $$ > "$PIPE_TEST_MARKS/pid-$seed"; exec sleep 300; fi
             fi
             mkdir -p out
             echo "$lr $seed $(cat data/base.txt)" > out/model.txt
