@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync",
+                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +42,11 @@ let package = Package(
         ),
         // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON.
         .target(name: "JSONText"),
+        // Experiments: the sweep grammar and grid, isolated workspaces sharing `.cache/`, local (-j) and Slurm executors.
+        .target(
+            name: "Experiments",
+            dependencies: ["PipelineEngine", "ContentStore", "Tracking", .product(name: "Yams", package: "Yams")]
+        ),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
         .target(name: "ContentStore", dependencies: ["COpenSSL"]),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
@@ -110,6 +115,7 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
         .target(name: "ServiceFixtures", path: "Tests/ServiceFixtures"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import ContentStore
 import ECGInference
 import ECGStages
+import Experiments
 import Foundation
 import ONNX
 import PipelineEngine
@@ -24,7 +25,7 @@ public struct PipeCommand: ParsableCommand {
         subcommands: [
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
             QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self, RemoteCommand.self,
-            PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self,
+            PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self, ExpCommand.self,
         ]
     )
 
@@ -77,7 +78,8 @@ public struct PipeCommand: ParsableCommand {
     static func isBadInput(_ error: Error) -> Bool {
         switch error {
         case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
-            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError:
+            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError,
+            is ExperimentError:
             return true
         default:
             return false

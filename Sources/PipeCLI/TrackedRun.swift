@@ -12,7 +12,11 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     let store: RunStore
     let run: RunID
     let console: ConsoleReporter
+    /// Where the stages run and their metrics files are read.
     let workspace: URL
+    /// Where the store is: the workspace itself, or for an experiment the main workspace (log paths are
+    /// relative to it).
+    let storeWorkspace: URL
     /// Provenance for built-in stages: this run's id, the commit it ran at, the pipe version.
     let facts: [String: String]
     let kind: RunKind
@@ -23,20 +27,43 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     private let lock = NSLock()
 
     /// Opens the store and begins a run; prints the git warning (outside a repository…) once.
-    init(workspace: URL, kind: RunKind, console: ConsoleReporter) throws {
-        // libgit2's start-up (it loads the TLS certificates) overlaps with opening the store.
-        let gitRead = DispatchGroup()
-        let gitFacts = GitFactsBox()
-        DispatchQueue.global().async(group: gitRead) { gitFacts.value = GitFacts.read(workspace: workspace) }
-        let store = try RunStore.open(workspace: workspace)
-        gitRead.wait()
-        let git = gitFacts.value ?? GitFacts.read(workspace: workspace)
-        if let warning = git.warning { Console.error(warning.hasPrefix("warning:") ? warning : "warning: \(warning)") }
+    convenience init(workspace: URL, kind: RunKind, console: ConsoleReporter) throws {
+        try self.init(workspace: workspace, kind: kind, console: console, experiment: nil)
+    }
+
+    /// An experiment's run (`pipe exp job`): its stages run in `workspace` (the experiment's checkout), but the
+    /// run lands in the main workspace's store, with the git facts the sweep recorded there and its sweep tag.
+    struct Experiment {
+        var mainWorkspace: URL
+        var git: GitFacts
+        var tag: SweepTag
+    }
+
+    init(workspace: URL, kind: RunKind, console: ConsoleReporter, experiment: Experiment?) throws {
+        let git: GitFacts
+        let store: RunStore
+        if let experiment {
+            store = try RunStore.open(workspace: experiment.mainWorkspace)
+            git = experiment.git
+        } else {
+            // libgit2's start-up (it loads the TLS certificates) overlaps with opening the store.
+            let gitRead = DispatchGroup()
+            let gitFacts = GitFactsBox()
+            DispatchQueue.global().async(group: gitRead) { gitFacts.value = GitFacts.read(workspace: workspace) }
+            store = try RunStore.open(workspace: workspace)
+            gitRead.wait()
+            git = gitFacts.value ?? GitFacts.read(workspace: workspace)
+            if let warning = git.warning {
+                Console.error(warning.hasPrefix("warning:") ? warning : "warning: \(warning)")
+            }
+        }
         self.store = store
         self.run = try store.beginRun(
             kind: kind, argv: ["pipe"] + CommandLine.arguments.dropFirst(), git: git, pipeVersion: PipeCommand.version)
+        if let experiment { try store.recordSweep(experiment.tag, run: run) }
         self.console = console
         self.workspace = workspace
+        self.storeWorkspace = experiment?.mainWorkspace ?? workspace
         self.kind = kind
         var facts = ["run_id": run.description, "pipe_version": PipeCommand.version]
         if !git.commit.isEmpty { facts["git_commit"] = git.commit + (git.isDirty ? "-dirty" : "") }
@@ -164,7 +191,7 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     }
 
     private func relative(_ path: String) -> String {
-        let prefix = workspace.path + "/"
+        let prefix = storeWorkspace.path + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 

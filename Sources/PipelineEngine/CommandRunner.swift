@@ -305,3 +305,33 @@ final class InterruptHandler {
         signal(SIGTERM, SIG_DFL)
     }
 }
+
+/// An exclusive `flock` on `DIRECTORY/<signature hex>`, held while one workspace of several sharing a run-cache
+/// runs a stage with that signature (see `ReproOptions.signatureLockDirectory`). Waits for another holder;
+/// the kernel releases it however the holder dies.
+final class SignatureLock {
+    private var fd: Int32
+
+    init(directory: URL, signature: Digest) throws {
+        let url = directory.appendingPathComponent(signature.hex)
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ReproError.cannotLock(lockFile: url.path, reason: String(cString: strerror(errno))) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            fd = -1
+            throw ReproError.cannotLock(lockFile: url.path, reason: reason)
+        }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}

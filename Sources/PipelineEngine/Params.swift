@@ -78,7 +78,7 @@ public struct ParamOverride: Equatable, Sendable {
     /// Binds each override to a param some stage declares: `STAGE.KEY` names key KEY of `stages/STAGE.yaml`,
     /// split at the first dot that gives a declared pair (a stage name may contain dots). An override that
     /// names no declared param would be silently ignored, so it is refused, naming the closest declared one.
-    static func bind(_ overrides: [ParamOverride], to definition: PipelineDefinition) throws -> [ParamOverride] {
+    public static func bind(_ overrides: [ParamOverride], to definition: PipelineDefinition) throws -> [ParamOverride] {
         let declared = Set(definition.stages.flatMap(\.params).map { ParamTarget(file: $0.file, key: $0.key) })
         return try overrides.map { override in
             var bound = override

@@ -144,6 +144,13 @@ final class ReproExecution: @unchecked Sendable {
                 result.endedAt = Date()
                 return result
             }
+            var signatureLock: SignatureLock?
+            if let directory = options.signatureLockDirectory, options.useRunCache, !options.verify,
+                reason != .forced, isRestorable(stage)
+            {
+                signatureLock = try SignatureLock(directory: directory, signature: signature)
+            }
+            defer { signatureLock?.release() }
             observer.stageStarted(name, reason: reason)
             if options.useRunCache, !options.verify, reason != .forced, isRestorable(stage),
                 let restored = restore(stage, signature: signature)

@@ -94,6 +94,11 @@ public struct ReproOptions: Sendable {
     /// On SIGINT or SIGTERM: stop every running command, tell the observer, exit 128 + signal.
     /// For the command line; tests leave it off.
     public var exitOnInterrupt = false
+    /// Workspaces sharing one run-cache (the experiments of a sweep) coordinate here: a stale stage that could be
+    /// restored holds an exclusive lock on its signature's file in this folder while it looks up the run-cache,
+    /// runs and records its outputs, so that a second workspace with the same signature waits and then restores
+    /// instead of running it again. Nil (a plain repro): no such locks.
+    public var signatureLockDirectory: URL?
 
     public init() {}
 }

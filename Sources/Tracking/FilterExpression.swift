@@ -162,7 +162,7 @@ private struct Parser {
                     "\(field) takes a date (2026-11-25, 2026-11-25T14:30[:00][Z]) or seconds since 1970, not '\(value.text)'"
                 )
             }
-        case .id, .commit, .branch, .user, .host, .version, .param:
+        case .id, .commit, .branch, .user, .host, .version, .sweep, .param:
             break
         }
     }

@@ -3,6 +3,8 @@ import Foundation
 /// A column a user can name in `--where`, `--sort` and `--columns`: a run fact, `params.KEY` or `metrics.KEY`.
 public enum RunField: Hashable, Sendable, CustomStringConvertible {
     case id, kind, status, start, end, duration, commit, branch, dirty, user, host, pid, version
+    /// The name of the sweep an experiment belongs to (`pipe exp run --name`).
+    case sweep
     case param(String)
     case metric(String)
 
@@ -11,11 +13,11 @@ public enum RunField: Hashable, Sendable, CustomStringConvertible {
         "id": .id, "kind": .kind, "status": .status,
         "start": .start, "started": .start, "end": .end, "ended": .end, "duration": .duration,
         "commit": .commit, "branch": .branch, "dirty": .dirty,
-        "user": .user, "host": .host, "pid": .pid, "version": .version,
+        "user": .user, "host": .host, "pid": .pid, "version": .version, "sweep": .sweep,
     ]
 
     static let help =
-        "id, kind, status, start, end, duration, commit, branch, dirty, user, host, pid, version, params.KEY, metrics.KEY"
+        "id, kind, status, start, end, duration, commit, branch, dirty, user, host, pid, version, sweep, params.KEY, metrics.KEY"
 
     /// Parses `status`, `params.train.lr`, `metrics.eval.accuracy` (also `param.` / `metric.`).
     public init(parsing key: String) throws {
@@ -55,6 +57,7 @@ public enum RunField: Hashable, Sendable, CustomStringConvertible {
         case .host: return "host"
         case .pid: return "pid"
         case .version: return "version"
+        case .sweep: return "sweep"
         case .param(let key): return "params.\(key)"
         case .metric(let key): return "metrics.\(key)"
         }

@@ -46,6 +46,10 @@ extension FilterExpression.Comparison {
             return SQLFragment("r.host \(op) ?", [value.text])
         case .version:
             return SQLFragment("r.pipeVersion \(op) ?", [value.text])
+        case .sweep:
+            // A run outside every sweep has the empty name, so `sweep != x` keeps plain repros.
+            return SQLFragment(
+                "coalesce((SELECT sweepName FROM run_sweeps WHERE runId = r.id), '') \(op) ?", [value.text])
         case .branch:
             return SQLFragment("coalesce(r.gitBranch, '') \(op) ?", [value.text])
         case .commit:
@@ -106,6 +110,7 @@ extension SortKey {
         case .host: expression = SQLFragment("r.host")
         case .pid: expression = SQLFragment("r.pid")
         case .version: expression = SQLFragment("r.pipeVersion")
+        case .sweep: expression = SQLFragment("(SELECT sweepName FROM run_sweeps WHERE runId = r.id)")
         case .metric(let key):
             expression = SQLFragment("(SELECT value FROM latest_metrics WHERE runId = r.id AND key = ?)", [key])
         case .param(let key):

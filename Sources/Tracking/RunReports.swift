@@ -24,6 +24,8 @@ public struct RunSummary: Sendable, Equatable, Codable {
     public var overriddenParams: [String]
     /// The latest value (highest step) of every metric, by key.
     public var metrics: [String: Double]
+    /// The sweep this run is an experiment of (`pipe exp run`), if any.
+    public var sweep: String? = nil
 }
 
 /// The result of `runs list`.

@@ -123,6 +123,7 @@ extension RunStore {
         var params: [RunID: [String: String]] = [:]
         var overridden: [RunID: [String]] = [:]
         var metrics: [RunID: [String: Double]] = [:]
+        var sweeps: [RunID: String] = [:]
         // Chunks keep the IN lists under SQLite's variable limit.
         for chunk in stride(from: 0, to: runs.count, by: 500).map({ Array(runs[$0..<min($0 + 500, runs.count)]) }) {
             let ids = chunk.map(\.id)
@@ -143,6 +144,10 @@ extension RunStore {
             while let row = try metricRows.next() {
                 metrics[RunID(rawValue: row[0]), default: [:]][row[1]] = row[2] as Double
             }
+            let sweepRows = try Row.fetchCursor(
+                db, sql: "SELECT runId, sweepName FROM run_sweeps WHERE runId IN (\(placeholders))",
+                arguments: StatementArguments(ids))
+            while let row = try sweepRows.next() { sweeps[RunID(rawValue: row[0])] = row[1] as String }
         }
         let before = try db.cachedStatement(sql: "SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1")
         let after = try db.cachedStatement(sql: "SELECT id FROM runs WHERE id > ? ORDER BY id ASC LIMIT 1")
@@ -151,7 +156,7 @@ extension RunStore {
             return RunSummary(
                 run: run, shortID: RunStore.shortID(run.id.rawValue, neighbours: neighbours),
                 params: params[run.id] ?? [:], overriddenParams: (overridden[run.id] ?? []).sorted(),
-                metrics: metrics[run.id] ?? [:])
+                metrics: metrics[run.id] ?? [:], sweep: sweeps[run.id])
         }
     }
 

@@ -95,6 +95,24 @@ enum Schema {
                     CREATE INDEX artifacts_run ON artifacts(runId);
                     """)
         }
+        // Experiments (`pipe exp run`): which sweep and which experiment of it a run is, and for a Slurm job its id,
+        // final state, Slurm's reason and log. A table of its own, so that runs without a sweep are untouched.
+        migrator.registerMigration("experiment-sweeps") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE run_sweeps (
+                        runId TEXT PRIMARY KEY NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        sweepId TEXT NOT NULL,
+                        sweepName TEXT NOT NULL,
+                        experiment INTEGER NOT NULL,
+                        jobId TEXT,
+                        jobState TEXT,
+                        jobReason TEXT,
+                        jobLog TEXT
+                    ) WITHOUT ROWID;
+                    CREATE INDEX run_sweeps_name_experiment ON run_sweeps(sweepName, experiment);
+                    """)
+        }
         return migrator
     }
 }

@@ -11,7 +11,7 @@ struct ListRunsCommand: ParsableCommand {
             EXPR: comparisons joined by 'and', e.g.
               metrics.eval.accuracy > 0.9 and params.train.lr = 0.001 and status = succeeded
             Operators: = != < <= > >=. Fields: id, kind, status, start, end, duration, commit, branch, dirty,
-            user, host, pid, version, params.KEY, metrics.KEY. Quoted values are compared as text.
+            user, host, pid, version, sweep, params.KEY, metrics.KEY. Quoted values are compared as text.
             """)
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Only runs matching EXPR.", valueName: "EXPR"))

@@ -46,6 +46,8 @@ final class CommandLineTests: XCTestCase {
                                       workspace.
               gc                      Remove cache objects that pipeline.lock (or any
                                       commit's) does not reference.
+              exp                     Run, compare, apply and remove experiments: sweeps of
+                                      params in isolated workspaces.
 
               See 'pipe help <subcommand>' for detailed help.
 

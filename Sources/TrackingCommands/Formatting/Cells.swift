@@ -80,6 +80,7 @@ struct Cells {
         case .host: return run.host
         case .pid: return String(run.pid)
         case .version: return run.pipeVersion
+        case .sweep: return summary.sweep ?? (full ? "" : "-")
         case .param(let key): return summary.params[key] ?? (full ? "" : "-")
         case .metric(let key):
             guard let value = summary.metrics[key] else { return full ? "" : "-" }
