@@ -6,6 +6,7 @@ import ONNX
 import PipelineEngine
 import QRSCommands
 import RemoteStorage
+import Report
 import Tracking
 import TrackingCommands
 import WFDB
@@ -23,7 +24,7 @@ public struct PipeCommand: ParsableCommand {
         subcommands: [
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
             QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self, RemoteCommand.self,
-            PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self,
+            PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self, ReportCommand.self,
         ]
     )
 
@@ -76,7 +77,8 @@ public struct PipeCommand: ParsableCommand {
     static func isBadInput(_ error: Error) -> Bool {
         switch error {
         case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
-            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError:
+            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError,
+            is ReportError:
             return true
         default:
             return false
