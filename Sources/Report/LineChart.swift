@@ -87,7 +87,8 @@ struct LineChart {
                 out.append(HTMLText.pixel(x(Double(step))) + "," + HTMLText.pixel(y(value)) + " ")
             }
             out.append("\" data-s=\"" + line.steps.map(String.init).joined(separator: " ") + "\" data-v=\"")
-            out.append(line.values.map(HTMLText.number).joined(separator: " ") + "\"/>")
+            // Single precision is plenty for a read-out, and its shortest text is much cheaper than printf's.
+            out.append(line.values.map { Float($0).description }.joined(separator: " ") + "\"/>")
         }
         out.append("</g><circle class=\"cursor\" r=\"4\" cx=\"-10\" cy=\"-10\"/></svg>")
         return out.markup

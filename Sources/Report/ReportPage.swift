@@ -205,17 +205,14 @@ public struct ReportPage {
     /// A series as a curve: a final value a metrics file logs at step 0 after the per-step values (the summary
     /// of a training, such as its best validation loss) is not a point of the curve and is left out.
     static func curvePoints(_ series: MetricSeries) -> (steps: [Int64], values: [Double]) {
-        var steps = series.steps
-        var values = series.values
-        let laterSteps = series.steps.indices.filter { series.steps[$0] > 0 }
-        if let latest = laterSteps.map({ series.timestamps[$0] }).max() {
-            let summaries = series.steps.indices.filter { series.steps[$0] == 0 && series.timestamps[$0] >= latest }
-            for index in summaries.reversed() {
-                steps.remove(at: index)
-                values.remove(at: index)
-            }
+        var latest = -Double.infinity
+        for (step, timestamp) in zip(series.steps, series.timestamps) where step > 0 { latest = max(latest, timestamp) }
+        let isSummary = { (index: Int) in series.steps[index] == 0 && series.timestamps[index] >= latest }
+        guard latest > -Double.infinity, series.steps.indices.contains(where: isSummary) else {
+            return (series.steps, series.values)
         }
-        return (steps, values)
+        let kept = series.steps.indices.filter { !isSummary($0) }
+        return (kept.map { series.steps[$0] }, kept.map { series.values[$0] })
     }
 
     private func curves() -> String {

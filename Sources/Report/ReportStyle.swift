@@ -133,7 +133,7 @@ enum ReportStyle {
             group.classList.add('hovering'); c.el.classList.add('hot');
             dot.setAttribute('cx',p.x); dot.setAttribute('cy',p.y);
             var run=data.runs[+c.run];
-            txt(tip,'run '+(run?run.short:c.run)+' \\u00b7 step '+c.s[i]+' \\u00b7 '+svg.getAttribute('data-key')+' '+c.v[i]);
+            txt(tip,'run '+(run?run.short:c.run)+' \\u00b7 step '+c.s[i]+' \\u00b7 '+svg.getAttribute('data-key')+' '+fmt(parseFloat(c.v[i])));
             var box=svg.getBoundingClientRect(), fb=fig.getBoundingClientRect(), scale=box.width/\(Int(LineChart.width));
             tip.style.left=Math.max(0,Math.min(box.left-fb.left+p.x*scale+12, fig.clientWidth-tip.offsetWidth-4))+'px';
             tip.style.top=(box.top-fb.top+p.y*scale-30)+'px';

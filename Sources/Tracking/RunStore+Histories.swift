@@ -18,36 +18,39 @@ public struct MetricSeries: Sendable, Equatable {
 }
 
 extension RunStore {
-    /// Every logged value of `runs`, by run and key, each series in step order (then logging order).
+    /// Every metric of `runs` logged at two or more steps (a curve), by run and key, each series in step order
+    /// (then logging order). Metrics logged once are in the listing's latest values, not here.
     ///
-    /// One pass over the `metrics_run_key_step` index with raw rows: `pipe report` draws 200 runs × 20 metrics ×
-    /// 100 steps from this, so it must not cost a query (or a Codable record) per run.
+    /// One grouped query finds the curves, then one cached statement per curve reads only numbers over the
+    /// `metrics_run_key_step` index: `pipe report` draws 200 runs × 20 metrics × 100 steps from this, and decoding
+    /// a run id and a key for each of 400,000 rows would cost more than the rest of the page.
     public func histories(of runs: [RunID]) throws -> [RunID: [String: MetricSeries]] {
         try read { db in
             var result: [RunID: [String: MetricSeries]] = [:]
+            let points = try db.cachedStatement(
+                sql: """
+                    SELECT step, value, timestamp FROM metrics WHERE runId = ? AND key = ?
+                    ORDER BY step, timestamp, id
+                    """)
             for start in stride(from: 0, to: runs.count, by: 500) {
                 let ids = Array(runs[start..<min(start + 500, runs.count)])
-                let rows = try Row.fetchCursor(
+                let curves = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT runId, key, step, value, timestamp FROM metrics
-                        WHERE runId IN (\(databaseQuestionMarks(count: ids.count)))
-                        ORDER BY runId, key, step, timestamp, id
+                        SELECT runId, key FROM metrics WHERE runId IN (\(databaseQuestionMarks(count: ids.count)))
+                        GROUP BY runId, key HAVING COUNT(*) > 1
                         """,
                     arguments: StatementArguments(ids))
-                var currentRun: String?
-                var series: [String: MetricSeries] = [:]
-                while let row = try rows.next() {
-                    let run: String = row[0]
-                    if run != currentRun {
-                        if let currentRun { result[RunID(rawValue: currentRun)] = series }
-                        currentRun = run
-                        series = [:]
+                for curve in curves {
+                    let run: String = curve[0]
+                    let key: String = curve[1]
+                    var series = MetricSeries(key: key)
+                    let rows = try Row.fetchCursor(points, arguments: [run, key])
+                    while let row = try rows.next() {
+                        series.append(step: row[0], value: row[1], timestamp: row[2])
                     }
-                    let key: String = row[1]
-                    series[key, default: MetricSeries(key: key)].append(step: row[2], value: row[3], timestamp: row[4])
+                    result[RunID(rawValue: run), default: [:]][key] = series
                 }
-                if let currentRun { result[RunID(rawValue: currentRun)] = series }
             }
             return result
         }

@@ -281,4 +281,32 @@ final class ReportBrowserTests: XCTestCase {
         XCTAssertEqual(outcome.results[1].number, 0)
         XCTAssertEqual(outcome.requests.count, 1, "no image was fetched: \(outcome.requests)")
     }
+
+    func testTheLargePageStaysResponsive() throws {
+        let made = try ReportFixture.large.get()
+        let html = ReportPage(content: try ReportFixture.content(made, limit: 200)).html()
+        let sortTime = """
+            (() => { const t = performance.now();
+              document.querySelector('table.runs thead th:nth-child(3) button').click();
+              return performance.now() - t; })()
+            """
+        let hideTime = """
+            (() => { const t = performance.now();
+              document.querySelector('ul.legend button[data-run="7"]').click();
+              void document.body.offsetHeight; return performance.now() - t; })()
+            """
+        let outcome = try browse(
+            html,
+            steps: [
+                ["eval": "performance.getEntriesByType('navigation')[0].loadEventEnd"],
+                ["eval": sortTime], ["eval": hideTime],
+                ["eval": "document.querySelectorAll('table.runs tbody tr').length"],
+            ])
+        XCTAssertEqual(outcome.exceptions, [])
+        XCTAssertEqual(outcome.results[3].number, 200)
+        // Generous bounds: these machines are shared; an unresponsive page takes tens of seconds, not a few.
+        XCTAssertLessThan(try XCTUnwrap(outcome.results[0].number), 10_000, "load event, ms")
+        XCTAssertLessThan(try XCTUnwrap(outcome.results[1].number), 2_000, "sorting 200 rows, ms")
+        XCTAssertLessThan(try XCTUnwrap(outcome.results[2].number), 2_000, "hiding a run in 20 charts, ms")
+    }
 }

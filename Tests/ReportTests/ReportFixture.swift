@@ -90,6 +90,11 @@ enum ReportFixture {
         return Made(store: store, ids: ids, root: root)
     }
 
+    /// 200 runs × 20 metrics × 100 steps, made once per test process (it takes seconds in a debug build).
+    nonisolated(unsafe) static let large: Result<Made, Error> = Result {
+        try make(runs: 200, steps: 100, extraMetrics: 18, evaluation: false)
+    }
+
     /// Run i's loss at a step: falls with the steps; a lower final loss for later runs.
     static func lossValue(run: Int, step: Int) -> Double {
         1.0 / Double(step) + 0.01 * Double(10 - run % 10)

@@ -152,6 +152,15 @@ final class ReportPageTests: XCTestCase {
         XCTAssertTrue(html.contains(ReportPage.diffTable("metrics", diff.metrics, numeric: true)))
     }
 
+    func testHistoriesHoldEveryMetricLoggedAtTwoOrMoreStepsInStepOrder() throws {
+        let made = try ReportFixture.make(runs: 2, steps: 3)
+        let histories = try made.store.histories(of: made.ids)
+        XCTAssertEqual(histories[made.ids[1]].map { $0.keys.sorted() }, ["train.accuracy", "train.loss"])
+        let loss = try XCTUnwrap(histories[made.ids[1]]?["train.loss"])
+        XCTAssertEqual(loss.steps, [1, 2, 3])
+        XCTAssertEqual(loss.values, (1...3).map { ReportFixture.lossValue(run: 1, step: $0) })
+    }
+
     func testACurveLeavesOutTheSummaryValueAMetricsFileLogsAtStepZero() {
         let series = MetricSeries(
             key: "train.val_loss", steps: [0, 1, 2, 3], values: [0.2, 0.5, 0.3, 0.25], timestamps: [10, 1, 2, 3])
@@ -193,7 +202,7 @@ final class ReportPageTests: XCTestCase {
     }
 
     func testTwoHundredRunsOfTwentyMetricsOfAHundredStepsStayUnderFiveMegabytes() throws {
-        let made = try ReportFixture.make(runs: 200, steps: 100, extraMetrics: 18, evaluation: false)
+        let made = try ReportFixture.large.get()
         let html = ReportPage(content: try ReportFixture.content(made, limit: 200)).html()
         XCTAssertLessThan(html.utf8.count, 5_000_000, "\(html.utf8.count) bytes")
         XCTAssertEqual(html.components(separatedBy: "<polyline").count - 1, 200 * 20)
