@@ -21,16 +21,15 @@ extension RunStore {
     /// Every metric of `runs` logged at two or more steps (a curve), by run and key, each series in step order
     /// (then logging order). Metrics logged once are in the listing's latest values, not here.
     ///
-    /// One grouped query finds the curves, then one cached statement per curve reads only numbers over the
-    /// `metrics_run_key_step` index: `pipe report` draws 200 runs × 20 metrics × 100 steps from this, and decoding
+    /// One grouped query finds the curves, then one cached statement per curve reads only numbers in the order of
+    /// the `metrics_run_key_step` index (whose last column is the rowid, so no sort): `pipe report` draws 200 runs × 20 metrics × 100 steps from this, and decoding
     /// a run id and a key for each of 400,000 rows would cost more than the rest of the page.
     public func histories(of runs: [RunID]) throws -> [RunID: [String: MetricSeries]] {
         try read { db in
             var result: [RunID: [String: MetricSeries]] = [:]
             let points = try db.cachedStatement(
                 sql: """
-                    SELECT step, value, timestamp FROM metrics WHERE runId = ? AND key = ?
-                    ORDER BY step, timestamp, id
+                    SELECT step, value, timestamp FROM metrics WHERE runId = ? AND key = ? ORDER BY step, id
                     """)
             for start in stride(from: 0, to: runs.count, by: 500) {
                 let ids = Array(runs[start..<min(start + 500, runs.count)])

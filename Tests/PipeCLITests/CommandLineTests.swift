@@ -46,6 +46,8 @@ final class CommandLineTests: XCTestCase {
                                       workspace.
               gc                      Remove cache objects that pipeline.lock (or any
                                       commit's) does not reference.
+              report                  Write one self-contained HTML page comparing runs:
+                                      table, learning curves, evaluation, diff, stages.
 
               See 'pipe help <subcommand>' for detailed help.
 

@@ -233,6 +233,22 @@ final class ReportBrowserTests: XCTestCase {
             "run \(newest.shortID) · step 4 · train.loss \(HTMLText.number(ReportFixture.lossValue(run: 4, step: 4)))")
     }
 
+    func testAFocusedChartReadsOutPointsWithTheArrowKeys() throws {
+        let (html, made) = try page()
+        let chart = "svg.plot[data-key=\"train.loss\"]"
+        let tip = "document.querySelector('\(chart)').closest('figure').querySelector('.tip').textContent"
+        let outcome = try browse(
+            html,
+            steps: [
+                ["key": "ArrowRight", "focus": chart], ["key": "ArrowRight", "focus": chart], ["eval": tip],
+                ["key": "ArrowDown", "focus": chart], ["eval": tip],
+            ])
+        let runs = try made.store.list(RunQuery(sort: [.newestFirst], limit: 2)).runs
+        let value = { (run: Int, step: Int) in HTMLText.number(ReportFixture.lossValue(run: run, step: step)) }
+        XCTAssertEqual(outcome.results[2].string, "run \(runs[0].shortID) · step 3 · train.loss \(value(4, 3))")
+        XCTAssertEqual(outcome.results[4].string, "run \(runs[1].shortID) · step 3 · train.loss \(value(3, 3))")
+    }
+
     func testWithJavaScriptOffTheTablesAndTheStaticCurvesAreThere() throws {
         let (html, made) = try page()
         let outcome = try browse(

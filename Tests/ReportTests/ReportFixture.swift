@@ -91,7 +91,7 @@ enum ReportFixture {
     }
 
     /// 200 runs × 20 metrics × 100 steps, made once per test process (it takes seconds in a debug build).
-    nonisolated(unsafe) static let large: Result<Made, Error> = Result {
+    static let large: Result<Made, Error> = Result {
         try make(runs: 200, steps: 100, extraMetrics: 18, evaluation: false)
     }
 
