@@ -30,7 +30,7 @@ let package = Package(
             name: "PipeCLI",
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
-                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments",
+                "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +58,8 @@ let package = Package(
             name: "TrackingCommands",
             dependencies: ["Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // `pipe report`'s one self-contained HTML page comparing runs (tables, curves, evaluation, diff, stage graph).
+        .target(name: "Report", dependencies: ["Tracking", "PipelineEngine"]),
         // .hea / .dat / .atr reading; signal and annotation writing. Foundation only.
         .target(name: "WFDB"),
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
@@ -166,6 +168,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The report's HTML builder, and the page in headless Chromium (DevTools protocol through scripts/cdp.py).
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Tracking", "PipelineEngine"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -8,6 +8,7 @@ import ONNX
 import PipelineEngine
 import QRSCommands
 import RemoteStorage
+import Report
 import Tracking
 import TrackingCommands
 import WFDB
@@ -26,6 +27,7 @@ public struct PipeCommand: ParsableCommand {
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
             QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self, RemoteCommand.self,
             PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self, ExpCommand.self,
+            ReportCommand.self,
         ]
     )
 
@@ -79,7 +81,7 @@ public struct PipeCommand: ParsableCommand {
         switch error {
         case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
             is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError,
-            is ExperimentError:
+            is ExperimentError, is ReportError:
             return true
         default:
             return false

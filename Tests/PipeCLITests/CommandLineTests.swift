@@ -48,6 +48,8 @@ final class CommandLineTests: XCTestCase {
                                       commit's) does not reference.
               exp                     Run, compare, apply and remove experiments: sweeps of
                                       params in isolated workspaces.
+              report                  Write one self-contained HTML page comparing runs:
+                                      table, learning curves, evaluation, diff, stages.
 
               See 'pipe help <subcommand>' for detailed help.
 

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Text into HTML. Every run name, param value and metric key goes through here: the page is built as text, so
+/// escaping is the only thing between a param value such as `</script><img onerror=…>` and the reader's browser.
+enum HTMLText {
+    /// Text for element content and quoted attribute values: `& < > " '` become entities.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+
+    /// JSON for the inside of a `<script type="application/json">`: `<`, `>` and `&` as `\u` escapes (so no
+    /// `</script>` or `<!--` can end the element early), and U+2028/U+2029, which some parsers take as line ends.
+    static func scriptJSON(_ json: String) -> String {
+        var out = ""
+        out.reserveCapacity(json.utf8.count)
+        for character in json.unicodeScalars {
+            switch character {
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+
+    /// Six significant digits, no trailing zeros: `0.934`, `12`, `1e-05` (as `pipe runs list` prints numbers).
+    static func number(_ value: Double) -> String {
+        String(format: "%.6g", value)
+    }
+
+    /// A delta with its sign: `+0.022`, `-3`, `0`.
+    static func delta(_ value: Double) -> String {
+        value > 0 ? "+" + number(value) : number(value)
+    }
+
+    /// `0.4s`, `12.3s`, `4m08s`, `1h02m`.
+    static func duration(_ seconds: TimeInterval) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        let whole = Int(seconds.rounded())
+        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
+        return String(format: "%dh%02dm", whole / 3600, (whole % 3600) / 60)
+    }
+
+    /// A pixel coordinate with at most one decimal: `12`, `12.5`.
+    static func pixel(_ value: Double) -> String {
+        let tenths = (value * 10).rounded()
+        let whole = Int(tenths) / 10
+        let rest = abs(Int(tenths) % 10)
+        if rest == 0 { return String(whole) }
+        return (tenths < 0 && whole == 0 ? "-" : "") + "\(whole).\(rest)"
+    }
+}
+
+/// A growing HTML document: `append` takes markup, `text` takes text and escapes it.
+struct HTMLBuffer {
+    private(set) var markup = ""
+
+    init(capacity: Int = 1 << 16) { markup.reserveCapacity(capacity) }
+
+    mutating func append(_ html: String) { markup += html }
+    mutating func text(_ text: String) { markup += HTMLText.escape(text) }
+}
