@@ -8,6 +8,7 @@ import QRSCommands
 import RemoteStorage
 import Tracking
 import TrackingCommands
+import TrackingExport
 import WFDB
 import WFDBCommands
 
@@ -47,6 +48,9 @@ public struct PipeCommand: ParsableCommand {
         } catch let error as RemoteError {
             Console.error("error: \(error)")
             return error.isConfigurationError ? 2 : 1
+        } catch let error as MLflowError {
+            Console.error("error: \(error)")
+            return error.isUsageError ? 2 : 1
         } catch let error as ReproError {
             Console.error("error: \(error)")
             return 1
