@@ -37,6 +37,31 @@ final class MLflowCommandLineTests: XCTestCase {
         XCTAssertFalse(bad.stderr.contains("pw-9"), bad.stderr)
     }
 
+    func testAReproWithAnUnreachableServerStillSucceedsWithOneWarning() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  one:\n    cmd: echo 1 > o\n    outs: [o]\ntracking:\n  mlflow:\n    uri: http://127.0.0.1:9\n")
+        let repro = try harness.run(["repro"], environment: quiet)
+        XCTAssertEqual(repro.status, 0, repro.stderr)
+        XCTAssertEqual(repro.stderr.components(separatedBy: "warning: MLflow export failed").count, 2, repro.stderr)
+        let listed = try harness.run(["runs", "list", "--json"])
+        XCTAssertTrue(listed.stdout.contains("\"succeeded\""), "the local run is kept: \(listed.stdout)")
+    }
+
+    func testCredentialsInPipelineYAMLAreRefusedWithTheirLocation() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  one:\n    cmd: echo 1 > o\n    outs: [o]\ntracking:\n  mlflow:\n    uri: http://h\n    password: x\n"
+        )
+        let status = try harness.run(["status"], environment: quiet)
+        XCTAssertEqual(status.status, 0, "the engine lets tracking: through: \(status.stderr)")
+        let export = try harness.run(["runs", "export", "mlflow"], environment: quiet)
+        XCTAssertEqual(export.status, 2, export.stderr)
+        XCTAssertTrue(export.stderr.contains("pipeline.yaml:8:5"), export.stderr)
+    }
+
     func testDryExportOfAnEmptyStoreSendsNothing() throws {
         let harness = try BinaryHarness()
         try harness.write("pipeline.yaml", "stages:\n  one:\n    cmd: echo 1 > o\n    outs: [o]\n")

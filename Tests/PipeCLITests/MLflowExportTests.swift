@@ -245,6 +245,33 @@ final class MLflowExportTests: XCTestCase {
         XCTAssertNotNil(remote.end_time)
     }
 
+    func testAServerThatIsDownDuringAnAutomaticExportWarnsAndTheNextExportSendsTheRun() throws {
+        let experiment = experimentName()
+        let harness = try makeWorkspace()
+        let down = try repro(harness, environment: ["MLFLOW_TRACKING_URI": "http://127.0.0.1:9"])
+        let warnings = down.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: MLflow export failed") }
+        XCTAssertEqual(warnings.count, 1, down.stderr)
+        XCTAssertTrue(down.stderr.contains("http://127.0.0.1:9"), down.stderr)
+        let missed = try RunStore.open(workspace: harness.root).resolve("@last")
+
+        // The next repro exports through pipeline.yaml's tracking section, and sends the missed run too.
+        let yaml = try harness.read("pipeline.yaml")
+        try harness.write(
+            "pipeline.yaml",
+            yaml + "\ntracking:\n  mlflow:\n    uri: \(try liveServer().uri)\n    experiment: \(experiment)\n")
+        let up = try repro(harness, ["-S", "score.lr=0.5"])
+        XCTAssertFalse(up.stderr.contains("warning"), up.stderr)
+        XCTAssertTrue(up.stderr.contains("exported 2 runs to MLflow"), up.stderr)
+        let latest = try RunStore.open(workspace: harness.root).resolve("@last")
+        let remote = try serverRuns(experiment: experiment)
+        XCTAssertEqual(Set(remote.keys), [missed.rawValue, latest.rawValue])
+        XCTAssertEqual(remote[latest.rawValue]?.params["score.lr"], "0.5")
+
+        let quietRepro = try repro(harness)
+        XCTAssertFalse(quietRepro.stderr.contains("exported 2"), "only the new run goes: \(quietRepro.stderr)")
+        XCTAssertEqual(try serverRuns(experiment: experiment).count, 3)
+    }
+
     func testBatchesAboveTheAPILimitsAreSplitAndAllAccepted() throws {
         let harness = try makeWorkspace()
         try repro(harness)
