@@ -34,15 +34,15 @@ public final class MLflowClient: @unchecked Sendable {
     }
 
     /// The id of the experiment named `name`, created when missing (another client creating it at the same time is
-    /// fine: its id is used).
-    public func ensureExperiment(named name: String) throws -> String {
-        if let id = try experimentID(named: name) { return id }
+    /// fine: its id is used); `created` says whether this call made it (so it holds no runs yet).
+    public func ensureExperiment(named name: String) throws -> (id: String, created: Bool) {
+        if let id = try experimentID(named: name) { return (id, false) }
         do {
             let response: CreateExperimentResponse = try post(
                 "mlflow/experiments/create", JSONText.object([("name", .string(name))]))
-            return response.experiment_id
+            return (response.experiment_id, true)
         } catch let error as MLflowError where error.errorCode == "RESOURCE_ALREADY_EXISTS" {
-            if let id = try experimentID(named: name) { return id }
+            if let id = try experimentID(named: name) { return (id, false) }
             throw error
         }
     }

@@ -106,12 +106,19 @@ public final class MLflowExporter {
             return report
         }
 
-        let experimentID =
-            options.dryRun
-            ? try client.experimentID(named: experiment) : try client.ensureExperiment(named: experiment)
+        let experimentID: String?
+        var justCreated = false
+        if options.dryRun {
+            experimentID = try client.experimentID(named: experiment)
+        } else {
+            let ensured = try client.ensureExperiment(named: experiment)
+            experimentID = ensured.id
+            justCreated = ensured.created
+        }
         report.experimentID = experimentID
         var onServer: [String: MLflowRun] = [:]
-        if let experimentID {
+        // An experiment this export just created holds no runs: nothing to look for.
+        if let experimentID, !justCreated {
             let found: [MLflowRun]
             if candidates.count > Self.searchPerRunLimit {
                 found = try client.searchRuns(
