@@ -288,6 +288,28 @@ final class MLflowExportTests: XCTestCase {
         XCTAssertEqual(remote.history["train.loss"]?.map { Int($0[0]) }, Array(0..<2500))
     }
 
+    func testManyRunsAreFoundOnTheServerWithOneSearch() throws {
+        let harness = try makeWorkspace()
+        let store = try RunStore.open(workspace: harness.root)
+        let git = GitFacts(commit: "", branch: nil, isDetached: false, isDirty: false)
+        let start = Date(timeIntervalSince1970: 1_764_000_000)
+        for index in 0..<12 {
+            let id = try store.beginRun(
+                kind: .repro, argv: ["pipe", "repro"], git: git, pipeVersion: "t",
+                startedAt: start.addingTimeInterval(Double(index)))
+            try store.recordParams([RunParam(key: "grid.i", value: "\(index)")], run: id)
+            try store.finishRun(id, status: .succeeded, endedAt: start.addingTimeInterval(Double(index) + 0.5))
+        }
+        let experiment = experimentName()
+        let first = try export(harness, [], experiment: experiment)
+        XCTAssertTrue(first.stdout.contains("12 exported, 0 updated, 0 skipped; 38 HTTP requests"), first.stdout)
+        let second = try export(harness, [], experiment: experiment)
+        XCTAssertTrue(
+            second.stdout.contains("0 exported, 0 updated, 12 skipped; 2 HTTP requests"),
+            "get-by-name and one search: \(second.stdout)")
+        XCTAssertEqual(try serverRuns(experiment: experiment).count, 12)
+    }
+
     // MARK: Import
 
     func testImportReproducesAnExperimentLoggedByTheMLflowClient() throws {
