@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
                 "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments", "Report",
+                "TrackingExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,10 +54,18 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
         .target(name: "Tracking", dependencies: ["CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
-        // `pipe runs list/show/diff/rm/gc`: argument parsing over Tracking.
+        // `pipe runs list/show/diff/rm/gc` and `pipe runs export|import mlflow`: argument parsing over Tracking and
+        // TrackingExport.
         .target(
             name: "TrackingCommands",
-            dependencies: ["Tracking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Tracking", "TrackingExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // MLflow REST client over Transport: export of the store's runs to a tracking server and import back.
+        .target(
+            name: "TrackingExport",
+            dependencies: ["Tracking", "Transport", "ContentStore", .product(name: "Yams", package: "Yams")]
         ),
         // `pipe report`'s one self-contained HTML page comparing runs (tables, curves, evaluation, diff, stage graph).
         .target(name: "Report", dependencies: ["Tracking", "PipelineEngine"]),
@@ -128,6 +137,7 @@ let package = Package(
             name: "PipelineEngineTests",
             dependencies: ["PipelineEngine", "ContentStore", .product(name: "Yams", package: "Yams")]
         ),
+        // MLflowTestServer.swift starts `mlflow server` through scripts/mlflow_test_server.py (#filePath).
         .testTarget(
             name: "PipeCLITests",
             dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures", "ServiceFixtures"]
@@ -161,6 +171,8 @@ let package = Package(
             dependencies: ["WFDB", "WFDBCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             exclude: ["Fixtures"]
         ),
+        // The MLflow client's batching, mapping and settings, without a server (PipeCLITests has the server tests).
+        .testTarget(name: "TrackingExportTests", dependencies: ["TrackingExport", "Tracking"]),
         .testTarget(
             name: "TrackingTests",
             dependencies: [

@@ -11,6 +11,7 @@ import RemoteStorage
 import Report
 import Tracking
 import TrackingCommands
+import TrackingExport
 import WFDB
 import WFDBCommands
 
@@ -51,6 +52,9 @@ public struct PipeCommand: ParsableCommand {
         } catch let error as RemoteError {
             Console.error("error: \(error)")
             return error.isConfigurationError ? 2 : 1
+        } catch let error as MLflowError {
+            Console.error("error: \(error)")
+            return error.isUsageError ? 2 : 1
         } catch let error as ReproError {
             Console.error("error: \(error)")
             return 1

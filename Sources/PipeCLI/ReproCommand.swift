@@ -83,6 +83,7 @@ struct ReproCommand: ParsableCommand {
         }
         tracked.finish(summary)
         reporter.finish(summary, dryRun: false)
+        tracked.exportToMLflow()
         if !summary.succeeded { throw ExitCode(1) }
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import PipelineEngine
 import Tracking
+import TrackingExport
 
 /// Records one `pipe repro` or `pipe verify` in the run store while passing every event on to the console:
 /// the run opens as `running`, params land before the first stage, stage outcomes, metrics and artifacts as
@@ -88,6 +89,17 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
         record {
             try store.finishRun(run, status: .failed)
             if refused { try store.remove([run]) }
+        }
+    }
+
+    /// Sends the finished run (and any an earlier export missed) to the configured MLflow server. A server that
+    /// is down or refuses is one warning line; the repro's exit status does not change.
+    func exportToMLflow() {
+        switch MLflowAutoExport.run(workspace: workspace, store: store) {
+        case .notConfigured: return
+        case .exported(let report):
+            if let line = MLflowAutoExport.summary(report) { Console.error(line) }
+        case .failed(let message): console.warning(message)
         }
     }
 

@@ -5,7 +5,8 @@ import Yams
 /// Reads `pipeline.yaml` into a `PipelineDefinition`, rejecting unknown keys and wrong types with the
 /// file, line and column of the offending node. Knows nothing of the graph; `PipelineValidator` checks that.
 public struct PipelineParser {
-    static let topLevelKeys = ["stages", "cache", "remotes", "default_remote"]
+    /// `tracking:` belongs to the exporters (TrackingExport reads and checks it); the engine only lets it through.
+    static let topLevelKeys = ["stages", "cache", "remotes", "default_remote", "tracking"]
     static let remoteKeys = ["url", "endpoint", "region"]
     /// Keys that would put a secret into a committed file: refused with a pointer to the environment.
     static let credentialKeys = [

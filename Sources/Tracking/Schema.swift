@@ -113,6 +113,24 @@ enum Schema {
                     CREATE INDEX run_sweeps_name_experiment ON run_sweeps(sweepName, experiment);
                     """)
         }
+        migrator.registerMigration("v2-run-links") { db in
+            // Where a run lives on another tracking system (an MLflow server): exported there, or imported from
+            // there. One row per run, system and server; the server is its base URL without credentials.
+            try db.execute(
+                sql: """
+                    CREATE TABLE run_links (
+                        runId TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        system TEXT NOT NULL,
+                        server TEXT NOT NULL,
+                        experimentId TEXT NOT NULL,
+                        remoteRunId TEXT NOT NULL,
+                        direction TEXT NOT NULL CHECK (direction IN ('export', 'import')),
+                        syncedAt REAL NOT NULL,
+                        PRIMARY KEY (runId, system, server)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX run_links_remote ON run_links(system, server, remoteRunId);
+                    """)
+        }
         return migrator
     }
 }

@@ -6,14 +6,14 @@ import Tracking
 public struct RunsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List, show, compare and prune tracked runs.",
+        abstract: "List, show, compare and prune tracked runs; export them to MLflow and import them back.",
         discussion: """
             Every `pipe repro` and `pipe verify` is recorded in runs/pipe.sqlite with its git commit, params, \
             stage outcomes and metrics. RUN is a unique id prefix, @last or @last~N.
             """,
         subcommands: [
             ListRunsCommand.self, ShowRunCommand.self, DiffRunsCommand.self,
-            RemoveRunsCommand.self, CollectRunsCommand.self,
+            RemoveRunsCommand.self, CollectRunsCommand.self, ExportRunsCommand.self, ImportRunsCommand.self,
         ],
         defaultSubcommand: ListRunsCommand.self)
 

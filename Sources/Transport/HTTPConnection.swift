@@ -57,6 +57,10 @@ final class HTTPConnection {
         var interval = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        // A request is written as its head, then its body: with Nagle's algorithm the body would wait for the
+        // server's delayed ACK of the head (40 ms on Linux), on every request of a keep-alive connection.
+        var noDelay: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         if target.isTLS {
             do { try startTLS(host: target.host) } catch {
                 close(fd)

@@ -26,7 +26,8 @@ final class CommandLineTests: XCTestCase {
                                       anything.
               verify                  Rebuild every stage from scratch and prove the
                                       outputs match pipeline.lock.
-              runs                    List, show, compare and prune tracked runs.
+              runs                    List, show, compare and prune tracked runs; export
+                                      them to MLflow and import them back.
               wfdb                    Inspect WFDB records (.hea/.dat) and annotation files.
               qrs                     Detect QRS complexes (R peaks) and evaluate them
                                       against reference annotations.
