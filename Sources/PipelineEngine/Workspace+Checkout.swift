@@ -78,10 +78,29 @@ extension Workspace {
                 continue
             }
             try store.checkout(output.digest, isDirectory: output.isDirectory, to: absolute, mode: linkMode)
-            _ = try? hasher.hash([output.path])  // records the new stats, so the next status reads nothing
+            rememberRestored(output, store: store, hasher: hasher)
             summary.restored.append(output.path)
         }
         try? statCache.save()
         return summary
+    }
+
+    /// Records the stats of what was just restored with the digests the cache already verified, instead of
+    /// reading every file again, so that a later status need not read them either.
+    private func rememberRestored(_ output: LockedOutput, store: ObjectStore, hasher: ContentHasher) {
+        guard output.isDirectory else {
+            if let stat = FileStat.at(root.appendingPathComponent(output.path).path) {
+                hasher.remember(path: output.path, stat: stat, digest: output.digest)
+            }
+            return
+        }
+        guard let manifest = try? store.loadManifest(output.digest) else { return }
+        for entry in manifest.entries {
+            guard case .file = entry.kind else { continue }
+            let path = output.path + "/" + entry.relativePath
+            if let stat = FileStat.at(root.appendingPathComponent(path).path) {
+                hasher.remember(path: path, stat: stat, digest: entry.digest)
+            }
+        }
     }
 }
