@@ -36,8 +36,9 @@ public final class ObjectStore: @unchecked Sendable {
 
     public func objectURL(_ digest: Digest) -> URL {
         let hex = digest.hex
-        return objectsDirectory.appendingPathComponent(String(hex.prefix(2))).appendingPathComponent(
-            String(hex.dropFirst(2)))
+        // `isDirectory:` given, so that Foundation does not stat the path to decide (two stats an object).
+        return objectsDirectory.appendingPathComponent(String(hex.prefix(2)), isDirectory: true)
+            .appendingPathComponent(String(hex.dropFirst(2)), isDirectory: false)
     }
 
     public func contains(_ digest: Digest) -> Bool { FileStat.at(objectURL(digest).path)?.kind == .file }
@@ -144,7 +145,7 @@ public final class ObjectStore: @unchecked Sendable {
                 // Files first, links last: nothing is ever written through a link this checkout made.
                 var links: [(target: URL, digest: Digest)] = []
                 for entry in manifest.entries {
-                    let target = staging.appendingPathComponent(entry.relativePath)
+                    let target = staging.appendingPathComponent(entry.relativePath, isDirectory: false)
                     let folder = target.deletingLastPathComponent()
                     if madeFolders.insert(folder.path).inserted { try createDirectory(folder) }
                     switch entry.kind {
@@ -305,7 +306,8 @@ public final class ObjectStore: @unchecked Sendable {
 
     private func makeTemporaryURL() throws -> URL {
         try createStoreFolder(temporaryDirectory)
-        return temporaryDirectory.appendingPathComponent("\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        return temporaryDirectory.appendingPathComponent(
+            "\(getpid())-\(UInt64.random(in: 0...UInt64.max))", isDirectory: false)
     }
 
     private func moveIntoStore(_ temporary: URL, digest: Digest, mode: mode_t) throws {

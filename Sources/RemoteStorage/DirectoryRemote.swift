@@ -66,11 +66,11 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     }
 
     public func put(_ key: String, file source: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws {
-        let target = URL(fileURLWithPath: path(of: key))
+        let target = URL(fileURLWithPath: path(of: key), isDirectory: false)
         let folder = target.deletingLastPathComponent()
         try createFolder(folder)
         let temporary = folder.appendingPathComponent(
-            ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+            ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))", isDirectory: false)
         do {
             let writer = try HashingFileWriter(path: temporary.path, flush: false)
             let input = open(source, O_RDONLY | O_CLOEXEC)
