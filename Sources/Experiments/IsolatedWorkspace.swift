@@ -164,33 +164,15 @@ enum Git {
     static func output(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws
         -> String
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git"] + arguments
-        process.currentDirectoryURL = directory
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
         let command = "git " + arguments.joined(separator: " ")
-        do { try process.run() } catch { throw ExperimentError.git(command: command, detail: "\(error)") }
-        // Read stderr on another thread so that neither pipe can fill up and stall git.
-        let errorBox = DataBox()
-        let reader = Thread { errorBox.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = errorBox.wait()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try ToolProcess.run(
+            "/usr/bin/env", ["git"] + arguments, in: directory, environment: environment,
+            launchFailure: { ExperimentError.git(command: command, detail: $0) })
+        guard result.status == 0 else {
             throw ExperimentError.git(
-                command: command, detail: message.isEmpty ? "exit \(process.terminationStatus)" : message)
+                command: command, detail: result.errors.isEmpty ? "exit \(result.status)" : result.errors)
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.output
     }
 }
 

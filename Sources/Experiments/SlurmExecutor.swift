@@ -171,28 +171,44 @@ public final class SlurmExecutor {
         guard let executable = findExecutable(name) else {
             throw ExperimentError.slurm(command: name, detail: "not found on PATH")
         }
+        let result = try ToolProcess.run(
+            executable, arguments, launchFailure: { ExperimentError.slurm(command: name, detail: $0) })
+        guard result.status == 0 else {
+            throw ExperimentError.slurm(
+                command: ([name] + arguments).joined(separator: " "),
+                detail: result.errors.isEmpty ? "exit status \(result.status)" : result.errors)
+        }
+        return result.output
+    }
+}
+
+/// Runs a command line tool (git, sbatch…) to its end with stdin closed, collecting stdout and stderr.
+enum ToolProcess {
+    static func run(
+        _ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+        launchFailure: (String) -> ExperimentError
+    ) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = FileHandle.nullDevice
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        do { try process.run() } catch { throw ExperimentError.slurm(command: name, detail: "\(error)") }
+        do { try process.run() } catch { throw launchFailure("\(error)") }
+        // Read stderr on another thread so that neither pipe can fill up and stall the tool.
         let errorBox = DataBox()
         let reader = Thread { errorBox.set(err.fileHandleForReading.readDataToEndOfFile()) }
         reader.start()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let errors = errorBox.wait()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ExperimentError.slurm(
-                command: ([name] + arguments).joined(separator: " "),
-                detail: message.isEmpty ? "exit status \(process.terminationStatus)" : message)
-        }
-        return String(decoding: data, as: UTF8.self)
+        let errors = String(decoding: errorBox.wait(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self), errors)
     }
 }
 

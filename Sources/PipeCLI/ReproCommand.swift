@@ -72,16 +72,7 @@ struct ReproCommand: ParsableCommand {
             return
         }
         let tracked = try TrackedRun(workspace: workspace.root, kind: .repro, console: reporter)
-        options.logDirectory = tracked.logDirectory
-        options.runFacts = tracked.facts
-        let summary: ReproSummary
-        do {
-            summary = try workspace.repro(options, observer: tracked)
-        } catch {
-            tracked.finishFailed()
-            throw error
-        }
-        tracked.finish(summary)
+        let summary = try tracked.track(options) { try workspace.repro($0, observer: $1) }
         reporter.finish(summary, dryRun: false)
         tracked.exportToMLflow()
         if !summary.succeeded { throw ExitCode(1) }

@@ -74,6 +74,25 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     /// Where this run's stage logs go: `runs/<id>/logs/`.
     var logDirectory: URL { store.runFolder(run).appendingPathComponent("logs") }
 
+    /// Runs `body` (a repro or a verify) as this run: its logs and run facts go to `options`, and the run is
+    /// finished with the summary, or as failed when `body` throws.
+    func track(
+        _ options: ReproOptions, _ body: (ReproOptions, ReproObserver) throws -> ReproSummary
+    ) throws -> ReproSummary {
+        var options = options
+        options.logDirectory = logDirectory
+        options.runFacts = facts
+        let summary: ReproSummary
+        do {
+            summary = try body(options, self)
+        } catch {
+            finishFailed()
+            throw error
+        }
+        finish(summary)
+        return summary
+    }
+
     func finish(_ summary: ReproSummary) {
         flushSkipped()
         record { try store.finishRun(run, status: summary.succeeded ? .succeeded : .failed) }

@@ -36,16 +36,7 @@ struct VerifyCommand: ParsableCommand {
         options.exitOnInterrupt = true
         let reporter = ConsoleReporter(workspace: workspace.root, json: json)
         let tracked = try TrackedRun(workspace: workspace.root, kind: .verify, console: reporter)
-        options.logDirectory = tracked.logDirectory
-        options.runFacts = tracked.facts
-        let summary: ReproSummary
-        do {
-            summary = try workspace.verify(options, observer: tracked)
-        } catch {
-            tracked.finishFailed()
-            throw error
-        }
-        tracked.finish(summary)
+        let summary = try tracked.track(options) { try workspace.verify($0, observer: $1) }
         reporter.finish(summary, dryRun: false)
         guard summary.succeeded else { throw ExitCode(1) }
         if !json { Console.output("Verified: every output matches pipeline.lock.") }

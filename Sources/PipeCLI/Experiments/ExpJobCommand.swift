@@ -47,16 +47,7 @@ struct ExpJobCommand: ParsableCommand {
                 mainWorkspace: main.root,
                 git: GitFacts(commit: plan.gitCommit, branch: plan.gitBranch, isDirty: plan.gitDirty),
                 tag: SweepTag(sweepID: plan.id, sweepName: plan.name, experiment: index)))
-        options.logDirectory = tracked.logDirectory
-        options.runFacts = tracked.facts
-        let summary: ReproSummary
-        do {
-            summary = try workspace.repro(options, observer: tracked)
-        } catch {
-            tracked.finishFailed()
-            throw error
-        }
-        tracked.finish(summary)
+        let summary = try tracked.track(options) { try workspace.repro($0, observer: $1) }
         reporter.finish(summary, dryRun: false)
         if !summary.succeeded { throw ExitCode(1) }
     }
