@@ -189,3 +189,29 @@ public func readFile(_ url: URL) throws -> Data {
         throw ContentStoreError.cannotRead(path: url.path, reason: error.localizedDescription)
     }
 }
+
+/// The names of the regular files directly in `folder` (one `getdents` pass, no stat per name), or nil when it
+/// cannot be read. An entry whose type the file system does not report is stat'ed, so nothing else is counted.
+public func regularFileNames(in folder: String) -> Set<String>? {
+    guard let stream = opendir(folder) else { return nil }
+    defer { closedir(stream) }
+    var names = Set<String>()
+    while let entry = readdir(stream) {
+        let name = withUnsafePointer(to: &entry.pointee.d_name) {
+            String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+        }
+        switch entry.pointee.d_type {
+        case UInt8(DT_REG): names.insert(name)
+        case UInt8(DT_UNKNOWN) where FileStat.at(folder + "/" + name)?.kind == .file: names.insert(name)
+        default: continue
+        }
+    }
+    return names
+}
+
+/// How many names the file at `path` has (`st_nlink`), or nil when nothing is there.
+public func hardLinkCount(_ path: String) -> Int? {
+    var info = Glibc.stat()
+    guard lstat(path, &info) == 0 else { return nil }
+    return Int(info.st_nlink)
+}

@@ -43,6 +43,30 @@ public final class ObjectStore: @unchecked Sendable {
 
     public func contains(_ digest: Digest) -> Bool { FileStat.at(objectURL(digest).path)?.kind == .file }
 
+    /// Whether the store holds every one of `digests` (see `missing(from:)`).
+    public func containsAll<Digests: Collection>(_ digests: Digests) -> Bool where Digests.Element == Digest {
+        missing(from: digests).isEmpty
+    }
+
+    /// Those of `digests` that the store lacks, in their order. A folder (`objects/ab/`) asked about many times is
+    /// read once instead of stat'ing each object: a directory output of 5,000 files is checked by every status,
+    /// push and pull, and one listing of the 256 folders costs about a tenth of 5,000 stats.
+    public func missing<Digests: Collection>(from digests: Digests) -> [Digest] where Digests.Element == Digest {
+        var byFolder: [Substring: Int] = [:]
+        for digest in digests { byFolder[digest.hex.prefix(2), default: 0] += 1 }
+        var listings: [Substring: Set<String>] = [:]
+        for (folder, count) in byFolder where count >= Self.listingThreshold {
+            listings[folder] = regularFileNames(in: objectsDirectory.path + "/" + folder) ?? []
+        }
+        return digests.filter { digest in
+            guard let names = listings[digest.hex.prefix(2)] else { return !contains(digest) }
+            return !names.contains(String(digest.hex.dropFirst(2)))
+        }
+    }
+
+    /// How many objects of one folder make reading the folder cheaper than a stat each.
+    static let listingThreshold = 8
+
     /// Removes temporary files left by an interrupted process. Call only while holding the workspace lock.
     public func removeTemporaryFiles() {
         knownFoldersLock.lock()
@@ -74,7 +98,7 @@ public final class ObjectStore: @unchecked Sendable {
         let objectMode = mode_t(permissions & 0o444)
         if let existing = FileStat.at(objectURL(digest).path), existing.kind == .file {
             let narrower = mode_t(existing.permissions) & objectMode
-            if narrower != mode_t(existing.permissions) { chmod(objectURL(digest).path, narrower) }
+            if narrower != mode_t(existing.permissions) { try narrow(digest, to: narrower) }
             return
         }
         let temporary = try makeTemporaryURL()
@@ -84,6 +108,20 @@ public final class ObjectStore: @unchecked Sendable {
             throw ContentStoreError.corruptObject(path: path, expected: digest.hex, actual: actual.hex)
         }
         try moveIntoStore(temporary, digest: digest, mode: objectMode)
+    }
+
+    /// Gives an object a narrower mode. An object hard-linked with a directory remote (see `insert`) shares its
+    /// inode with the remote's file, so it is first replaced by a copy of its own: a private file in this
+    /// workspace must not make the team's object unreadable to the others.
+    private func narrow(_ digest: Digest, to mode: mode_t) throws {
+        let object = objectURL(digest)
+        guard let links = hardLinkCount(object.path), links > 1 else {
+            chmod(object.path, mode)
+            return
+        }
+        let temporary = try makeTemporaryURL()
+        try copyVerified(digest, to: temporary.path, creationMode: 0o600, flush: true)
+        try moveIntoStore(temporary, digest: digest, mode: mode)
     }
 
     /// Commits every entry of a directory and then its manifest (whose digest is the directory's hash): a file's
@@ -112,7 +150,7 @@ public final class ObjectStore: @unchecked Sendable {
         guard contains(digest) else { return false }
         guard isDirectory else { return true }
         guard let manifest = try? loadManifest(digest) else { return false }
-        return manifest.entries.allSatisfy { contains($0.digest) }
+        return containsAll(manifest.entries.lazy.map(\.digest))
     }
 
     /// Reads and verifies a directory manifest object.
@@ -184,6 +222,16 @@ public final class ObjectStore: @unchecked Sendable {
         try moveIntoStore(temporary, digest: digest, mode: 0o444)
     }
 
+    /// Lets `place` make the object `digest` at its final path in one step (a hard link to a file that the caller
+    /// has checked hashes to `digest` and nobody may write), with its folder made first. True when the object is
+    /// there afterwards; false when `place` could not (an object already there included), and the caller copies it
+    /// in instead, which keeps the one there.
+    public func insert(_ digest: Digest, placing place: (_ path: String) throws -> Bool) throws -> Bool {
+        let target = objectURL(digest)
+        try createStoreFolder(target.deletingLastPathComponent())
+        return try place(target.path)
+    }
+
     /// Every object in the store, by walking `.cache/objects/`.
     public func allObjects() -> [Digest] {
         var result: [Digest] = []
@@ -236,10 +284,12 @@ public final class ObjectStore: @unchecked Sendable {
     /// to the object's name is deleted and the object quarantined.
     private func copyVerified(_ digest: Digest, to path: String, creationMode: mode_t, flush: Bool) throws {
         let object = objectURL(digest)
-        guard FileStat.at(object.path) != nil else { throw ContentStoreError.missingObject(digest: digest.hex) }
         var hasher = SHA256Hasher()
         do {
             try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush) { hasher.update($0) }
+        } catch ContentStoreError.cannotRead where FileStat.at(object.path) == nil {
+            _ = hasher.finish()
+            throw ContentStoreError.missingObject(digest: digest.hex)
         } catch {
             _ = hasher.finish()
             throw error

@@ -88,8 +88,10 @@ extension Workspace {
     /// Records the stats of what was just restored with the digests the cache already verified, instead of
     /// reading every file again, so that a later status need not read them either.
     private func rememberRestored(_ output: LockedOutput, store: ObjectStore, hasher: ContentHasher) {
+        // Paths joined as strings: `appendingPathComponent` without `isDirectory:` stats each one to decide.
+        let base = root.path + "/"
         guard output.isDirectory else {
-            if let stat = FileStat.at(root.appendingPathComponent(output.path).path) {
+            if let stat = FileStat.at(base + output.path) {
                 hasher.remember(path: output.path, stat: stat, digest: output.digest)
             }
             return
@@ -98,7 +100,7 @@ extension Workspace {
         for entry in manifest.entries {
             guard case .file = entry.kind else { continue }
             let path = output.path + "/" + entry.relativePath
-            if let stat = FileStat.at(root.appendingPathComponent(path).path) {
+            if let stat = FileStat.at(base + path) {
                 hasher.remember(path: path, stat: stat, digest: entry.digest)
             }
         }

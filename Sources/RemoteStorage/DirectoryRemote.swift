@@ -15,6 +15,14 @@ import Glibc
 /// `put` leaves each object under its temporary name; `commit()` flushes them all with one `sync()` and then
 /// renames them into place, so an object is visible only once its bytes are durable, at the cost of one flush
 /// per wave rather than one per object (an fsync each made 5,000 small objects take seconds).
+///
+/// On the same file system as the cache, objects are hard-linked instead of copied, both ways, as `git clone`
+/// does from a local path: objects are read-only and named by their content, so the cache and the remote can share
+/// an inode, and a link is complete the moment it exists. Creating a file costs a few hundred microseconds on a
+/// busy disk and a link a few, so a push or fetch of 5,000 small files gets several times faster. Only files
+/// that nobody may write are linked (a cache object is 0444; a private 0400 one is copied), each is hashed before
+/// it is linked, and where a link is refused (another file system, `fs.protected_hardlinks` on a teammate's file)
+/// the object is copied.
 public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     public let root: URL
     public let location: String
@@ -22,6 +30,8 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
     /// Written and verified objects waiting for `commit()`: temporary path → final path.
     private var pending: [(temporary: String, target: String)] = []
     private var createdFolders = Set<String>()
+    /// Set once `link` failed with EXDEV: the remote is on another file system, so every object is copied.
+    nonisolated(unsafe) private var linkingRefused = false
 
     /// `root` must exist: a missing directory is a configuration error (a mount that is not mounted must not
     /// quietly become an empty folder on the local disk).
@@ -38,8 +48,7 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
         let base = root.appendingPathComponent(prefix).path
         guard let folders = try? FileManager.default.contentsOfDirectory(atPath: base) else { return keys }
         for folder in folders where !folder.hasPrefix(".") {
-            let path = base + "/" + folder
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { continue }
+            guard let names = regularFileNames(in: base + "/" + folder) else { continue }
             for name in names where !name.hasPrefix(".") { keys.insert(prefix + folder + "/" + name) }
         }
         return keys
@@ -65,10 +74,59 @@ public final class DirectoryRemote: RemoteStorage, @unchecked Sendable {
         return try writer.finish()
     }
 
+    public func link(_ key: String, to destination: String, digest: Digest) throws -> LinkOutcome {
+        let source = path(of: key)
+        guard let stat = FileStat.at(source, followingSymlinks: false) else { return .absent }
+        guard !linkingRefused, stat.kind == .file, stat.permissions & 0o222 == 0 else { return .unsupported }
+        let actual: (digest: Digest, size: Int64)
+        do {
+            actual = try FileHashing.hash(path: source)
+        } catch {
+            throw RemoteError.server(remote: location, key: key, status: 0, code: "", message: "\(error)")
+        }
+        guard actual.digest == digest else {
+            throw RemoteError.corruptObject(remote: location, key: key, actual: actual.digest.hex)
+        }
+        return hardLink(source, to: destination) ? .linked(size: actual.size) : .unsupported
+    }
+
+    /// `link(2)`; false (and nothing made) where the file system or its policy refuses it.
+    private func hardLink(_ source: String, to destination: String) -> Bool {
+        guard Glibc.link(source, destination) == 0 else {
+            if errno == EXDEV { linkingRefused = true }
+            return false
+        }
+        return true
+    }
+
+    /// A cache object that nobody may write becomes the remote's object by a hard link, once hashed: its bytes
+    /// are already durable, so it needs no temporary name and no flush.
+    private func putByLink(_ key: String, file source: String, sha256: Digest) throws -> Bool {
+        guard !linkingRefused, let stat = FileStat.at(source), stat.kind == .file, stat.permissions == 0o444 else {
+            return false
+        }
+        let actual: Digest
+        do {
+            actual = try FileHashing.hash(path: source).digest
+        } catch {
+            throw RemoteError.localFile(path: source, reason: "\(error)")
+        }
+        guard actual == sha256 else {
+            throw RemoteError.localFile(
+                path: source, reason: "changed since it was hashed (now \(actual.hex), expected \(sha256.hex))")
+        }
+        // An object already there under the key is replaced by the copying path, as a copy would replace it.
+        return hardLink(source, to: path(of: key))
+    }
+
     public func put(_ key: String, file source: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws {
         let target = URL(fileURLWithPath: path(of: key), isDirectory: false)
         let folder = target.deletingLastPathComponent()
         try createFolder(folder)
+        if try putByLink(key, file: source, sha256: sha256) {
+            onBytes?(Int(size))
+            return
+        }
         let temporary = folder.appendingPathComponent(
             ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))", isDirectory: false)
         do {

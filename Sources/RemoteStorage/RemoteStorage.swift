@@ -32,6 +32,11 @@ public protocol RemoteStorage: AnyObject, Sendable {
     func put(_ key: String, file path: String, size: Int64, sha256: Digest, onBytes: ((Int) -> Void)?) throws
     /// Removes objects; a key that is already absent is not an error.
     func delete(_ keys: [String]) throws
+    /// Puts the object `key` at `path` as a hard link to the remote's own file, without copying a byte, where the
+    /// remote is a directory on the same file system (`.linked`, once its bytes are checked to hash to `digest`);
+    /// `.absent` when there is no such object; `.unsupported` where it cannot be linked (S3, another file system,
+    /// a file the user may not link, a writable one), and the caller copies it with `get`.
+    func link(_ key: String, to path: String, digest: Digest) throws -> LinkOutcome
     /// Makes every `put` so far visible, once durable. A push calls it after each wave (files, then the
     /// manifests that name them). Where a `put` is visible at once (S3), it does nothing.
     func commit() throws
@@ -39,6 +44,16 @@ public protocol RemoteStorage: AnyObject, Sendable {
 
 extension RemoteStorage {
     public func commit() throws {}
+
+    public func link(_ key: String, to path: String, digest: Digest) throws -> LinkOutcome { .unsupported }
+}
+
+/// What `RemoteStorage.link` did.
+public enum LinkOutcome: Sendable, Equatable {
+    /// The object is at the path now; `size` bytes, none of them copied.
+    case linked(size: Int64)
+    case absent
+    case unsupported
 }
 
 /// Why a remote operation failed. `badConfiguration` is the user's to fix (exit 2); the rest fail the

@@ -189,7 +189,7 @@ public final class RemoteSync {
         for root in roots {
             if root.isDirectory {
                 guard let manifest = try? store.loadManifest(root.digest),
-                    manifest.entries.allSatisfy({ store.contains($0.digest) })
+                    store.containsAll(manifest.entries.lazy.map(\.digest))
                 else {
                     summary.missing.append(root.label)
                     continue
@@ -346,7 +346,7 @@ public final class RemoteSync {
             }
             manifestTexts[manifest.digest] = parsed
             total += 1 + parsed.entries.count
-            for entry in parsed.entries where !store.contains(entry.digest) { downloads.insert(entry.digest) }
+            downloads.formUnion(store.missing(from: parsed.entries.lazy.map(\.digest)))
         }
         let fileList = downloads.sorted()
         let fetchedFiles = try download(fileList, from: remote, jobs: jobs, progress: progress, adopt: true)
@@ -356,11 +356,11 @@ public final class RemoteSync {
         // The downloads were not flushed one by one (a journal commit each); one sync makes them durable before
         // any manifest or run-cache entry names them. A file cut by a power loss before this is caught anyway:
         // every object is hashed again when it is checked out.
-        if !fetchedFiles.isEmpty || !fetchedManifests.isEmpty { Glibc.sync() }
+        if fetchedFiles.copied > 0 || !fetchedManifests.files.isEmpty { Glibc.sync() }
         // A manifest enters the store only with all its files there, as on the remote.
         for manifest in pendingManifests {
             guard let temporary = manifest.temporary, let parsed = manifestTexts[manifest.digest],
-                parsed.entries.allSatisfy({ store.contains($0.digest) })
+                store.containsAll(parsed.entries.lazy.map(\.digest))
             else { continue }
             try store.adopt(temporary, digest: manifest.digest)
         }
@@ -372,7 +372,7 @@ public final class RemoteSync {
             }
             summary.runCacheEntries = entriesToInstall.count
         }
-        summary.transferredObjects = fetchedFiles.count + fetchedManifests.count
+        summary.transferredObjects = fetchedFiles.files.count + fetchedManifests.files.count
         summary.transferredBytes = progress.bytes
         summary.alreadyThere = max(0, total - summary.transferredObjects - summary.missing.count)
         summary.seconds = progress.elapsed
@@ -398,13 +398,20 @@ public final class RemoteSync {
     /// out of the result; a corrupt one is an error, and its bytes are deleted.
     private func download(
         _ digests: [Digest], from remote: RemoteStorage, jobs: Int, progress: SyncProgress, adopt: Bool
-    ) throws -> [Digest: URL] {
+    ) throws -> Downloads {
         let store = self.store
         let results = ConcurrentMap<Digest, URL>()
+        let linked = ConcurrentSet()
         progress.expect(objects: digests.count, bytes: 0)
         try runConcurrently(count: digests.count, jobs: jobs) { index in
             let digest = digests[index]
             let key = RemoteKey.object(digest)
+            if adopt, try Self.linkIn(digest, from: remote, into: store, progress: progress) {
+                results.set(digest, store.objectURL(digest))
+                linked.insert(digest.hex)
+                progress.objectDone()
+                return
+            }
             let temporary = try store.temporaryFileURL()
             let actual: Digest?
             do {
@@ -425,7 +432,31 @@ public final class RemoteSync {
             results.set(digest, temporary)
             progress.objectDone()
         }
-        return results.values
+        return Downloads(files: results.values, linked: linked.values.count)
+    }
+
+    /// What `download` got: each object's file, and how many of them are hard links (durable already).
+    private struct Downloads {
+        var files: [Digest: URL]
+        var linked: Int
+        var copied: Int { files.count - linked }
+        subscript(digest: Digest) -> URL? { files[digest] }
+    }
+
+    /// A directory remote on the cache's file system hands over the object as a hard link (checked first);
+    /// false when it cannot, and the object is copied.
+    private static func linkIn(
+        _ digest: Digest, from remote: RemoteStorage, into store: ObjectStore, progress: SyncProgress
+    ) throws -> Bool {
+        var size: Int64 = 0
+        let linked = try store.insert(digest) { path in
+            guard case .linked(let linkedSize) = try remote.link(RemoteKey.object(digest), to: path, digest: digest)
+            else { return false }
+            size = linkedSize
+            return true
+        }
+        if linked { progress.transferred(Int(size)) }
+        return linked
     }
 
     private func fetchRunCacheEntries(

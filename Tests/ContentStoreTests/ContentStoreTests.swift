@@ -199,3 +199,38 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertEqual(hasher.filesRead, 1)
     }
 }
+
+extension ContentStoreTests {
+    /// Objects named `ab…` planted straight into the store's folder (a listing reads names, not content).
+    private func plant(_ store: ObjectStore, _ digests: [Digest]) throws {
+        for digest in digests {
+            let url = store.objectURL(digest)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data().write(to: url)
+        }
+    }
+
+    private func digests(prefix: String, count: Int) -> [Digest] {
+        (0..<count).compactMap { Digest(hex: prefix + String(format: "%062x", $0 + 1)) }
+    }
+
+    func testMissingFromAFolderAskedAboutManyTimesReadsTheFolder() throws {
+        let store = ObjectStore(cacheDirectory: root.appendingPathComponent("cache"))
+        let asked = digests(prefix: "ab", count: 12)
+        try plant(store, Array(asked[0..<6]))
+        // A folder where an object should be is not an object.
+        try FileManager.default.createDirectory(at: store.objectURL(asked[6]), withIntermediateDirectories: true)
+        XCTAssertEqual(store.missing(from: asked), Array(asked[6...]))
+        XCTAssertFalse(store.containsAll(asked))
+        XCTAssertTrue(store.containsAll(asked[0..<6]))
+    }
+
+    func testMissingFromAFewObjectsStatsEach() throws {
+        let store = ObjectStore(cacheDirectory: root.appendingPathComponent("cache"))
+        let asked = digests(prefix: "cd", count: 3) + digests(prefix: "ef", count: 2)
+        try plant(store, [asked[0], asked[3]])
+        XCTAssertEqual(store.missing(from: asked), [asked[1], asked[2], asked[4]])
+        XCTAssertTrue(store.containsAll([Digest]()))
+    }
+}

@@ -255,6 +255,36 @@ class RemoteSyncTests: XCTestCase {
         XCTAssertTrue(gc.stderr.contains("pipe repro"), gc.stderr)
     }
 
+    /// The workspace gets files of its own, whatever the transfer shared: on a directory remote on the same file
+    /// system the objects are hard links (the clone's cache, the remote and workspace A's cache share an inode),
+    /// and writing a pulled file must still change neither the cache nor the remote.
+    func testEditingAPulledFileChangesNeitherTheCacheNorTheRemote() throws {
+        try reproAndCommit()
+        XCTAssertEqual(try pipe(["push"]).status, 0)
+        let clone = try cloneWorkspace()
+        XCTAssertEqual(try pipe(["pull"], in: clone).status, 0)
+        let original = try clone.read("data/raw/a.txt")
+        let hex = sha256Hex(Data(original.utf8))
+        let key = "objects/\(hex.prefix(2))/\(hex.dropFirst(2))"
+        let cached = clone.root.appendingPathComponent(".cache/" + key).path
+        if type(of: self) == RemoteSyncTests.self {
+            XCTAssertEqual(inode(cached), inode(remoteDirectory.appendingPathComponent(key).path), "not linked")
+        }
+        let pulled = clone.root.appendingPathComponent("data/raw/a.txt").path
+        XCTAssertNotEqual(inode(pulled), inode(cached))
+        try clone.write("data/raw/a.txt", "edited in the clone\n")
+        XCTAssertEqual(try remoteObject(key), Data(original.utf8))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: cached)), Data(original.utf8))
+        XCTAssertEqual(try workspace.read("data/raw/a.txt"), original)
+        let status = try pipe(["status"], in: clone)
+        XCTAssertTrue(status.stdout.contains("generate"), status.stdout)
+    }
+
+    private func inode(_ path: String) -> UInt64? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        return (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
+    }
+
     func testAnUnknownRemoteIsABadConfiguration() throws {
         try reproAndCommit()
         let result = try pipe(["push", "-r", "nowhere"])
