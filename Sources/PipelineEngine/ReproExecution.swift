@@ -168,6 +168,7 @@ final class ReproExecution: @unchecked Sendable {
             result.exitStatus = exitStatus
             guard exitStatus == 0 else {
                 result.message = "command failed with exit status \(exitStatus)"
+                if options.verify { putBackLockedOutputs(stage, lockEntry: lockEntry) }
                 result.endedAt = Date()
                 return result
             }
@@ -185,9 +186,21 @@ final class ReproExecution: @unchecked Sendable {
         } catch {
             result.outcome = .failed
             result.message = "\(error)"
+            if options.verify { putBackLockedOutputs(stage, lockEntry: lockEntry(name)) }
         }
         result.endedAt = Date()
         return result
+    }
+
+    /// A stage that failed while being verified had its outputs removed first: they are put back as the lock has
+    /// them (from the cache), so that a failed `pipe verify` (a source that cannot be reached, a crash) leaves the
+    /// workspace as it found it.
+    private func putBackLockedOutputs(_ stage: StageDefinition, lockEntry: LockEntry?) {
+        for locked in lockEntry?.outputs ?? [] where stage.outputs.contains(where: { $0.path == locked.path }) {
+            let absolute = workspace.root.appendingPathComponent(locked.path).path
+            guard store.canRestore(locked.digest, isDirectory: locked.isDirectory) else { continue }
+            try? store.checkout(locked.digest, isDirectory: locked.isDirectory, to: absolute, mode: linkMode)
+        }
     }
 
     private func missingDependency(_ stage: StageDefinition) -> String? {
@@ -365,6 +378,9 @@ final class ReproExecution: @unchecked Sendable {
             }
             guard FileStat.at(absolute, followingSymlinks: true) != nil else {
                 mismatches.append("output \(output.path) was not produced")
+                if store.canRestore(locked.digest, isDirectory: locked.isDirectory) {
+                    try? store.checkout(locked.digest, isDirectory: locked.isDirectory, to: absolute, mode: linkMode)
+                }
                 continue
             }
             guard let rebuilt = try hasher.hash([output.path])[output.path], rebuilt.digest != locked.digest else {

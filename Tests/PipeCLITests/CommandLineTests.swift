@@ -193,4 +193,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(stale.stderr.contains("pipeline.lock does not match the workspace"), stale.stderr)
         XCTAssertTrue(stale.stderr.contains("stable: changed dep in.txt"), stale.stderr)
     }
+
+    func testAVerifyWhoseStageFailsPutsTheLockedOutputsBack() throws {
+        let harness = try BinaryHarness()
+        try harness.write("in.txt", "data\n")
+        // The command reads a source outside the workspace, as ecg.fetch reads PIPE_MITDB_SOURCE: gone at verify.
+        let source = harness.root.deletingLastPathComponent().appendingPathComponent("source-\(UUID().uuidString)")
+        try Data("external\n".utf8).write(to: source)
+        defer { try? FileManager.default.removeItem(at: source) }
+        try harness.write(
+            "pipeline.yaml",
+            """
+            stages:
+              fetch:
+                cmd: mkdir -p data && cp \(source.path) data/source.txt
+                outs: [data]
+            """)
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        try FileManager.default.removeItem(at: source)
+        let failing = try harness.run(["verify"])
+        XCTAssertEqual(failing.status, 1, failing.stdout)
+        XCTAssertEqual(try harness.read("data/source.txt"), "external\n", "a failed verify lost the output")
+        XCTAssertEqual(try harness.run(["status", "--check"]).status, 0)
+    }
 }
