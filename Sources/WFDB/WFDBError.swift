@@ -20,7 +20,7 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case invalidSampleCount(file: String, line: Int, value: String)
     /// The sampling frequency is not a number within `RecordHeader.samplingFrequencyRange`.
     case invalidSamplingFrequency(file: String, line: Int, value: String)
-    /// The ADC gain is zero or not finite.
+    /// The ADC gain is not finite (a gain of zero means the default, 200).
     case invalidGain(file: String, line: Int, value: String)
     /// The header declares more signal (or segment) lines than it holds.
     case missingSignalLines(file: String, line: Int, declared: Int, found: Int)
@@ -70,7 +70,7 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
         case .invalidSamplingFrequency(let file, let line, let value):
             return "\(file):\(line): invalid sampling frequency '\(value)' (a header may declare 0.001 Hz to 1 MHz)"
         case .invalidGain(let file, let line, let value):
-            return "\(file):\(line): invalid ADC gain '\(value)' (must be non-zero)"
+            return "\(file):\(line): invalid ADC gain '\(value)' (must be a finite number; 0 means the default, 200)"
         case .missingSignalLines(let file, let line, let declared, let found):
             return "\(file):\(line): header declares \(declared) lines but has only \(found)"
         case .unexpectedLine(let file, let line):

@@ -106,13 +106,6 @@ final class BadInputTests: XCTestCase {
                 .contains("unsupported format 516"))
     }
 
-    func testZeroGain() throws {
-        let path = try record("r 1 360 10\nr.dat 16 0 16 0\n")
-        assertWFDBError(try openAndRead(path), names: headerFile(), line: 2) {
-            $0 == .invalidGain(file: self.headerFile(), line: 2, value: "0")
-        }
-    }
-
     func testNegativeSampleCount() throws {
         let path = try record("r 1 360 -5\nr.dat 16\n")
         assertWFDBError(try openAndRead(path), names: headerFile(), line: 1) {
