@@ -36,6 +36,9 @@ seed_corpus() {
         ;;
     fuzz-wfdb-annotation)
         printf '\x12\x70\x03\xfc(N\x00\x00\x3b\x04\x00\xec\x00\x00\x01\x04\x05\xf4\x01\xf8\x00\x00' >"$dir/mixed"
+        # Issue 20, item 10: cut at an even byte (no end word), and a SKIP of 2^31 - 1 samples.
+        printf '\x0a\x04\x28\x04\x28\x04' >"$dir/no-end"
+        printf '\x0a\x04\x00\xec\xff\x7f\xff\xff\x00\x04\x00\x00' >"$dir/huge-skip"
         ;;
     esac
 }

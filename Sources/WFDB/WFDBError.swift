@@ -42,10 +42,12 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case sampleRangeOutOfBounds(record: String, from: Int, to: Int, length: Int)
     /// A requested signal index or name is not in the record.
     case unknownSignal(record: String, signal: String)
-    /// An annotation file's length is odd or a multi-word field runs past its end.
+    /// An annotation file's length is odd, a multi-word field runs past its end, or the end-of-file word is missing.
     case truncatedAnnotationFile(file: String, byteOffset: Int, reason: String)
     /// An annotation's time became negative or overflowed.
     case invalidAnnotationTime(file: String, byteOffset: Int, time: Int)
+    /// Annotation `index` (0-based) lies at or past the end of its record (`length` samples).
+    case annotationPastRecordEnd(file: String, byteOffset: Int, index: Int, sample: Int, length: Int)
     /// Data handed to a writer cannot be represented in the chosen format or layout.
     case unrepresentable(file: String, reason: String)
     /// Writing a file failed.
@@ -95,6 +97,9 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
             return "\(file): byte \(offset): \(reason)"
         case .invalidAnnotationTime(let file, let offset, let time):
             return "\(file): byte \(offset): annotation time \(time) is out of range"
+        case .annotationPastRecordEnd(let file, let offset, let index, let sample, let length):
+            return "\(file): byte \(offset): annotation \(index) at sample \(sample) lies past the end of the record "
+                + "(\(length) samples)"
         case .unrepresentable(let file, let reason):
             return "\(file): \(reason)"
         case .writeFailed(let file, let reason):

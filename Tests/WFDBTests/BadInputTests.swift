@@ -427,3 +427,44 @@ extension BadInputTests {
         XCTAssertEqual(block.channels.first?.digital, [4, marker, marker, 1, 2, 3])
     }
 }
+
+extension BadInputTests {
+    func testItem10_AnAnnotationFileCutAtAnEvenByteIsRefused() throws {
+        // Five whole beats and the end word, cut after the third beat: still whole 16-bit words.
+        let whole = try AnnotationFile.encode((1...5).map { Annotation(sample: $0 * 40, code: 1) }, file: "w")
+        XCTAssertEqual(try annotations(whole).count, 5)
+        assertWFDBError(try annotations(Array(whole.prefix(6))), names: atrFile()) {
+            $0
+                == .truncatedAnnotationFile(
+                    file: self.atrFile(), byteOffset: 6, reason: "no end-of-file marker (0x0000): the file is cut short"
+                )
+        }
+    }
+
+    func testItem10_ASkipPastTheRecordsEndIsRefusedNamingTheAnnotation() throws {
+        // A 100-sample record; annotation 1 comes after a SKIP of 2^31 - 1 samples.
+        _ = try record("r 1 360 100\nr.dat 16\n", datBytes: 200)
+        let bytes: [UInt8] = [10, 1 << 2, 0, 59 << 2, 0xFF, 0x7F, 0xFF, 0xFF, 0, 1 << 2, 0, 0]
+        assertWFDBError(try annotations(bytes), names: atrFile()) {
+            $0
+                == .annotationPastRecordEnd(
+                    file: self.atrFile(), byteOffset: 8, index: 1, sample: 10 + Int(Int32.max), length: 100)
+        }
+        XCTAssertTrue(
+            WFDBError.annotationPastRecordEnd(
+                file: "r.atr", byteOffset: 8, index: 1, sample: 2_147_483_657, length: 100
+            )
+            .description.contains("annotation 1 at sample 2147483657 lies past the end of the record (100 samples)"))
+    }
+
+    func testItem10_AnnotationsInsideTheRecordAndWithoutAHeaderAreRead() throws {
+        let bytes = try AnnotationFile.encode([Annotation(sample: 99, code: 1)], file: "w")
+        XCTAssertEqual(try annotations(bytes).map(\.sample), [99], "no header: nothing bounds the times")
+        _ = try record("r 1 360 100\nr.dat 16\n", datBytes: 200)
+        XCTAssertEqual(try annotations(bytes).map(\.sample), [99])
+        let past = try AnnotationFile.encode([Annotation(sample: 100, code: 1)], file: "w")
+        assertWFDBError(try annotations(past), names: atrFile()) {
+            if case .annotationPastRecordEnd(_, 0, 0, 100, 100) = $0 { return true } else { return false }
+        }
+    }
+}
