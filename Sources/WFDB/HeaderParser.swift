@@ -52,7 +52,11 @@ public enum HeaderParser {
             let declared = header.segments?.count ?? 0
             var segments: [SegmentSpec] = []
             for entry in body {
-                if segments.count == declared { throw WFDBError.unexpectedLine(file: file, line: entry.number) }
+                // header(5): "Any extra segment specification lines are to be ignored."
+                if segments.count == declared {
+                    header.ignoredLines.append(entry.number)
+                    continue
+                }
                 segments.append(try parseSegmentLine(entry.text, line: entry.number, file: file))
             }
             if segments.count < declared {
@@ -70,8 +74,10 @@ public enum HeaderParser {
         }
         var signals: [SignalSpec] = []
         for entry in body {
+            // header(5): "Any extra signal specification lines are to be disregarded."
             if signals.count == header.signalCount {
-                throw WFDBError.unexpectedLine(file: file, line: entry.number)
+                header.ignoredLines.append(entry.number)
+                continue
             }
             signals.append(
                 try parseSignalLine(

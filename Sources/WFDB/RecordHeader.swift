@@ -162,6 +162,8 @@ public struct RecordHeader: Equatable, Sendable {
     /// The record-line fields the parser filled in with header(5)'s defaults.
     public var defaults: [AppliedDefault] = []
     public var textEncoding: HeaderTextEncoding = .utf8
+    /// 1-based numbers of the signal (or segment) lines past the declared count, which header(5) disregards.
+    public var ignoredLines: [Int] = []
 
     public init(
         name: String, signals: [SignalSpec], samplingFrequency: Double = 250, sampleCount: Int? = nil,

@@ -24,8 +24,6 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case invalidGain(file: String, line: Int, value: String)
     /// The header declares more signal (or segment) lines than it holds.
     case missingSignalLines(file: String, line: Int, declared: Int, found: Int)
-    /// A non-comment line appears after all declared signal (or segment) lines.
-    case unexpectedLine(file: String, line: Int)
     /// The format number is not a WFDB format.
     case unknownFormat(file: String, line: Int, format: String)
     /// The format is a WFDB format this reader does not decode (FLAC-based 508/516/524).
@@ -75,8 +73,6 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
             return "\(file):\(line): invalid ADC gain '\(value)' (must be a finite number; 0 means the default, 200)"
         case .missingSignalLines(let file, let line, let declared, let found):
             return "\(file):\(line): header declares \(declared) lines but has only \(found)"
-        case .unexpectedLine(let file, let line):
-            return "\(file):\(line): unexpected line after the declared signal lines"
         case .unknownFormat(let file, let line, let format):
             return "\(file):\(line): unknown signal format '\(format)'"
         case .unsupportedFormat(let file, let line, let format):

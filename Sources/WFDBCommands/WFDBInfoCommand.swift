@@ -162,7 +162,12 @@ struct RecordSummary: Codable {
             }
         }
         var signals: [Signal] = []
-        var warnings: [String] = []
+        let declared = header.segments.map { "\($0.count) segment" } ?? "\(header.signalCount) signal"
+        let plural = (header.segments?.count ?? header.signalCount) == 1 ? "" : "s"
+        var warnings = header.ignoredLines.map { line in
+            "\(record.headerPath):\(line): ignored: the record line declares \(declared)\(plural) "
+                + "(header(5) disregards extra lines)"
+        }
         for (index, spec) in record.signals.enumerated() {
             let status = statuses.indices.contains(index) ? statuses[index] : .notChecked
             if let warning = status.warning(record: header.name, signal: index, description: spec.description) {

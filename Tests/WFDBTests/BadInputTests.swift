@@ -82,13 +82,6 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    func testMoreLinesThanDeclared() throws {
-        let path = try record("r 1 360 10\nr.dat 16\nr.dat 16\n")
-        assertWFDBError(try openAndRead(path), names: headerFile(), line: 3) {
-            $0 == .unexpectedLine(file: self.headerFile(), line: 3)
-        }
-    }
-
     func testUnknownFormat() throws {
         let path = try record("r 1 360 10\nr.dat 999 200\n")
         assertWFDBError(try openAndRead(path), names: headerFile(), line: 2) {

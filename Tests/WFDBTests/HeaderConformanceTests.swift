@@ -187,6 +187,23 @@ final class HeaderConformanceTests: XCTestCase {
         XCTAssertEqual(try opened.read().channels[0].digital, [0, 200, -200, 400])
     }
 
+    func testSignalLinesBeyondTheDeclaredCountAreDisregarded() throws {
+        let opened = try record("r 1 360 4\nr.dat 16 200 16 0 0 400 0 I\nr.dat 16 100 16 0 0 0 0 II\n# note\n")
+        XCTAssertEqual(opened.signals.map(\.description), ["I"])
+        XCTAssertEqual(opened.header.ignoredLines, [3])
+        XCTAssertEqual(opened.header.comments, ["note"])
+        XCTAssertEqual(try opened.read().channels[0].checksum, .ok)
+        XCTAssertTrue(
+            try info([]).contains("warning: \(directory.file("r.hea")):3: ignored: the record line declares 1 signal (")
+        )
+    }
+
+    func testSegmentLinesBeyondTheDeclaredCountAreDisregarded() throws {
+        let header = try HeaderParser.parse(text: "m/2 1 360 30\na 10\n~ 20\nb 5\n", file: "m.hea")
+        XCTAssertEqual(header.segments?.map(\.name), ["a", "~"])
+        XCTAssertEqual(header.ignoredLines, [4])
+    }
+
     // MARK: 8-bit text
 
     /// A header as `RecordWriter` lays it out, with `µ` (0xB5), `é` (0xE9) and `°` (0xB0) as single bytes.
