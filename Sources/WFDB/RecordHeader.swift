@@ -151,9 +151,12 @@ public struct RecordHeader: Equatable, Sendable {
     /// Segment lines when the record is multi-segment.
     public var segments: [SegmentSpec]?
     public var samplingFrequency: Double = 250
+    /// The header's counter frequency; nil when it gives none or one that is not positive (see
+    /// `effectiveCounterFrequency`).
     public var counterFrequency: Double?
     public var baseCounter: Double?
-    /// Frames per signal; nil when the header leaves it out (then derived from the file size).
+    /// Frames per signal as the header gives them; nil when it leaves them out. nil and 0 both mean
+    /// "unspecified" (see `specifiedSampleCount`): the length is then derived from the file size.
     public var sampleCount: Int?
     public var baseTime: String?
     public var baseDate: String?
