@@ -64,9 +64,19 @@ public enum AnnotationFile {
     public static func read(record: RecordLocation, annotator: String = "atr") throws -> [Annotation] {
         let path = record.path(for: record.name + "." + annotator)
         let bytes = try FileAccess.readAll(path)
-        // Annotation files are read without their record too (rdann does); then nothing bounds the times.
-        let length = (try? WFDBRecord.open(record, allowSegments: true))?.frameCount
-        return try parse(bytes, file: path, recordLength: length.flatMap { $0 > 0 ? $0 : nil })
+        return try parse(bytes, file: path, recordLength: annotationTimeLimit(record))
+    }
+
+    /// The first annotation time past `record`'s end, or nil when nothing bounds the times: annotation files
+    /// are read without their record too (rdann does). In a multi-frequency record, an annotator may count
+    /// in samples of the fastest signal (WFDB's high-resolution mode), so the limit allows for that.
+    static func annotationTimeLimit(_ record: RecordLocation) -> Int? {
+        guard let opened = try? WFDBRecord.open(record, allowSegments: true), opened.frameCount > 0 else {
+            return nil
+        }
+        let (limit, overflow) = opened.frameCount.multipliedReportingOverflow(
+            by: opened.signals.map(\.samplesPerFrame).max() ?? 1)
+        return overflow ? nil : limit
     }
 
     /// Parses MIT-format annotation bytes. `file` names the file in errors. The file must end with the

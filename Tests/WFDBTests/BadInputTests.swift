@@ -450,6 +450,17 @@ extension BadInputTests {
             .description.contains("annotation 1 at sample 2147483657 lies past the end of the record (100 samples)"))
     }
 
+    func testItem10_AMultiFrequencyRecordBoundsAnnotationsByItsFastestSignal() throws {
+        // 100 frames of 4 samples: a high-resolution annotator counts up to 400.
+        _ = try record("r 1 360 100\nr.dat 16x4\n", datBytes: 800)
+        let last = try AnnotationFile.encode([Annotation(sample: 399, code: 1)], file: "w")
+        XCTAssertEqual(try annotations(last).map(\.sample), [399])
+        let past = try AnnotationFile.encode([Annotation(sample: 400, code: 1)], file: "w")
+        assertWFDBError(try annotations(past), names: atrFile()) {
+            if case .annotationPastRecordEnd(_, 0, 0, 400, 400) = $0 { return true } else { return false }
+        }
+    }
+
     func testItem10_AnnotationsInsideTheRecordAndWithoutAHeaderAreRead() throws {
         let bytes = try AnnotationFile.encode([Annotation(sample: 99, code: 1)], file: "w")
         XCTAssertEqual(try annotations(bytes).map(\.sample), [99], "no header: nothing bounds the times")
