@@ -267,6 +267,19 @@ public enum HeaderParser {
             adcZero: zero ?? 0, initialValue: initial ?? zero ?? 0, checksum: checksum, blockSize: blockSize ?? 0,
             description: description.isEmpty ? "record \(record), signal \(index)" : description)
         spec.line = line
+        spec.defaults = signalDefaults(
+            calibration, resolution: resolution, format: format,
+            missing: [(.adcZero, zero), (.initialValue, initial), (.checksum, checksum), (.blockSize, blockSize)],
+            hasDescription: !description.isEmpty)
+        return spec
+    }
+
+    /// The defaults a signal line took, in field order: `missing` pairs each plain integer field with its value
+    /// (nil when the line leaves it out).
+    static func signalDefaults(
+        _ calibration: Calibration, resolution: Int?, format: SignalFormat, missing: [(HeaderField, Int?)],
+        hasDescription: Bool
+    ) -> [AppliedDefault] {
         var defaults: [AppliedDefault] = []
         if calibration.gain == nil { defaults.append(AppliedDefault(.gain, given: calibration.gainText)) }
         if calibration.baseline == nil { defaults.append(AppliedDefault(.baseline, rule: "the ADC zero")) }
@@ -275,15 +288,13 @@ public enum HeaderParser {
             defaults.append(
                 AppliedDefault(
                     .adcResolution, given: resolution.map(String.init),
-                    rule: "the default for format \(format.rawValue)"))
+                    rule: "the default for format \(format.rawValue)"
+                ))
         }
-        if zero == nil { defaults.append(AppliedDefault(.adcZero)) }
-        if initial == nil { defaults.append(AppliedDefault(.initialValue, rule: "the ADC zero")) }
-        if checksum == nil { defaults.append(AppliedDefault(.checksum, rule: "not verified")) }
-        if blockSize == nil { defaults.append(AppliedDefault(.blockSize)) }
-        if description.isEmpty { defaults.append(AppliedDefault(.description)) }
-        spec.defaults = defaults
-        return spec
+        let rules: [HeaderField: String] = [.initialValue: "the ADC zero", .checksum: "not verified"]
+        for (field, value) in missing where value == nil { defaults.append(AppliedDefault(field, rule: rules[field])) }
+        if !hasDescription { defaults.append(AppliedDefault(.description)) }
+        return defaults
     }
 
     /// What `gain[(baseline)][/units]` gives; nil where the field is missing. `gain` is nil also when the header
