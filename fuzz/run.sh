@@ -27,6 +27,8 @@ seed_corpus() {
         # Issue 20: absurd sampling rates, refused since.
         printf 'r 1 1e12 1000\nr.dat 16 200 16 0 0 0 0 MLII\n' >"$dir/rate-huge"
         printf 'r 1 0.000001 1000\nr.dat 16x100000 200\n' >"$dir/rate-tiny"
+        # Issue 17: header(5) defaults (gain 0, counter frequency 0, no sample count) and a Latin-1 byte (0xB5).
+        printf 'h 1 128/0\nh.dat 16 0/\xb5V 0 0 0 0 -512 ECG1\n# \xe9\n' >"$dir/defaults-latin1"
         ;;
     fuzz-wfdb-signal)
         printf '\x07\x01\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06' >"$dir/f212"
@@ -34,6 +36,9 @@ seed_corpus() {
         ;;
     fuzz-wfdb-annotation)
         printf '\x12\x70\x03\xfc(N\x00\x00\x3b\x04\x00\xec\x00\x00\x01\x04\x05\xf4\x01\xf8\x00\x00' >"$dir/mixed"
+        # Issue 20, item 10: cut at an even byte (no end word), and a SKIP of 2^31 - 1 samples.
+        printf '\x0a\x04\x28\x04\x28\x04' >"$dir/no-end"
+        printf '\x0a\x04\x00\xec\xff\x7f\xff\xff\x00\x04\x00\x00' >"$dir/huge-skip"
         ;;
     esac
 }

@@ -59,14 +59,30 @@ public enum AnnotationCode {
 
 /// Reads and writes MIT-format annotation files.
 public enum AnnotationFile {
-    /// Reads the annotation file `<record>.<annotator>`.
+    /// Reads the annotation file `<record>.<annotator>`. When the record's header can be read, every annotation
+    /// must lie inside the record (a corrupt SKIP can throw one far past its end).
     public static func read(record: RecordLocation, annotator: String = "atr") throws -> [Annotation] {
         let path = record.path(for: record.name + "." + annotator)
-        return try parse(try FileAccess.readAll(path), file: path)
+        let bytes = try FileAccess.readAll(path)
+        return try parse(bytes, file: path, recordLength: annotationTimeLimit(record))
     }
 
-    /// Parses MIT-format annotation bytes. `file` names the file in errors.
-    public static func parse(_ bytes: [UInt8], file: String) throws -> [Annotation] {
+    /// The first annotation time past `record`'s end, or nil when nothing bounds the times: annotation files
+    /// are read without their record too (rdann does). In a multi-frequency record, an annotator may count
+    /// in samples of the fastest signal (WFDB's high-resolution mode), so the limit allows for that.
+    static func annotationTimeLimit(_ record: RecordLocation) -> Int? {
+        guard let opened = try? WFDBRecord.open(record, allowSegments: true), opened.frameCount > 0 else {
+            return nil
+        }
+        let (limit, overflow) = opened.frameCount.multipliedReportingOverflow(
+            by: opened.signals.map(\.samplesPerFrame).max() ?? 1)
+        return overflow ? nil : limit
+    }
+
+    /// Parses MIT-format annotation bytes. `file` names the file in errors. The file must end with the
+    /// end-of-file word (0x0000): without it, a file cut at an even byte would pass for a whole one. With
+    /// `recordLength`, an annotation at or past that sample is refused.
+    public static func parse(_ bytes: [UInt8], file: String, recordLength: Int? = nil) throws -> [Annotation] {
         var result: [Annotation] = []
         // Each annotation takes at least one word, so this bounds the allocation by the real size.
         result.reserveCapacity(bytes.count / 2)
@@ -79,13 +95,17 @@ public enum AnnotationFile {
             @inline(__always) func word(at position: Int) -> Int {
                 Int(buffer[position]) | Int(buffer[position + 1]) << 8
             }
+            var ended = false
             while offset < count {
                 guard offset + 2 <= count else {
                     throw WFDBError.truncatedAnnotationFile(
                         file: file, byteOffset: offset, reason: "file ends mid-word")
                 }
                 let value = word(at: offset)
-                if value == 0 { break }  // end of file marker
+                if value == 0 {  // end of file marker
+                    ended = true
+                    break
+                }
                 let code = value >> 10
                 let data = value & 0x3FF
                 switch code {
@@ -129,9 +149,17 @@ public enum AnnotationFile {
                     offset += 2 + padded
                 default:
                     time += data
+                    if let recordLength, time >= recordLength {
+                        throw WFDBError.annotationPastRecordEnd(
+                            file: file, byteOffset: offset, index: result.count, sample: time, length: recordLength)
+                    }
                     result.append(Annotation(sample: time, code: code, subtype: 0, channel: channel, number: number))
                     offset += 2
                 }
+            }
+            if !ended {
+                throw WFDBError.truncatedAnnotationFile(
+                    file: file, byteOffset: count, reason: "no end-of-file marker (0x0000): the file is cut short")
             }
         }
         return result

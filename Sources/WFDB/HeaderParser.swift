@@ -9,10 +9,16 @@ public enum HeaderParser {
     static let maxSkew = 1 << 30
 
     /// Parses the bytes of a header file. `file` names it in errors.
+    ///
+    /// The text is UTF-8 when the bytes are valid UTF-8, else Latin-1 (every byte one character, as older WFDB
+    /// tools wrote `µV`); `textEncoding` says which, so the writer can give the bytes back unchanged.
     public static func parse(_ bytes: Data, file: String) throws -> RecordHeader {
         if bytes.contains(0) { throw WFDBError.notText(file: file) }
-        guard let text = String(data: bytes, encoding: .utf8) else { throw WFDBError.notText(file: file) }
-        return try parse(text: text, file: file)
+        if let text = String(data: bytes, encoding: .utf8) { return try parse(text: text, file: file) }
+        let latin1 = String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        var header = try parse(text: latin1, file: file)
+        header.textEncoding = .latin1
+        return header
     }
 
     /// Parses header text. Lines may end in LF or CRLF.
@@ -46,7 +52,11 @@ public enum HeaderParser {
             let declared = header.segments?.count ?? 0
             var segments: [SegmentSpec] = []
             for entry in body {
-                if segments.count == declared { throw WFDBError.unexpectedLine(file: file, line: entry.number) }
+                // header(5): "Any extra segment specification lines are to be ignored."
+                if segments.count == declared {
+                    header.ignoredLines.append(entry.number)
+                    continue
+                }
                 segments.append(try parseSegmentLine(entry.text, line: entry.number, file: file))
             }
             if segments.count < declared {
@@ -56,13 +66,18 @@ public enum HeaderParser {
             }
             header.segments = segments
             let total = segments.reduce(0) { $0 &+ $1.sampleCount }
-            if header.sampleCount == nil { header.sampleCount = total }
+            if header.specifiedSampleCount == nil {
+                header.sampleCount = total
+                header.setRule(.sampleCount, "the sum of the segment lengths")
+            }
             return header
         }
         var signals: [SignalSpec] = []
         for entry in body {
+            // header(5): "Any extra signal specification lines are to be disregarded."
             if signals.count == header.signalCount {
-                throw WFDBError.unexpectedLine(file: file, line: entry.number)
+                header.ignoredLines.append(entry.number)
+                continue
             }
             signals.append(
                 try parseSignalLine(
@@ -111,7 +126,13 @@ public enum HeaderParser {
         }
         if fields.count > 2 {
             try parseFrequency(fields[2], into: &header, line: line, file: file)
+        } else {
+            header.defaults.append(AppliedDefault(.samplingFrequency))
         }
+        if header.counterFrequency == nil && header.appliedDefault(.counterFrequency) == nil {
+            header.defaults.append(AppliedDefault(.counterFrequency, rule: "the sampling frequency"))
+        }
+        if header.baseCounter == nil { header.defaults.append(AppliedDefault(.baseCounter)) }
         if fields.count > 3 {
             guard let count = Int(fields[3]) else {
                 if let value = Double(fields[3]), value < 0 {
@@ -124,6 +145,12 @@ public enum HeaderParser {
                 throw WFDBError.invalidSampleCount(file: file, line: line, value: String(fields[3]))
             }
             header.sampleCount = count
+        }
+        if header.specifiedSampleCount == nil {
+            header.defaults.append(
+                AppliedDefault(
+                    .sampleCount, given: fields.count > 3 ? String(fields[3]) : nil,
+                    rule: "from the signal file's size; checksums not verified"))
         }
         if fields.count > 4 { header.baseTime = String(fields[4]) }
         if fields.count > 5 { header.baseDate = String(fields[5]) }
@@ -152,10 +179,16 @@ public enum HeaderParser {
                 header.baseCounter = value
                 counter = counter[..<open]
             }
-            guard let value = Double(counter), value.isFinite, value > 0 else {
+            guard let value = Double(counter), value.isFinite else {
                 throw WFDBError.invalidField(file: file, line: line, field: "counter frequency", value: String(counter))
             }
-            header.counterFrequency = value
+            // header(5): a counter frequency that is not positive means the sampling frequency.
+            if value > 0 {
+                header.counterFrequency = value
+            } else {
+                header.defaults.append(
+                    AppliedDefault(.counterFrequency, given: String(counter), rule: "the sampling frequency"))
+            }
         }
         guard let fs = Double(fsText), fs.isFinite, RecordHeader.samplingFrequencyRange.contains(fs) else {
             throw WFDBError.invalidSamplingFrequency(file: file, line: line, value: String(fsText))
@@ -216,53 +249,91 @@ public enum HeaderParser {
             }
             return value
         }
-        var gain = 200.0
-        var baseline: Int?
-        var units = "mV"
-        if fields.count > 2 {
-            var gainText = fields[2]
-            if let slash = gainText.firstIndex(of: "/") {
-                units = String(gainText[gainText.index(after: slash)...])
-                gainText = gainText[..<slash]
-            }
-            if let open = gainText.firstIndex(of: "(") {
-                guard gainText.last == ")" else {
-                    throw WFDBError.invalidField(file: file, line: line, field: "baseline", value: String(gainText))
-                }
-                let baseText = gainText[gainText.index(after: open)..<gainText.index(before: gainText.endIndex)]
-                guard let base = Int(baseText), base >= Int(Int32.min), base <= Int(Int32.max) else {
-                    throw WFDBError.invalidField(file: file, line: line, field: "baseline", value: String(baseText))
-                }
-                baseline = base
-                gainText = gainText[..<open]
-            }
-            guard let value = Double(gainText) else {
-                throw WFDBError.invalidField(file: file, line: line, field: "ADC gain", value: String(gainText))
-            }
-            guard value.isFinite, value != 0 else {
-                throw WFDBError.invalidGain(file: file, line: line, value: String(gainText))
-            }
-            gain = value
-        }
+        let calibration = try parseGainField(fields.count > 2 ? fields[2] : nil, line: line, file: file)
         let resolution = try int(3, "ADC resolution")
         if let resolution, resolution < 0 || resolution > 32 {
             throw WFDBError.invalidField(file: file, line: line, field: "ADC resolution", value: String(resolution))
         }
-        let zero = try int(4, "ADC zero") ?? 0
+        let zero = try int(4, "ADC zero")
         let initial = try int(5, "initial value")
         let checksum = try int(6, "checksum")
-        let blockSize = try int(7, "block size") ?? 0
-        guard blockSize >= 0 else {
-            throw WFDBError.invalidField(file: file, line: line, field: "block size", value: String(blockSize))
-        }
+        // header(5) allows a negative block size (a file without fseek support); the reader never blocks reads.
+        let blockSize = try int(7, "block size")
         var spec = SignalSpec(
             fileName: fileName, format: format, samplesPerFrame: spf, skew: skew, byteOffset: offset,
-            gain: gain, baseline: baseline ?? zero, units: units,
-            adcResolution: (resolution ?? 0) == 0 ? format.bits : resolution,
-            adcZero: zero, initialValue: initial ?? zero, checksum: checksum, blockSize: blockSize,
+            gain: calibration.gain ?? SignalSpec.defaultGain, baseline: calibration.baseline ?? zero ?? 0,
+            units: calibration.units ?? "mV",
+            adcResolution: (resolution ?? 0) == 0 ? format.defaultADCResolution : resolution,
+            adcZero: zero ?? 0, initialValue: initial ?? zero ?? 0, checksum: checksum, blockSize: blockSize ?? 0,
             description: description.isEmpty ? "record \(record), signal \(index)" : description)
         spec.line = line
+        spec.defaults = signalDefaults(
+            calibration, resolution: resolution, format: format,
+            missing: [(.adcZero, zero), (.initialValue, initial), (.checksum, checksum), (.blockSize, blockSize)],
+            hasDescription: !description.isEmpty)
         return spec
+    }
+
+    /// The defaults a signal line took, in field order: `missing` pairs each plain integer field with its value
+    /// (nil when the line leaves it out).
+    static func signalDefaults(
+        _ calibration: Calibration, resolution: Int?, format: SignalFormat, missing: [(HeaderField, Int?)],
+        hasDescription: Bool
+    ) -> [AppliedDefault] {
+        var defaults: [AppliedDefault] = []
+        if calibration.gain == nil { defaults.append(AppliedDefault(.gain, given: calibration.gainText)) }
+        if calibration.baseline == nil { defaults.append(AppliedDefault(.baseline, rule: "the ADC zero")) }
+        if calibration.units == nil { defaults.append(AppliedDefault(.units)) }
+        if (resolution ?? 0) == 0 {
+            defaults.append(
+                AppliedDefault(
+                    .adcResolution, given: resolution.map(String.init),
+                    rule: "the default for format \(format.rawValue)"
+                ))
+        }
+        let rules: [HeaderField: String] = [.initialValue: "the ADC zero", .checksum: "not verified"]
+        for (field, value) in missing where value == nil { defaults.append(AppliedDefault(field, rule: rules[field])) }
+        if !hasDescription { defaults.append(AppliedDefault(.description)) }
+        return defaults
+    }
+
+    /// What `gain[(baseline)][/units]` gives; nil where the field is missing. `gain` is nil also when the header
+    /// gives 0, which header(5) reads as "uncalibrated: 200"; `gainText` keeps what the header said.
+    struct Calibration {
+        var gain: Double?
+        var gainText: String?
+        var baseline: Int?
+        var units: String?
+    }
+
+    static func parseGainField(_ field: Substring?, line: Int, file: String) throws -> Calibration {
+        guard var gainText = field else { return Calibration() }
+        var calibration = Calibration()
+        if let slash = gainText.firstIndex(of: "/") {
+            let units = gainText[gainText.index(after: slash)...]
+            if !units.isEmpty { calibration.units = String(units) }
+            gainText = gainText[..<slash]
+        }
+        if let open = gainText.firstIndex(of: "(") {
+            guard gainText.last == ")" else {
+                throw WFDBError.invalidField(file: file, line: line, field: "baseline", value: String(gainText))
+            }
+            let baseText = gainText[gainText.index(after: open)..<gainText.index(before: gainText.endIndex)]
+            guard let base = Int(baseText), base >= Int(Int32.min), base <= Int(Int32.max) else {
+                throw WFDBError.invalidField(file: file, line: line, field: "baseline", value: String(baseText))
+            }
+            calibration.baseline = base
+            gainText = gainText[..<open]
+        }
+        guard let value = Double(gainText) else {
+            throw WFDBError.invalidField(file: file, line: line, field: "ADC gain", value: String(gainText))
+        }
+        guard value.isFinite else {
+            throw WFDBError.invalidGain(file: file, line: line, value: String(gainText))
+        }
+        calibration.gainText = String(gainText)
+        if value != 0 { calibration.gain = value }
+        return calibration
     }
 
     /// `format[xspf][:skew][+offset]`

@@ -64,7 +64,7 @@ public enum RecordWriter {
             bytes.append(contentsOf: SampleCodec.encode(group.format, stream))
             try FileAccess.write(bytes, to: location.path(for: group.fileName))
         }
-        try FileAccess.write(Array(headerText(written).utf8), to: headerPath)
+        try FileAccess.write(headerBytes(written), to: headerPath)
         return written
     }
 
@@ -124,6 +124,16 @@ public enum RecordWriter {
         header.comments = []
         let path = RecordLocation(directory: directory, name: name).headerPath
         try FileAccess.write(Array(headerText(header).utf8), to: path)
+    }
+
+    /// The header file's bytes: `headerText` in the header's own encoding, so a Latin-1 header read in gives
+    /// back its 8-bit bytes unchanged. Text that Latin-1 cannot hold is written as UTF-8.
+    public static func headerBytes(_ header: RecordHeader) -> [UInt8] {
+        let text = headerText(header)
+        if header.textEncoding == .latin1, text.unicodeScalars.allSatisfy({ $0.value <= 0xFF }) {
+            return text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
+        }
+        return Array(text.utf8)
     }
 
     /// Header text for a record (header(5)), LF line endings.

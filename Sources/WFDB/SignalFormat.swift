@@ -38,7 +38,7 @@ public enum SignalFormat: Int, CaseIterable, Sendable {
         }
     }
 
-    /// Bits of resolution a sample can hold (the ADC resolution default).
+    /// Bits of resolution a sample can hold.
     public var bits: Int {
         switch self {
         case .diff8, .offset8: return 8
@@ -47,6 +47,31 @@ public enum SignalFormat: Int, CaseIterable, Sendable {
         case .int32: return 32
         case .packed212: return 12
         case .packed310, .packed311: return 10
+        }
+    }
+
+    /// The ADC resolution a signal has when its header leaves the field out or gives 0. header(5): "12 bits
+    /// for amplitude-format signals, or 10 bits for difference-format signals (unless a lower value is
+    /// specified by the format field)".
+    ///
+    /// | format | bits | why |
+    /// | --- | --- | --- |
+    /// | 8 (first differences) | 10 | difference format |
+    /// | 80 (8-bit offset) | 8 | the format holds fewer than 12 |
+    /// | 310, 311 (10-bit packed) | 10 | the format holds fewer than 12 |
+    /// | 212 | 12 | amplitude format |
+    /// | 16, 61, 160, 24, 32 | 12 | amplitude format |
+    /// | 0 (null) | 12 | no samples; the amplitude default |
+    ///
+    /// The WFDB library (libwfdb 10.7) agrees except for formats 8 (12) and 160 (16); wfdb-python uses
+    /// each format's width (16 for 16, 61 and 160; 24; 32; 8 for 8). Only `info` shows the value: it bounds
+    /// no sample, so decoding and physical values are the same under all three.
+    public var defaultADCResolution: Int {
+        switch self {
+        case .diff8: return 10
+        case .offset8: return 8
+        case .packed310, .packed311: return 10
+        case .null, .int16, .int16BigEndian, .offset16, .int24, .int32, .packed212: return 12
         }
     }
 

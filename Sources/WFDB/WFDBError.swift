@@ -20,12 +20,10 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case invalidSampleCount(file: String, line: Int, value: String)
     /// The sampling frequency is not a number within `RecordHeader.samplingFrequencyRange`.
     case invalidSamplingFrequency(file: String, line: Int, value: String)
-    /// The ADC gain is zero or not finite.
+    /// The ADC gain is not finite (a gain of zero means the default, 200).
     case invalidGain(file: String, line: Int, value: String)
     /// The header declares more signal (or segment) lines than it holds.
     case missingSignalLines(file: String, line: Int, declared: Int, found: Int)
-    /// A non-comment line appears after all declared signal (or segment) lines.
-    case unexpectedLine(file: String, line: Int)
     /// The format number is not a WFDB format.
     case unknownFormat(file: String, line: Int, format: String)
     /// The format is a WFDB format this reader does not decode (FLAC-based 508/516/524).
@@ -42,10 +40,12 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
     case sampleRangeOutOfBounds(record: String, from: Int, to: Int, length: Int)
     /// A requested signal index or name is not in the record.
     case unknownSignal(record: String, signal: String)
-    /// An annotation file's length is odd or a multi-word field runs past its end.
+    /// An annotation file's length is odd, a multi-word field runs past its end, or the end-of-file word is missing.
     case truncatedAnnotationFile(file: String, byteOffset: Int, reason: String)
     /// An annotation's time became negative or overflowed.
     case invalidAnnotationTime(file: String, byteOffset: Int, time: Int)
+    /// Annotation `index` (0-based) lies at or past the end of its record (`length` samples).
+    case annotationPastRecordEnd(file: String, byteOffset: Int, index: Int, sample: Int, length: Int)
     /// Data handed to a writer cannot be represented in the chosen format or layout.
     case unrepresentable(file: String, reason: String)
     /// Writing a file failed.
@@ -70,11 +70,9 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
         case .invalidSamplingFrequency(let file, let line, let value):
             return "\(file):\(line): invalid sampling frequency '\(value)' (a header may declare 0.001 Hz to 1 MHz)"
         case .invalidGain(let file, let line, let value):
-            return "\(file):\(line): invalid ADC gain '\(value)' (must be non-zero)"
+            return "\(file):\(line): invalid ADC gain '\(value)' (must be a finite number; 0 means the default, 200)"
         case .missingSignalLines(let file, let line, let declared, let found):
             return "\(file):\(line): header declares \(declared) lines but has only \(found)"
-        case .unexpectedLine(let file, let line):
-            return "\(file):\(line): unexpected line after the declared signal lines"
         case .unknownFormat(let file, let line, let format):
             return "\(file):\(line): unknown signal format '\(format)'"
         case .unsupportedFormat(let file, let line, let format):
@@ -95,6 +93,9 @@ public enum WFDBError: Error, CustomStringConvertible, Equatable {
             return "\(file): byte \(offset): \(reason)"
         case .invalidAnnotationTime(let file, let offset, let time):
             return "\(file): byte \(offset): annotation time \(time) is out of range"
+        case .annotationPastRecordEnd(let file, let offset, let index, let sample, let length):
+            return "\(file): byte \(offset): annotation \(index) at sample \(sample) lies past the end of the record "
+                + "(\(length) samples)"
         case .unrepresentable(let file, let reason):
             return "\(file): \(reason)"
         case .writeFailed(let file, let reason):

@@ -62,7 +62,7 @@ public struct WFDBRecord: Sendable {
             return try openMultiSegment(location, header: header, segmentSpecs: segmentSpecs)
         }
         let groups = makeGroups(header.signals)
-        var frameCount = header.sampleCount ?? 0
+        var frameCount = header.specifiedSampleCount ?? 0
         for group in groups where group.format != .null && group.fileName != "~" {
             let path = location.path(for: group.fileName)
             guard let size = FileAccess.size(of: path) else {
@@ -70,7 +70,7 @@ public struct WFDBRecord: Sendable {
                     path,
                     notFound: .signalFileNotFound(header: headerPath, line: group.line, file: group.fileName))
             }
-            if header.sampleCount == nil && group.members.first == groups.first?.members.first {
+            if header.specifiedSampleCount == nil && group.members.first == groups.first?.members.first {
                 let data = max(size - group.byteOffset, 0)
                 frameCount = group.format.samplesHeld(bytes: data) / max(group.frameSize, 1)
             }
@@ -249,11 +249,16 @@ public struct WFDBRecord: Sendable {
             try body(block)
             start = end
         }
-        return selected.enumerated().map { slot, index in
-            guard let expected = signals[index].checksum else { return .absent }
-            let computed = Int(Int16(truncatingIfNeeded: sums[slot]))
-            return (expected & 0xFFFF) == (computed & 0xFFFF) ? .ok : .mismatch(expected: expected, computed: computed)
-        }
+        return selected.enumerated().map { slot, index in checksumStatus(signals[index], sum: sums[slot]) }
+    }
+
+    /// A whole signal's checksum status. header(5): without a sample count (missing or 0) the length is not
+    /// known, so checksum verification is disabled (a 0 checksum is then a placeholder).
+    func checksumStatus(_ spec: SignalSpec, sum: Int) -> ChecksumStatus {
+        guard let expected = spec.checksum else { return .absent }
+        guard header.specifiedSampleCount != nil else { return .notChecked }
+        let computed = Int(Int16(truncatingIfNeeded: sum))
+        return (expected & 0xFFFF) == (computed & 0xFFFF) ? .ok : .mismatch(expected: expected, computed: computed)
     }
 
     /// Multi-segment records go segment by segment: each segment with data is one block (bounded by
@@ -311,17 +316,7 @@ public struct WFDBRecord: Sendable {
             let spec = signals[index]
             let digital = outputs[slot]
             let (sum, invalid) = tallies[slot]
-            var status = ChecksumStatus.notChecked
-            if whole {
-                if let expected = spec.checksum {
-                    let computed = Int(Int16(truncatingIfNeeded: sum))
-                    status =
-                        (expected & 0xFFFF) == (computed & 0xFFFF)
-                        ? .ok : .mismatch(expected: expected, computed: computed)
-                } else {
-                    status = .absent
-                }
-            }
+            let status = whole ? checksumStatus(spec, sum: sum) : .notChecked
             return SignalChannel(
                 signalIndex: index, spec: spec, digital: digital, invalidValue: marker,
                 invalidCount: invalid, checksum: status, sampleSum: sum)

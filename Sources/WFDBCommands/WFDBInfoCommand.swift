@@ -37,32 +37,55 @@ public struct WFDBInfoCommand: ParsableCommand {
         if let segments = summary.segments {
             output.line("  Segments:           \(segments.count) (\(summary.layout ?? "fixed") layout)")
         }
-        output.line("  Sampling frequency: \(RecordWriterFormatting.number(summary.samplingFrequency)) Hz")
+        let record = summary.defaults
+        output.line(
+            "  Sampling frequency: \(RecordWriterFormatting.number(summary.samplingFrequency)) Hz"
+                + Self.note(record, .samplingFrequency))
         if let counter = summary.counterFrequency {
-            output.line("  Counter frequency:  \(RecordWriterFormatting.number(counter)) Hz")
+            output.line(
+                "  Counter frequency:  \(RecordWriterFormatting.number(counter)) Hz"
+                    + Self.note(record, .counterFrequency))
         }
-        output.line("  Samples:            \(summary.samples) (\(summary.duration))")
+        output.line("  Samples:            \(summary.samples) (\(summary.duration))" + Self.note(record, .sampleCount))
         if let time = summary.baseTime { output.line("  Base time:          \(time)") }
         if let date = summary.baseDate { output.line("  Base date:          \(date)") }
         output.line("  Signals:            \(summary.signals.count)")
-        for signal in summary.signals {
-            output.line("  [\(signal.index)] \(signal.description)")
-            output.line(
-                "      file \(signal.file), format \(signal.format)"
-                    + (signal.samplesPerFrame != 1 ? "x\(signal.samplesPerFrame)" : "")
-                    + (signal.skew != 0 ? ", skew \(signal.skew)" : "")
-                    + (signal.byteOffset != 0 ? ", byte offset \(signal.byteOffset)" : ""))
-            output.line(
-                "      gain \(RecordWriterFormatting.number(signal.gain)) adu/\(signal.units), "
-                    + "baseline \(signal.baseline), ADC \(signal.adcResolution) bits, zero \(signal.adcZero), "
-                    + "initial value \(signal.initialValue)")
-            let range = signal.min.map { "\($0)..\(signal.max ?? $0)" } ?? "-"
-            output.line(
-                "      digital range \(range), invalid samples \(signal.invalidSamples), "
-                    + "checksum \(signal.checksum)")
-        }
+        for signal in summary.signals { Self.write(signal, into: &output) }
         for comment in summary.comments { output.line("  # \(comment)") }
         for warning in summary.warnings { output.line("warning: \(warning)") }
+    }
+
+    /// Four lines per signal: description, file layout, calibration (with the defaults applied), range and checksum.
+    static func write(_ signal: RecordSummary.Signal, into output: inout OutputWriter) {
+        let defaults = signal.defaults
+        output.line("  [\(signal.index)] \(signal.description)" + Self.note(defaults, .description))
+        output.line(
+            "      file \(signal.file), format \(signal.format)"
+                + (signal.samplesPerFrame != 1 ? "x\(signal.samplesPerFrame)" : "")
+                + (signal.skew != 0 ? ", skew \(signal.skew)" : "")
+                + (signal.byteOffset != 0 ? ", byte offset \(signal.byteOffset)" : ""))
+        output.line(
+            "      gain \(RecordWriterFormatting.number(signal.gain)) adu/\(signal.units)"
+                + Self.note(defaults, [(.gain, "default"), (.units, "default units")])
+                + ", baseline \(signal.baseline)" + Self.note(defaults, .baseline)
+                + ", ADC \(signal.adcResolution) bits" + Self.note(defaults, .adcResolution)
+                + ", zero \(signal.adcZero)" + Self.note(defaults, .adcZero)
+                + ", initial value \(signal.initialValue)" + Self.note(defaults, .initialValue))
+        let range = signal.min.map { "\($0)..\(signal.max ?? $0)" } ?? "-"
+        output.line(
+            "      digital range \(range), invalid samples \(signal.invalidSamples), "
+                + "checksum \(signal.checksum)")
+    }
+
+    /// ` (default: REASON)` where the reader applied a default to `field`, else nothing.
+    static func note(_ defaults: [String: String], _ field: HeaderField) -> String {
+        note(defaults, [(field, "default")])
+    }
+
+    /// ` (LABEL: REASON; LABEL: REASON)` for those of `fields` the reader gave a default, else nothing.
+    static func note(_ defaults: [String: String], _ fields: [(HeaderField, String)]) -> String {
+        let parts = fields.compactMap { field, label in defaults[field.jsonKey].map { "\(label): \($0)" } }
+        return parts.isEmpty ? "" : " (" + parts.joined(separator: "; ") + ")"
     }
 }
 
@@ -88,6 +111,8 @@ struct RecordSummary: Codable {
         var min: Int?
         var max: Int?
         var invalidSamples: Int
+        /// The fields the reader gave header(5)'s default, by their key here, with the reason.
+        var defaults: [String: String]
     }
 
     struct Segment: Codable {
@@ -109,6 +134,8 @@ struct RecordSummary: Codable {
     var signals: [Signal]
     var comments: [String]
     var warnings: [String]
+    /// The record-line fields the reader gave header(5)'s default, by their key here, with the reason.
+    var defaults: [String: String]
 
     static func make(path: String) throws -> RecordSummary {
         let record = try WFDBRecord.open(path)
@@ -135,7 +162,12 @@ struct RecordSummary: Codable {
             }
         }
         var signals: [Signal] = []
-        var warnings: [String] = []
+        let declared = header.segments.map { "\($0.count) segment" } ?? "\(header.signalCount) signal"
+        let plural = (header.segments?.count ?? header.signalCount) == 1 ? "" : "s"
+        var warnings = header.ignoredLines.map { line in
+            "\(record.headerPath):\(line): ignored: the record line declares \(declared)\(plural) "
+                + "(header(5) disregards extra lines)"
+        }
         for (index, spec) in record.signals.enumerated() {
             let status = statuses.indices.contains(index) ? statuses[index] : .notChecked
             if let warning = status.warning(record: header.name, signal: index, description: spec.description) {
@@ -148,19 +180,33 @@ struct RecordSummary: Codable {
                     byteOffset: spec.byteOffset, gain: spec.gain, baseline: spec.baseline, units: spec.units,
                     adcResolution: spec.adcResolution, adcZero: spec.adcZero, initialValue: spec.initialValue,
                     blockSize: spec.blockSize, headerChecksum: spec.checksum, checksum: status.label,
-                    min: low[index].map(Int.init), max: high[index].map(Int.init), invalidSamples: invalid[index]))
+                    min: low[index].map(Int.init), max: high[index].map(Int.init), invalidSamples: invalid[index],
+                    defaults: defaultsByKey(spec.defaults)))
         }
         let layout: String? =
             record.isMultiSegment
             ? ((header.segments?.first?.sampleCount == 0) ? "variable" : "fixed") : nil
         return RecordSummary(
             record: header.name, header: record.headerPath, samplingFrequency: header.samplingFrequency,
-            counterFrequency: header.counterFrequency, baseCounter: header.baseCounter,
+            counterFrequency: counterFrequency(header), baseCounter: header.baseCounter,
             samples: record.frameCount,
             duration: SampleTime.format(frame: record.frameCount, frequency: header.samplingFrequency),
             baseTime: header.baseTime, baseDate: header.baseDate, layout: layout,
             segments: header.segments?.map { Segment(name: $0.name, samples: $0.sampleCount) },
-            signals: signals, comments: header.comments, warnings: warnings)
+            signals: signals, comments: header.comments, warnings: warnings, defaults: defaultsByKey(header.defaults))
+    }
+
+    /// The counter frequency where the header has a counter field (one that is not positive means the
+    /// sampling frequency); nil where it has none, as every MIT-BIH header.
+    static func counterFrequency(_ header: RecordHeader) -> Double? {
+        if header.counterFrequency != nil || header.appliedDefault(.counterFrequency)?.given != nil {
+            return header.effectiveCounterFrequency
+        }
+        return nil
+    }
+
+    static func defaultsByKey(_ defaults: [AppliedDefault]) -> [String: String] {
+        Dictionary(defaults.map { ($0.field.jsonKey, $0.reason) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

@@ -34,7 +34,7 @@ final class QRSCommandTests: XCTestCase {
         try RecordWriter.write(header, samples: [noise, ecg], directory: directory.path)
         var annotations = fixture.peakSamples.map { Annotation(sample: $0, code: AnnotationCode.code(for: "N") ?? 1) }
         annotations.append(Annotation(sample: 5, code: AnnotationCode.code(for: "+") ?? 28, aux: "(N"))
-        annotations.append(Annotation(sample: 200_000, code: AnnotationCode.code(for: "~") ?? 14))
+        annotations.append(Annotation(sample: 140_000, code: AnnotationCode.code(for: "~") ?? 14))
         annotations.sort { $0.sample < $1.sample }
         let location = RecordLocation(directory: directory.path, name: "syn")
         try AnnotationFile.write(annotations, record: location, annotator: "atr")

@@ -58,11 +58,6 @@ final class AnnotationTests: XCTestCase {
         XCTAssertEqual(annotations.map(\.sample), [10, 20])
     }
 
-    func testFileWithoutEndMarkerIsRead() throws {
-        let bytes: [UInt8] = [10, 1 << 2, 20, 5 << 2]
-        XCTAssertEqual(try AnnotationFile.parse(bytes, file: "noend.atr").map(\.code), [1, 5])
-    }
-
     func testStandardCodeTable() {
         XCTAssertEqual(AnnotationCode.symbol(for: 1), "N")
         XCTAssertEqual(AnnotationCode.symbol(for: 5), "V")

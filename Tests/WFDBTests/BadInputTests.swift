@@ -82,13 +82,6 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    func testMoreLinesThanDeclared() throws {
-        let path = try record("r 1 360 10\nr.dat 16\nr.dat 16\n")
-        assertWFDBError(try openAndRead(path), names: headerFile(), line: 3) {
-            $0 == .unexpectedLine(file: self.headerFile(), line: 3)
-        }
-    }
-
     func testUnknownFormat() throws {
         let path = try record("r 1 360 10\nr.dat 999 200\n")
         assertWFDBError(try openAndRead(path), names: headerFile(), line: 2) {
@@ -104,13 +97,6 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(
             WFDBError.unsupportedFormat(file: "f", line: 2, format: 516).description
                 .contains("unsupported format 516"))
-    }
-
-    func testZeroGain() throws {
-        let path = try record("r 1 360 10\nr.dat 16 0 16 0\n")
-        assertWFDBError(try openAndRead(path), names: headerFile(), line: 2) {
-            $0 == .invalidGain(file: self.headerFile(), line: 2, value: "0")
-        }
     }
 
     func testNegativeSampleCount() throws {
@@ -432,5 +418,57 @@ extension BadInputTests {
         let block = try WFDBRecord.open(path).read(frames: 3..<9)
         let marker = try XCTUnwrap(block.channels.first?.invalidValue)
         XCTAssertEqual(block.channels.first?.digital, [4, marker, marker, 1, 2, 3])
+    }
+}
+
+extension BadInputTests {
+    func testItem10_AnAnnotationFileCutAtAnEvenByteIsRefused() throws {
+        // Five whole beats and the end word, cut after the third beat: still whole 16-bit words.
+        let whole = try AnnotationFile.encode((1...5).map { Annotation(sample: $0 * 40, code: 1) }, file: "w")
+        XCTAssertEqual(try annotations(whole).count, 5)
+        assertWFDBError(try annotations(Array(whole.prefix(6))), names: atrFile()) {
+            $0
+                == .truncatedAnnotationFile(
+                    file: self.atrFile(), byteOffset: 6, reason: "no end-of-file marker (0x0000): the file is cut short"
+                )
+        }
+    }
+
+    func testItem10_ASkipPastTheRecordsEndIsRefusedNamingTheAnnotation() throws {
+        // A 100-sample record; annotation 1 comes after a SKIP of 2^31 - 1 samples.
+        _ = try record("r 1 360 100\nr.dat 16\n", datBytes: 200)
+        let bytes: [UInt8] = [10, 1 << 2, 0, 59 << 2, 0xFF, 0x7F, 0xFF, 0xFF, 0, 1 << 2, 0, 0]
+        assertWFDBError(try annotations(bytes), names: atrFile()) {
+            $0
+                == .annotationPastRecordEnd(
+                    file: self.atrFile(), byteOffset: 8, index: 1, sample: 10 + Int(Int32.max), length: 100)
+        }
+        XCTAssertTrue(
+            WFDBError.annotationPastRecordEnd(
+                file: "r.atr", byteOffset: 8, index: 1, sample: 2_147_483_657, length: 100
+            )
+            .description.contains("annotation 1 at sample 2147483657 lies past the end of the record (100 samples)"))
+    }
+
+    func testItem10_AMultiFrequencyRecordBoundsAnnotationsByItsFastestSignal() throws {
+        // 100 frames of 4 samples: a high-resolution annotator counts up to 400.
+        _ = try record("r 1 360 100\nr.dat 16x4\n", datBytes: 800)
+        let last = try AnnotationFile.encode([Annotation(sample: 399, code: 1)], file: "w")
+        XCTAssertEqual(try annotations(last).map(\.sample), [399])
+        let past = try AnnotationFile.encode([Annotation(sample: 400, code: 1)], file: "w")
+        assertWFDBError(try annotations(past), names: atrFile()) {
+            if case .annotationPastRecordEnd(_, 0, 0, 400, 400) = $0 { return true } else { return false }
+        }
+    }
+
+    func testItem10_AnnotationsInsideTheRecordAndWithoutAHeaderAreRead() throws {
+        let bytes = try AnnotationFile.encode([Annotation(sample: 99, code: 1)], file: "w")
+        XCTAssertEqual(try annotations(bytes).map(\.sample), [99], "no header: nothing bounds the times")
+        _ = try record("r 1 360 100\nr.dat 16\n", datBytes: 200)
+        XCTAssertEqual(try annotations(bytes).map(\.sample), [99])
+        let past = try AnnotationFile.encode([Annotation(sample: 100, code: 1)], file: "w")
+        assertWFDBError(try annotations(past), names: atrFile()) {
+            if case .annotationPastRecordEnd(_, 0, 0, 100, 100) = $0 { return true } else { return false }
+        }
     }
 }

@@ -23,7 +23,7 @@ final class CommandTests: XCTestCase {
         try AnnotationFile.write(
             [
                 Annotation(sample: 5, code: 28, aux: "(N\0"), Annotation(sample: 150, code: 1),
-                Annotation(sample: 2500, code: 5, channel: 1),
+                Annotation(sample: 950, code: 5, channel: 1),
             ],
             record: RecordLocation(directory: directory.path, name: "t"))
         recordPath = directory.file("t")
@@ -75,11 +75,11 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(
             csv,
             "time,sample,symbol,subtype,chan,num,aux\n0:00.050,5,+,0,0,0,(N\n0:01.500,150,N,0,0,0,\n"
-                + "0:25.000,2500,V,0,1,0,\n")
+                + "0:09.500,950,V,0,1,0,\n")
         let json = try output { try WFDBAnnotationsCommand.parse([recordPath, "--json"]).execute(into: &$0) }
         XCTAssertTrue(
             json.contains(
-                "{\"time\":\"0:25.000\",\"sample\":2500,\"symbol\":\"V\",\"subtype\":0,\"chan\":1,\"num\":0,\"aux\":null}"
+                "{\"time\":\"0:09.500\",\"sample\":950,\"symbol\":\"V\",\"subtype\":0,\"chan\":1,\"num\":0,\"aux\":null}"
             ))
     }
 

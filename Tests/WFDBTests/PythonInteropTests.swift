@@ -118,4 +118,36 @@ final class PythonInteropTests: XCTestCase {
         expected[1].replaceSubrange(197..<200, with: [-2048, -2048, -2048])
         XCTAssertEqual(read, expected)
     }
+
+    func testWfdbPythonReadsGainZeroAndLatin1HeadersToTheSamePhysicalValues() throws {
+        let python = try pythonWithWFDB()
+        let directory = try TemporaryDirectory()
+        // Gain 0 (header(5): 200) with `µV` and a description as single Latin-1 bytes (0xB5, 0xE9).
+        let header =
+            Array("g 2 128 4\ng.dat 16 0/".utf8) + [0xB5] + Array("V 12 0 0 400 0 ".utf8) + [0xE9]
+            + Array("lectrode\ng.dat 16 0(10) 12 0 0 0 0 ECG2\n".utf8)
+        try directory.write("g.hea", bytes: header)
+        let frames: [[Int16]] = [[0, 10], [200, 210], [-200, -190], [400, 410]]
+        try directory.write(
+            "g.dat",
+            bytes: frames.flatMap { $0 }.flatMap {
+                [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)]
+            })
+        let block = try WFDBRecord.open(directory.file("g")).read()
+        let pipeValues = block.channels.map { $0.physical() }
+        let script = """
+            import json, sys, wfdb
+            r = wfdb.rdrecord(sys.argv[1] + '/g')
+            print(json.dumps({'p': [[float(v) for v in r.p_signal[:, c]] for c in range(r.n_sig)], 'gain': r.adc_gain}))
+            """
+        let result = try run(python, ["-c", script, directory.path])
+        XCTAssertEqual(result.status, 0)
+        let decoded = try JSONSerialization.jsonObject(with: result.output) as? [String: Any] ?? [:]
+        XCTAssertEqual(decoded["gain"] as? [Double], [200, 200])
+        XCTAssertEqual(decoded["p"] as? [[Double]], pipeValues)
+        XCTAssertEqual(pipeValues, [[0, 1, -1, 2], [0, 1, -1, 2]])
+        // wfdb-python reads a local header as ASCII and drops the bytes it cannot decode ("V", "lectrode");
+        // pipe keeps them, decoded as Latin-1 (as wfdb-python decodes headers it downloads).
+        XCTAssertEqual(block.channels[0].spec.units, "µV")
+    }
 }

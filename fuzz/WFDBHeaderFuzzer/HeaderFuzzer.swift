@@ -7,7 +7,7 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let bytes = Data(bytes: data, count: size)
     if let header = try? HeaderParser.parse(bytes, file: "fuzz.hea") {
-        _ = RecordWriter.headerText(header)
+        _ = RecordWriter.headerBytes(header)
     }
     return 0
 }
