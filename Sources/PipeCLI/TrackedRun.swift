@@ -196,7 +196,10 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
             let url = workspace.appendingPathComponent(file.path)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             let prefix = URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
-            record { try store.recordMetricsFile(url, run: run, stage: result.stage, prefix: prefix) }
+            record {
+                try store.recordMetricsFile(
+                    url, run: run, stage: result.stage, prefix: prefix, headline: file.headline)
+            }
         }
         let artifacts = result.outputs.map {
             RunArtifact(path: $0.path, sha256: $0.digest.hex, size: $0.size, stage: result.stage)
