@@ -192,11 +192,14 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
             record { try store.recordStage(stageOutcome, run: run) }
         }
         guard [.ran, .restored, .skipped].contains(result.outcome) else { return }
-        for path in result.metricsFiles {
-            let url = workspace.appendingPathComponent(path)
+        for file in result.metricsFiles {
+            let url = workspace.appendingPathComponent(file.path)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let prefix = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            record { try store.recordMetricsFile(url, run: run, stage: result.stage, prefix: prefix) }
+            let prefix = URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
+            record {
+                try store.recordMetricsFile(
+                    url, run: run, stage: result.stage, prefix: prefix, headline: file.headline)
+            }
         }
         let artifacts = result.outputs.map {
             RunArtifact(path: $0.path, sha256: $0.digest.hex, size: $0.size, stage: result.stage)

@@ -21,6 +21,9 @@ public struct OutputDeclaration: Equatable, Sendable {
     /// Left in place before the stage runs instead of being removed.
     public var persist: Bool
     public var location: SourceLocation
+    /// For a metrics file: the keys in it (`accuracy`, `per_class.V.f1`) that `pipe runs list` shows first, in
+    /// order. Cosmetic: not part of the stage's signature.
+    public var headline: [String] = []
 }
 
 /// A path a stage reads.

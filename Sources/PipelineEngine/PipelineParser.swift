@@ -191,7 +191,7 @@ public struct PipelineParser {
                         path: normalize(path), role: role, cache: defaultCache, persist: false, location: location(item)
                     ))
             case .mapping(let map):
-                try checkKeys(map, allowed: Self.outputKeys)
+                try checkKeys(map, allowed: role == .metric ? Self.outputKeys + ["headline"] : Self.outputKeys)
                 guard let pathNode = value(map, "path") else {
                     throw PipelineError.unexpectedType(
                         location(item), expected: "{path: p, cache: true|false, persist: true|false}")
@@ -202,13 +202,30 @@ public struct PipelineParser {
                 result.append(
                     OutputDeclaration(
                         path: normalize(path), role: role, cache: try bool(value(map, "cache")) ?? defaultCache,
-                        persist: try bool(value(map, "persist")) ?? false, location: location(pathNode)))
+                        persist: try bool(value(map, "persist")) ?? false, location: location(pathNode),
+                        headline: try headlineKeys(value(map, "headline"))))
             default:
                 throw PipelineError.unexpectedType(
                     location(item), expected: "a path or {path: p, cache: …, persist: …}")
             }
         }
         return result
+    }
+
+    /// `headline: [accuracy, per_class.V.f1]`: dotted keys of the metrics file, no empty part, each once.
+    private func headlineKeys(_ node: Node?) throws -> [String] {
+        guard let node else { return [] }
+        var keys: [String] = []
+        for item in try sequence(node, expected: "a list of metric keys in the file, like [accuracy, macro_f1]") {
+            let key = try string(item)
+            guard !key.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) else {
+                throw PipelineError.unexpectedType(
+                    location(item), expected: "a dotted metric key with no empty part, not '\(key)'")
+            }
+            guard !keys.contains(key) else { throw PipelineError.duplicateKey(location(item), key: key) }
+            keys.append(key)
+        }
+        return keys
     }
 
     private func pathList(_ node: Node?) throws -> [(path: String, location: SourceLocation)] {

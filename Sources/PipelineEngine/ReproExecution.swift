@@ -105,7 +105,7 @@ final class ReproExecution: @unchecked Sendable {
             result.message = "unknown stage"
             return result
         }
-        result.metricsFiles = stage.outputs.filter { $0.role == .metric }.map(\.path)
+        result.metricsFiles = stage.outputs.filter { $0.role == .metric }
         do {
             if options.dryRun, let missing = missingDependency(stage) {
                 // In a plan, an upstream stage that would run produces it; otherwise it is a real failure.

@@ -27,8 +27,8 @@ public struct StageResult: Sendable {
     public var message: String?
     /// What it produced (ran or restored): path, hash, size.
     public var outputs: [LockedOutput] = []
-    /// Its declared metrics files (workspace-relative).
-    public var metricsFiles: [String] = []
+    /// Its declared metrics files (workspace-relative paths, with their headline keys).
+    public var metricsFiles: [OutputDeclaration] = []
 
     public var duration: TimeInterval { endedAt.timeIntervalSince(startedAt) }
 }

@@ -1,6 +1,7 @@
 import Foundation
+import Tracking
 
-/// A classification evaluation read back from flattened metric keys: `P.confusion.I.J` (a matrix, rows the
+/// A classification evaluation read back from structured values or flattened metric keys: `P.confusion.I.J` (a matrix, rows the
 /// truth) and `P.per_class.CLASS.FIELD` (per-class values such as `se`, `ppv`, `f1`, `support`). Nothing here
 /// knows which classes exist; a run without such keys simply has no evaluation.
 public struct EvaluationMetrics: Equatable, Sendable {
@@ -14,6 +15,16 @@ public struct EvaluationMetrics: Equatable, Sendable {
     public var classesLabelMatrix: Bool
     /// `perClass[class][field]`.
     public var perClass: [String: [String: Double]]
+
+    /// Every evaluation of a listed run: its structured values (`eval.confusion` as a matrix, `eval.per_class` as a
+    /// table) read as the dotted keys that stores before structured values held, merged with its latest metrics.
+    public static func find(in summary: RunSummary) -> [EvaluationMetrics] {
+        var values = summary.metrics
+        for (key, value) in summary.structuredMetrics {
+            values.merge(value.flattened(prefix: key)) { _, structured in structured }
+        }
+        return find(in: values)
+    }
 
     /// Every evaluation in `metrics` (latest values by dotted key), by prefix.
     public static func find(in metrics: [String: Double]) -> [EvaluationMetrics] {

@@ -269,7 +269,7 @@ public struct ReportPage {
         out.append("<section id=\"evaluation\" aria-labelledby=\"eval-h\"><h2 id=\"eval-h\">Evaluation</h2>")
         var any = false
         for (index, summary) in runs.enumerated() {
-            for (number, evaluation) in EvaluationMetrics.find(in: summary.metrics).enumerated() {
+            for (number, evaluation) in EvaluationMetrics.find(in: summary).enumerated() {
                 if !any {
                     out.append("<div class=\"evals\">")
                     any = true

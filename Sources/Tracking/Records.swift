@@ -189,6 +189,16 @@ public struct MetricPoint: Sendable, Equatable {
     }
 }
 
+/// What `recordMetricsFile` recorded from one metrics file.
+public struct RecordedMetricsFile: Sendable, Equatable {
+    /// Numbers logged once, at step 0, sorted by key.
+    public var scalars: [MetricPoint]
+    /// One series per field of each per-step record list, sorted by key (timestamps left empty).
+    public var histories: [MetricSeries]
+    /// Matrices and tables, by key.
+    public var structured: [String: JSONValue]
+}
+
 /// One file a run produced.
 public struct RunArtifact: Sendable, Equatable {
     public var path: String

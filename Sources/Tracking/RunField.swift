@@ -37,9 +37,37 @@ public enum RunField: Hashable, Sendable, CustomStringConvertible {
             return
         }
         guard let field = RunField.names[key.lowercased()] else {
-            throw TrackingError.badKey(key: key, reason: "not a run field; use \(RunField.help)")
+            let closest = RunField.closest(to: key, among: Array(RunField.names.keys)).map { " (closest: \($0))" } ?? ""
+            throw TrackingError.badKey(key: key, reason: "not a run field\(closest); use \(RunField.help)")
         }
         self = field
+    }
+
+    /// The candidate nearest to `name` by edit distance (ties: the first in sorted order); nil without candidates.
+    public static func closest(to name: String, among candidates: [String]) -> String? {
+        let target = Array(name.lowercased())
+        return candidates.sorted().min {
+            editDistance(target, Array($0.lowercased())) < editDistance(target, Array($1.lowercased()))
+        }
+    }
+
+    /// Edit distance (optimal string alignment): insertions, deletions, substitutions and swaps of two neighbours
+    /// each cost 1, so `stauts` is one step from `status`.
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        guard !a.isEmpty, !b.isEmpty else { return a.count + b.count }
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = Swift.min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    table[i][j] = Swift.min(table[i][j], table[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return table[a.count][b.count]
     }
 
     public var description: String {

@@ -26,6 +26,11 @@ public struct RunSummary: Sendable, Equatable, Codable {
     public var metrics: [String: Double]
     /// The sweep this run is an experiment of (`pipe exp run`), if any.
     public var sweep: String? = nil
+    /// Matrices and tables from its metrics files (a confusion matrix, per-class scores), by key.
+    public var structuredMetrics: [String: JSONValue] = [:]
+    /// The metric keys a listing shows first for this run: the headlines its pipeline declared for its metrics
+    /// files, in stage order; without any, the keys of its last recorded metrics file (the last stage's), sorted.
+    public var headlineMetrics: [String] = []
 }
 
 /// The result of `runs list`.
@@ -35,8 +40,22 @@ public struct RunListing: Sendable, Equatable, Codable {
     public var differingParamKeys: [String]
     /// Every metric key any listed run has, sorted.
     public var metricKeys: [String]
+    /// Every structured metric key (matrices, tables) any listed run has, sorted.
+    public var structuredMetricKeys: [String] = []
+    /// The metric keys to show first, in order: each listed run's `headlineMetrics`, in listing order, once each.
+    public var headlineMetricKeys: [String] = []
     /// When the listing was made; running runs' durations are measured to it.
     public var now: Date
+
+    public init(runs: [RunSummary], differingParamKeys: [String], metricKeys: [String], now: Date) {
+        self.runs = runs
+        self.differingParamKeys = differingParamKeys
+        self.metricKeys = metricKeys
+        self.now = now
+        structuredMetricKeys = Set(runs.flatMap(\.structuredMetrics.keys)).sorted()
+        var seen = Set<String>()
+        headlineMetricKeys = runs.flatMap(\.headlineMetrics).filter { seen.insert($0).inserted }
+    }
 }
 
 /// A metric's whole history in one run, for `runs show`.

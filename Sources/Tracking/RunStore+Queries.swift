@@ -124,6 +124,8 @@ extension RunStore {
         var overridden: [RunID: [String]] = [:]
         var metrics: [RunID: [String: Double]] = [:]
         var sweeps: [RunID: String] = [:]
+        var structured: [RunID: [String: JSONValue]] = [:]
+        var files: [RunID: [(prefix: String, headline: [String])]] = [:]
         // Chunks keep the IN lists under SQLite's variable limit.
         for chunk in stride(from: 0, to: runs.count, by: 500).map({ Array(runs[$0..<min($0 + 500, runs.count)]) }) {
             let ids = chunk.map(\.id)
@@ -148,6 +150,23 @@ extension RunStore {
                 db, sql: "SELECT runId, sweepName FROM run_sweeps WHERE runId IN (\(placeholders))",
                 arguments: StatementArguments(ids))
             while let row = try sweepRows.next() { sweeps[RunID(rawValue: row[0])] = row[1] as String }
+            let structuredRows = try Row.fetchCursor(
+                db, sql: "SELECT runId, key, json FROM structured_metrics WHERE runId IN (\(placeholders))",
+                arguments: StatementArguments(ids))
+            while let row = try structuredRows.next() {
+                // A value this binary cannot read back is shown as what it is rather than failing the listing.
+                let json: String = row[2]
+                let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))) ?? .string(json)
+                structured[RunID(rawValue: row[0]), default: [:]][row[1]] = value
+            }
+            let fileRows = try Row.fetchCursor(
+                db,
+                sql: "SELECT runId, prefix, headline FROM metrics_files WHERE runId IN (\(placeholders)) ORDER BY id",
+                arguments: StatementArguments(ids))
+            while let row = try fileRows.next() {
+                let headline = (try? JSONDecoder().decode([String].self, from: Data((row[2] as String).utf8))) ?? []
+                files[RunID(rawValue: row[0]), default: []].append((row[1], headline))
+            }
         }
         let before = try db.cachedStatement(sql: "SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1")
         let after = try db.cachedStatement(sql: "SELECT id FROM runs WHERE id > ? ORDER BY id ASC LIMIT 1")
@@ -156,8 +175,19 @@ extension RunStore {
             return RunSummary(
                 run: run, shortID: RunStore.shortID(run.id.rawValue, neighbours: neighbours),
                 params: params[run.id] ?? [:], overriddenParams: (overridden[run.id] ?? []).sorted(),
-                metrics: metrics[run.id] ?? [:], sweep: sweeps[run.id])
+                metrics: metrics[run.id] ?? [:], sweep: sweeps[run.id], structuredMetrics: structured[run.id] ?? [:],
+                headlineMetrics: RunStore.headlines(files[run.id] ?? [], metricKeys: (metrics[run.id] ?? [:]).keys))
         }
+    }
+
+    /// The declared headlines of a run's metrics files, in order; without any, its last file's metric keys.
+    static func headlines(
+        _ files: [(prefix: String, headline: [String])], metricKeys: Dictionary<String, Double>.Keys
+    ) -> [String] {
+        var seen = Set<String>()
+        let declared = files.flatMap(\.headline).filter { seen.insert($0).inserted }
+        guard declared.isEmpty, let last = files.last else { return declared }
+        return metricKeys.filter { last.prefix.isEmpty || $0.hasPrefix(last.prefix + ".") }.sorted()
     }
 
     /// The shortest prefix, at least 8 characters, that differs from both neighbours in id order.

@@ -313,19 +313,67 @@ public final class RunStore: Sendable {
         }
     }
 
-    /// Reads a stage's `metrics:` JSON file, flattens nested keys with dots (numbers and booleans only,
-    /// step 0), logs them, and returns what it logged. `prefix` (e.g. `eval`) is prepended to every key.
+    /// Reads a stage's `metrics:` JSON file and records it in one transaction (see `MetricsFileContents` for how
+    /// a file's values are sorted): scalars at step 0, each per-step record list as histories (points the stage
+    /// already logged at the same step are not logged twice), matrices and tables as structured values, and the
+    /// file itself with its `headline` keys (relative to the file, e.g. `accuracy`). `prefix` (e.g. `eval`) is
+    /// prepended to every key. Returns what it recorded.
     @discardableResult
     public func recordMetricsFile(
-        _ file: URL, run: RunID, stage: String, prefix: String? = nil,
+        _ file: URL, run: RunID, stage: String, prefix: String? = nil, headline: [String] = [],
         timestamp: Date = Date()
-    ) throws -> [MetricPoint] {
-        let values = try MetricsFile.flatten(contentsOf: file)
-        let points = values.map { key, value in
-            MetricPoint(key: prefix.map { "\($0).\(key)" } ?? key, value: value, step: 0, timestamp: timestamp)
+    ) throws -> RecordedMetricsFile {
+        let contents = try MetricsFileContents.read(contentsOf: file, prefix: prefix)
+        let qualified = headline.map { key in prefix.map { "\($0).\(key)" } ?? key }
+        try write { db in
+            try Self.insert(contents, run: run, stage: stage, time: timestamp.timeIntervalSince1970, db)
+            try db.execute(
+                sql: "INSERT INTO metrics_files (runId, stage, path, prefix, headline) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    run, stage, relativePath(file), prefix ?? "",
+                    JSONValue.array(qualified.map(JSONValue.string)).compactText,
+                ])
         }
-        try logMetrics(points, run: run, stage: stage)
-        return points
+        return RecordedMetricsFile(
+            scalars: contents.scalars.map { MetricPoint(key: $0.key, value: $0.value, step: 0, timestamp: timestamp) },
+            histories: contents.histories, structured: Dictionary(contents.structured, uniquingKeysWith: { $1 }))
+    }
+
+    /// Scalars at step 0; history points only where the run has none at that key and step; structured values
+    /// replacing any earlier one of the same key.
+    private static func insert(
+        _ contents: MetricsFileContents, run: RunID, stage: String, time: Double, _ db: Database
+    ) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO metrics (runId, stage, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?, ?)")
+        for scalar in contents.scalars {
+            try insert.execute(arguments: [run, stage, scalar.key, scalar.value, 0, time])
+        }
+        let insertNew = try db.cachedStatement(
+            sql: """
+                INSERT INTO metrics (runId, stage, key, value, step, timestamp) SELECT ?, ?, ?, ?, ?, ?
+                WHERE NOT EXISTS (SELECT 1 FROM metrics WHERE runId = ? AND key = ? AND step = ?)
+                """)
+        for series in contents.histories {
+            for (step, value) in zip(series.steps, series.values) {
+                try insertNew.execute(arguments: [run, stage, series.key, value, step, time, run, series.key, step])
+            }
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO structured_metrics (runId, stage, key, json) VALUES (?, ?, ?, ?)
+                ON CONFLICT (runId, key) DO UPDATE SET stage = excluded.stage, json = excluded.json
+                """)
+        for (key, value) in contents.structured {
+            try upsert.execute(arguments: [run, stage, key, value.compactText])
+        }
+    }
+
+    /// `file` relative to the workspace when it is inside it.
+    private func relativePath(_ file: URL) -> String {
+        let root = workspace.standardizedFileURL.path + "/"
+        let path = file.standardizedFileURL.path
+        return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
     }
 
     /// Records files a run produced, in one transaction.

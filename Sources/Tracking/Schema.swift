@@ -131,6 +131,32 @@ enum Schema {
                     CREATE INDEX run_links_remote ON run_links(system, server, remoteRunId);
                     """)
         }
+        // Metrics files recorded as histories and structured values (issue 15): a matrix or a per-class table is one
+        // JSON value per run and key instead of a scalar per cell, and each recorded metrics file keeps its prefix and
+        // the headline metrics its pipeline declared, in recording (stage) order, for `runs list`'s default columns.
+        // Runs recorded before keep their flattened keys; the readers accept both.
+        migrator.registerMigration("v3-structured-metrics-metrics-files") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE structured_metrics (
+                        runId TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        stage TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        json TEXT NOT NULL,
+                        PRIMARY KEY (runId, key)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE metrics_files (
+                        id INTEGER PRIMARY KEY,
+                        runId TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        stage TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        headline TEXT NOT NULL
+                    );
+                    CREATE INDEX metrics_files_run ON metrics_files(runId);
+                    """)
+        }
         return migrator
     }
 }

@@ -21,6 +21,8 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
     case badFilter(expression: String, column: Int, reason: String)
     /// A `--sort` or `--columns` key that is not a run field, `params.KEY` or `metrics.KEY`.
     case badKey(key: String, reason: String)
+    /// A `--columns` param or metric that no listed run has, with the nearest name that one has.
+    case unknownColumn(key: String, closest: String?)
     /// A metrics JSON file that cannot be read or is not a JSON object.
     case badMetricsFile(path: String, reason: String)
     /// `rm` of a run whose process is still alive.
@@ -56,6 +58,9 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
             return "bad --where expression at column \(column): \(reason)\n  \(expression)\n  \(caret)"
         case .badKey(let key, let reason):
             return "bad key '\(key)': \(reason)"
+        case .unknownColumn(let key, let closest):
+            return "unknown column '\(key)' in --columns: no listed run has it"
+                + (closest.map { " (closest: \($0))" } ?? "")
         case .badMetricsFile(let path, let reason):
             return "\(path): \(reason)"
         case .runStillRunning(let id, let pid):

@@ -73,4 +73,88 @@ final class TrackingIntegrationTests: XCTestCase {
         XCTAssertTrue(listed.stdout.contains("\"interrupted\""), listed.stdout)
         XCTAssertEqual(try harness.run(["repro"]).status, 0, "the next repro finishes the job")
     }
+
+    /// A pipeline shaped like the default one (ten epochs in metrics/train.json, a 5×5 matrix and per-class scores
+    /// in metrics/eval.json, ten params of which three differ): its listing fits 120 columns, headlines first.
+    func testRunsListFitsTheTerminalAndShowListsTheTrainHistories() throws {
+        let harness = try BinaryHarness()
+        let epochs = (1...10).map { epoch in
+            "{\"epoch\": \(epoch), \"lr\": 0.001, \"train_loss\": \(1.0 / Double(epoch)), \"train_accuracy\": 0.9, "
+                + "\"val_loss\": \(2.0 / Double(epoch)), \"val_accuracy\": 0.8, \"val_macro_f1\": \(Double(epoch) / 20)}"
+        }
+        try harness.write(
+            "fixtures/train.json",
+            "{\"best_epoch\": 10, \"epochs_run\": 10, \"epochs\": [\(epochs.joined(separator: ", "))], \"val_loss\": 0.2}"
+        )
+        let classes = ["F", "N", "Q", "S", "V"].map {
+            "\"\($0)\": {\"f1\": 0.5, \"ppv\": 0.5, \"se\": 0.5, \"support\": 10}"
+        }
+        try harness.write(
+            "fixtures/eval.json",
+            "{\"accuracy\": 0.91, \"macro_f1\": 0.62, \"n\": 50, \"split\": \"inter-patient\", \"per_class\": {"
+                + classes.joined(separator: ", ") + "}, \"confusion\": "
+                + "[[10,0,0,0,0],[0,10,0,0,0],[0,0,10,0,0],[0,0,0,10,0],[0,0,0,0,10]]}")
+        try harness.write(
+            "stages/train.yaml", (0..<10).map { "option_number_\($0): setting-\($0)-default\n" }.joined())
+        try harness.write(
+            "pipeline.yaml",
+            """
+            stages:
+              train:
+                cmd: mkdir -p metrics && cp fixtures/train.json metrics/train.json
+                deps: [fixtures/train.json]
+                params: [\((0..<10).map { "option_number_\($0)" }.joined(separator: ", "))]
+                metrics: [metrics/train.json]
+              evaluate:
+                cmd: cp fixtures/eval.json metrics/eval.json
+                deps: [fixtures/eval.json, metrics/train.json]
+                metrics: [{path: metrics/eval.json, headline: [macro_f1, accuracy]}]
+            """)
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        let overrides = ["-S", "train.option_number_1=other-value-1", "-S", "train.option_number_2=other-value-2"]
+        let second = try harness.run(["repro"] + overrides + ["-S", "train.option_number_3=other-value-3"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+
+        let list = try harness.run(["runs", "list"], environment: ["COLUMNS": ""])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, list.stdout)
+        for line in lines { XCTAssertLessThanOrEqual(line.count, 120, line) }
+        let header = try XCTUnwrap(lines.first)
+        let macroF1 = try XCTUnwrap(header.range(of: "metrics.eval.macro_f1"), header)
+        let accuracy = try XCTUnwrap(header.range(of: "metrics.eval.accuracy"), header)
+        XCTAssertLessThan(macroF1.lowerBound, accuracy.lowerBound, "the declared headline order")
+        XCTAssertFalse(list.stdout.contains("epochs."), list.stdout)
+        let more = try XCTUnwrap(lines.last)
+        XCTAssertTrue(more.hasPrefix("… ") && more.hasSuffix(" more columns (--columns K,..., --all)"), more)
+
+        let all = try harness.run(["runs", "list", "--all"])
+        XCTAssertTrue(all.stdout.contains("metrics.eval.confusion") && all.stdout.contains("5×5"), all.stdout)
+        XCTAssertTrue(all.stdout.contains("params.train.option_number_3"), all.stdout)
+
+        let typo = try harness.run(["runs", "list", "--columns", "id,metrics.eval.acuracy"])
+        XCTAssertEqual(typo.status, 2)
+        XCTAssertTrue(typo.stderr.contains("closest: metrics.eval.accuracy"), typo.stderr)
+
+        let show = try harness.run(["runs", "show", "@last"])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        XCTAssertTrue(show.stdout.contains("\nhistories\n"), show.stdout)
+        for field in ["lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1"] {
+            XCTAssertNotNil(
+                show.stdout.range(of: "\n  train.\(field) +train +10  1…10 ", options: .regularExpression), field)
+        }
+        XCTAssertTrue(show.stdout.contains("\neval.confusion  (5×5)\n"), show.stdout)
+
+        let json = try harness.run(["runs", "list", "--json", "--limit", "1"])
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let structured = try XCTUnwrap(runs.first?["structuredMetrics"] as? [String: Any])
+        XCTAssertEqual(structured.keys.sorted(), ["eval.confusion", "eval.per_class"])
+        XCTAssertEqual((runs.first?["metrics"] as? [String: Double])?["train.val_macro_f1"], 0.5)
+
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        let pipeline = try harness.read("pipeline.yaml")
+        try harness.write("pipeline.yaml", pipeline.replacingOccurrences(of: "[macro_f1, accuracy]", with: "[n]"))
+        let status = try harness.run(["status", "--check"])
+        XCTAssertEqual(status.status, 0, "a headline is not part of the signature: \(status.stdout)")
+    }
 }

@@ -109,6 +109,25 @@ final class ValidationTests: XCTestCase {
             name: "missing params file", yaml: "stages:\n  a:\n    cmd: echo\n    params: [{other.yaml: [lr]}]\n",
             line: 4,
             expect: { if case .missingParamsFile(_, "other.yaml", "a") = $0 { return true } else { return false } }),
+        Case(
+            name: "headline on a plain output",
+            yaml: "stages:\n  a:\n    cmd: echo\n    outs: [{path: o, headline: [acc]}]\n", line: 4,
+            expect: { if case .unknownKey(_, "headline", _) = $0 { return true } else { return false } }),
+        Case(
+            name: "headline key with an empty part",
+            yaml:
+                "stages:\n  a:\n    cmd: echo\n    metrics:\n      - path: m.json\n        headline: [acc, per_class..f1]\n",
+            line: 6,
+            expect: { if case .unexpectedType = $0 { return true } else { return false } }),
+        Case(
+            name: "headline not a list",
+            yaml: "stages:\n  a:\n    cmd: echo\n    metrics:\n      - path: m.json\n        headline: {acc: 1}\n",
+            line: 6,
+            expect: { if case .unexpectedType = $0 { return true } else { return false } }),
+        Case(
+            name: "headline key twice",
+            yaml: "stages:\n  a:\n    cmd: echo\n    metrics: [{path: m.json, headline: [acc, acc]}]\n", line: 4,
+            expect: { if case .duplicateKey(_, "acc") = $0 { return true } else { return false } }),
     ]
 
     func testEveryValidationErrorNamesFileLineAndColumn() throws {
@@ -127,6 +146,20 @@ final class ValidationTests: XCTestCase {
                     error.description.hasPrefix("pipeline.yaml:\(testCase.line):"), "\(testCase.name): \(error)")
             }
         }
+    }
+
+    func testAMetricsFileNamesItsHeadlineKeysAndAPlainPathStaysValid() throws {
+        let definition = try PipelineParser(file: "pipeline.yaml", registry: StageRegistry()).parse(
+            """
+            stages:
+              a:
+                cmd: echo
+                metrics: [{path: metrics/eval.json, headline: [accuracy, per_class.V.f1]}, metrics/train.json]
+            """)
+        let metrics = definition.stages.first?.outputs.filter { $0.role == .metric } ?? []
+        XCTAssertEqual(metrics.map(\.path), ["metrics/eval.json", "metrics/train.json"])
+        XCTAssertEqual(metrics.map(\.headline), [["accuracy", "per_class.V.f1"], []])
+        XCTAssertEqual(metrics.map(\.cache), [false, false])
     }
 
     func testItem10_AQuotedNumberIsACommand() throws {

@@ -124,6 +124,28 @@ final class ReportPageTests: XCTestCase {
         XCTAssertEqual(EvaluationMetrics.find(in: ["train.loss": 1]), [])
     }
 
+    func testAnEvaluationRecordedAsStructuredValuesIsFoundAsTheFlattenedOneWas() throws {
+        let made = try ReportFixture.make(runs: 1, evaluation: false)
+        let flattened = try XCTUnwrap(try ReportFixture.make(runs: 1).store.list().runs.first)
+        // The same evaluation as a metrics file (as ecg.evaluate writes it), recorded whole: matrix and table.
+        var perClass: [String: [String: Double]] = [:]
+        for (key, value) in flattened.metrics where key.hasPrefix("eval.per_class.") {
+            let parts = key.split(separator: ".").map(String.init)
+            perClass[parts[2], default: [:]][parts[3]] = value
+        }
+        let document: [String: Any] = ["accuracy": 0.9, "confusion": ReportFixture.confusion, "per_class": perClass]
+        let file = made.root.appendingPathComponent("eval.json")
+        try JSONSerialization.data(withJSONObject: document).write(to: file)
+        try made.store.recordMetricsFile(file, run: made.ids[0], stage: "evaluate", prefix: "eval")
+        let summary = try made.store.show(made.ids[0]).summary
+        XCTAssertEqual(summary.structuredMetrics.keys.sorted(), ["eval.confusion", "eval.per_class"])
+        XCTAssertFalse(summary.metrics.keys.contains(where: EvaluationMetrics.isEvaluationKey))
+        XCTAssertEqual(EvaluationMetrics.find(in: summary), EvaluationMetrics.find(in: flattened.metrics))
+        let html = ReportPage(content: try ReportFixture.content(made)).html()
+        XCTAssertTrue(html.contains("class=\"heat\""))
+        XCTAssertFalse(html.contains("No run here logged an evaluation"))
+    }
+
     func testARunWithoutAnEvaluationGetsNoPanels() throws {
         let made = try ReportFixture.make(runs: 2, evaluation: false)
         let html = ReportPage(content: try ReportFixture.content(made)).html()

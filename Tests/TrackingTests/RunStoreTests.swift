@@ -110,8 +110,9 @@ final class RunStoreTests: XCTestCase {
             to: "metrics/eval.json", in: workspace)
         let logged = try store.recordMetricsFile(
             workspace.appendingPathComponent("metrics/eval.json"), run: run, stage: "evaluate")
-        XCTAssertEqual(logged.map(\.key), ["beats", "eval.accuracy", "eval.per_class.N", "eval.per_class.V", "ok"])
-        XCTAssertTrue(logged.allSatisfy { $0.step == 0 })
+        XCTAssertEqual(
+            logged.scalars.map(\.key), ["beats", "eval.accuracy", "eval.per_class.N", "eval.per_class.V", "ok"])
+        XCTAssertTrue(logged.scalars.allSatisfy { $0.step == 0 })
         XCTAssertEqual(
             try store.show(run).summary.metrics,
             ["beats": 1200, "eval.accuracy": 0.93, "eval.per_class.N": 0.99, "eval.per_class.V": 0.9, "ok": 1])

@@ -127,7 +127,9 @@ final class RunsOutputTests: XCTestCase {
             text.contains(
                 "  train  ran      12.3s  exit 0  abcdef012345  params changed  runs/01KAV9FT00AAAAAAAAAAAAAAAA/train.log\n"
             ), text)
-        XCTAssertTrue(text.contains("  train.loss     evaluate    0.9   0.31   0.31    0.9      2\n"), text)
+        XCTAssertTrue(text.contains("  eval.accuracy  evaluate  0.912\n"), text)
+        XCTAssertTrue(text.contains("\nhistories\n"), text)
+        XCTAssertTrue(text.contains("  train.loss  evaluate      2  -1…0     0.9 → 0.31  0.31  0.9\n"), text)
     }
 
     func testCommandsRejectBadFlagsAsValidationErrors() {
@@ -143,6 +145,123 @@ final class RunsOutputTests: XCTestCase {
                 "--limit", "50", "--columns", "id,metrics.acc", "--csv",
             ]))
         XCTAssertNoThrow(try RunsCommand.parseAsRoot(["show", "@last~2", "--json"]))
+    }
+
+    /// Three runs with 8 differing params and 30 metrics, the last of them from a train and an eval metrics file.
+    private func wideRuns(headline: [String] = []) throws -> RunStore {
+        let workspace = try makeTemporaryDirectory(self)
+        let store = try RunStore.inMemory(workspace: workspace)
+        try write(MetricsRecordingTests.trainJSON(epochs: 10, best: 7), to: "metrics/train.json", in: workspace)
+        try write(MetricsRecordingTests.evalJSON, to: "metrics/eval.json", in: workspace)
+        for index in 0..<3 {
+            let params = Dictionary(uniqueKeysWithValues: (0..<8).map { ("train.param_\($0)", "value-\(index)-\($0)") })
+            let metrics = Dictionary(
+                uniqueKeysWithValues: (0..<28).map { ("extra.metric_\($0)", Double(index * 100 + $0)) })
+            let run = try store.addRun(
+                params: params, metrics: metrics, start: fixedStart.addingTimeInterval(Double(index) * 600),
+                id: RunID(rawValue: "01KAV9FT0\(index)AAAAAAAAAAAAAAAA"))
+            try store.recordMetricsFile(
+                workspace.appendingPathComponent("metrics/train.json"), run: run, stage: "train", prefix: "train")
+            try store.recordMetricsFile(
+                workspace.appendingPathComponent("metrics/eval.json"), run: run, stage: "evaluate", prefix: "eval",
+                headline: headline)
+        }
+        return store
+    }
+
+    func testTheDefaultTableFitsTheWidthAndCountsTheColumnsLeftOut() throws {
+        let listing = try wideRuns().list()
+        let formatter = RunListFormatter(format: .table, columns: nil, cells: utc, width: 120)
+        let lines = formatter.render(listing).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 5, "header, three runs, the more-columns line")
+        for line in lines { XCTAssertLessThanOrEqual(line.count, 120, line) }
+        let shown = formatter.fittedColumns(listing, width: 120)
+        let all = formatter.allColumns(listing)
+        XCTAssertEqual(all.count, 5 + 8 + 28 + 6 + 3 + 2, "facts, params, extra, train, eval, structured")
+        XCTAssertEqual(lines.last, "… \(all.count - shown.count) more columns (--columns K,..., --all)")
+        XCTAssertEqual(Array(shown.prefix(4)), RunListFormatter.alwaysShown)
+        let wide = RunListFormatter(format: .table, columns: nil, cells: utc, width: nil).render(listing)
+        XCTAssertFalse(wide.contains("more column"), "--all shows every column")
+        XCTAssertTrue(wide.contains("metrics.eval.confusion") && wide.contains("5×5"), wide)
+    }
+
+    func testWithoutHeadlinesTheLastStagesMetricsComeFirst() throws {
+        let listing = try wideRuns().list()
+        let shown = RunListFormatter(format: .table, columns: nil, cells: utc, width: 200).fittedColumns(
+            listing, width: 200)
+        XCTAssertEqual(
+            shown.filter { if case .metric = $0 { return true } else { return false } }.prefix(3),
+            [.metric("eval.accuracy"), .metric("eval.macro_f1"), .metric("eval.n")])
+    }
+
+    func testHeadlineMetricsComeFirstEvenWhenParamsFillTheWidth() throws {
+        let listing = try wideRuns(headline: ["macro_f1", "accuracy"]).list()
+        let formatter = RunListFormatter(format: .table, columns: nil, cells: utc, width: 140)
+        let shown = formatter.fittedColumns(listing, width: 140)
+        let metrics = shown.filter { if case .metric = $0 { return true } else { return false } }
+        XCTAssertEqual(Array(metrics.prefix(2)), [.metric("eval.macro_f1"), .metric("eval.accuracy")])
+        let header = try XCTUnwrap(formatter.render(listing).split(separator: "\n").first)
+        XCTAssertLessThan(
+            try XCTUnwrap(header.range(of: "params.train.param_0")).lowerBound,
+            try XCTUnwrap(header.range(of: "metrics.eval.macro_f1")).lowerBound, "params, then headlines")
+    }
+
+    func testJSONAndCSVKeepEveryValue() throws {
+        let listing = try wideRuns().list()
+        let csv = RunListFormatter(format: .csv, columns: nil, cells: utc).render(listing)
+        let header = try XCTUnwrap(csv.split(separator: "\n").first).split(separator: ",").map(String.init)
+        XCTAssertEqual(header.count, 5 + 8 + 28 + 6 + 3 + 2)
+        XCTAssertTrue(header.contains("metrics.train.val_loss") && header.contains("metrics.eval.per_class"))
+        XCTAssertTrue(csv.contains("\"[[77,1,2,0,0],[2,3,0,0,0],[1,0,9,0,0],[1,0,2,1,0],[1,0,0,0,0]]\""), csv)
+        let json = RunListFormatter(format: .json, columns: nil).render(listing)
+        let runs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        let metrics = try XCTUnwrap(runs.first?["metrics"] as? [String: Double])
+        XCTAssertEqual(metrics.count, 28 + 6 + 3)
+        XCTAssertEqual(metrics["train.val_loss"], 0.2, "a history's last value")
+        let structured = try XCTUnwrap(runs.first?["structuredMetrics"] as? [String: Any])
+        XCTAssertEqual((structured["eval.confusion"] as? [[Double]])?.first, [77, 1, 2, 0, 0])
+        XCTAssertEqual(((structured["eval.per_class"] as? [String: [String: Double]])?["V"])?["se"], 0.9)
+    }
+
+    func testAnUnknownColumnNamesTheClosestMatch() throws {
+        let listing = try wideRuns().list()
+        XCTAssertThrowsError(try ListRunsCommand.checkColumns([.id, .metric("eval.acuracy")], in: listing)) { error in
+            XCTAssertEqual(
+                error as? TrackingError, .unknownColumn(key: "metrics.eval.acuracy", closest: "metrics.eval.accuracy"))
+            XCTAssertEqual(
+                "\(error)",
+                "unknown column 'metrics.eval.acuracy' in --columns: no listed run has it (closest: metrics.eval.accuracy)"
+            )
+        }
+        XCTAssertNoThrow(
+            try ListRunsCommand.checkColumns([.metric("eval.confusion"), .param("train.param_1")], in: listing))
+        XCTAssertThrowsError(try RunField(parsing: "stauts")) { error in
+            XCTAssertTrue("\(error)".contains("(closest: status)"), "\(error)")
+        }
+    }
+
+    func testTheWidthComesFromCOLUMNSElseTheTerminalElse120() {
+        XCTAssertEqual(TerminalWidth.current(environment: ["COLUMNS": "80"]), 80)
+        if isatty(STDOUT_FILENO) == 0 {
+            XCTAssertEqual(TerminalWidth.current(environment: ["COLUMNS": "wide"]), 120)
+            XCTAssertEqual(TerminalWidth.current(environment: [:]), 120)
+        }
+    }
+
+    func testShowListsHistoriesAsHistoriesAndStructuredValuesAsTables() throws {
+        let store = try wideRuns()
+        let text = RunDetailFormatter(cells: utc).render(try store.show(try store.resolve("@last")))
+        XCTAssertTrue(
+            text.contains("\nhistories\n  key                 stage  steps  range   first → last    min    max\n"), text
+        )
+        XCTAssertTrue(text.contains("  train.val_loss      train     10  1…10         2 → 0.2    0.2      2\n"), text)
+        XCTAssertTrue(
+            text.contains("\nmetrics\n  key               stage     value\n  eval.accuracy     evaluate    0.9\n"), text
+        )
+        XCTAssertFalse(text.contains("train.epochs."), "no metric per epoch")
+        XCTAssertTrue(text.contains("\neval.confusion  (5×5)\n      0  1  2  3  4\n  0  77  1  2  0  0\n"), text)
+        XCTAssertTrue(text.contains("\neval.per_class  (5×4 table)\n       f1   ppv    se  support\n"), text)
+        XCTAssertTrue(text.contains("\n  V   0.8   0.7   0.9       10\n"), text)
     }
 
     func testDiffJSONHasBothRunsAndDeltas() throws {

@@ -83,8 +83,33 @@ struct Cells {
         case .sweep: return summary.sweep ?? (full ? "" : "-")
         case .param(let key): return summary.params[key] ?? (full ? "" : "-")
         case .metric(let key):
-            guard let value = summary.metrics[key] else { return full ? "" : "-" }
-            return full ? RunStore.formatNumber(value) : Cells.number(value)
+            if let value = summary.metrics[key] { return full ? RunStore.formatNumber(value) : Cells.number(value) }
+            guard let structured = summary.structuredMetrics[key] else { return full ? "" : "-" }
+            return full ? structured.compactText : Cells.shape(structured)
+        }
+    }
+
+    /// What a structured value is, in a table cell: `5×5`, `5×4 table`, `list of 3`.
+    static func shape(_ value: JSONValue) -> String {
+        switch value {
+        case .array(let rows):
+            let widths = rows.map { row -> Int? in
+                if case .array(let cells) = row { return cells.count }
+                return nil
+            }
+            if let first = widths.first, let columns = first, widths.allSatisfy({ $0 == columns }) {
+                return "\(rows.count)×\(columns)"
+            }
+            return "list of \(rows.count)"
+        case .object(let rows):
+            let columns =
+                rows.values.map { row -> Int in
+                    if case .object(let cells) = row { return cells.count }
+                    return 1
+                }.max() ?? 0
+            return "\(rows.count)×\(columns) table"
+        default:
+            return value.compactText
         }
     }
 

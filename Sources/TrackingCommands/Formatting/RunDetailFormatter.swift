@@ -59,21 +59,8 @@ struct RunDetailFormatter {
             ).render()
         }
 
-        out += "\nmetrics\n"
-        if detail.metrics.isEmpty {
-            out += "  none recorded\n"
-        } else {
-            let rows = detail.metrics.map { metric -> [String] in
-                [
-                    metric.key, metric.stage, Cells.number(metric.first), Cells.number(metric.last),
-                    Cells.number(metric.min), Cells.number(metric.max), String(metric.count),
-                ]
-            }
-            out += TextTable(
-                header: ["key", "stage", "first", "last", "min", "max", "steps"],
-                rows: rows, rightAligned: [2, 3, 4, 5, 6], indent: "  "
-            ).render()
-        }
+        out += metrics(detail.metrics)
+        out += structured(detail.summary.structuredMetrics)
 
         if !detail.artifacts.isEmpty {
             out += "\nartifacts\n"
@@ -84,6 +71,79 @@ struct RunDetailFormatter {
                 .render()
         }
         return out
+    }
+
+    /// Values logged once as one table; each metric logged at several steps as a history: its step range and
+    /// count, first → last, min and max.
+    private func metrics(_ metrics: [MetricHistory]) -> String {
+        var out = "\nmetrics\n"
+        let single = metrics.filter { $0.count == 1 }
+        let histories = metrics.filter { $0.count > 1 }
+        if metrics.isEmpty { out += "  none recorded\n" }
+        if !single.isEmpty {
+            out += TextTable(
+                header: ["key", "stage", "value"], rows: single.map { [$0.key, $0.stage, Cells.number($0.last)] },
+                rightAligned: [2], indent: "  "
+            ).render()
+        }
+        guard !histories.isEmpty else { return out }
+        out += "\nhistories\n"
+        let rows = histories.map { metric -> [String] in
+            let steps = metric.steps.map(\.step)
+            let range = "\(steps.min() ?? 0)…\(steps.max() ?? 0)"
+            return [
+                metric.key, metric.stage, String(metric.count), range,
+                "\(Cells.number(metric.first)) → \(Cells.number(metric.last))", Cells.number(metric.min),
+                Cells.number(metric.max),
+            ]
+        }
+        out += TextTable(
+            header: ["key", "stage", "steps", "range", "first → last", "min", "max"], rows: rows,
+            rightAligned: [2, 4, 5, 6], indent: "  "
+        ).render()
+        return out
+    }
+
+    /// Matrices as grids (row and column numbers), tables with their row and column names, anything else as JSON.
+    private func structured(_ values: [String: JSONValue]) -> String {
+        guard !values.isEmpty else { return "" }
+        var out = ""
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            out += "\n\(key)  (\(Cells.shape(value)))\n"
+            out += grid(value) ?? "  \(value.compactText)\n"
+        }
+        return out
+    }
+
+    private func grid(_ value: JSONValue) -> String? {
+        func text(_ cell: JSONValue?) -> String {
+            cell.map { $0.scalarNumber.map(Cells.number) ?? $0.compactText } ?? "-"
+        }
+        switch value {
+        case .array(let rows):
+            let cells = rows.map { row -> [JSONValue]? in
+                if case .array(let cells) = row { return cells }
+                return nil
+            }
+            guard let width = cells.first??.count, cells.allSatisfy({ $0?.count == width }) else { return nil }
+            let body = cells.enumerated().map { index, row in [String(index)] + (row ?? []).map { text($0) } }
+            return TextTable(
+                header: [""] + (0..<width).map(String.init), rows: body, rightAligned: Set(0...width), indent: "  "
+            ).render()
+        case .object(let rows):
+            var columns: [String] = []
+            for case .object(let cells) in rows.values { columns += cells.keys.filter { !columns.contains($0) } }
+            columns.sort()
+            let body = rows.keys.sorted().map { name -> [String] in
+                guard case .object(let cells)? = rows[name] else { return [name] + columns.map { _ in "-" } }
+                return [name] + columns.map { text(cells[$0]) }
+            }
+            return TextTable(
+                header: [""] + columns, rows: body, rightAligned: Set(1...max(1, columns.count)), indent: "  "
+            ).render()
+        default:
+            return nil
+        }
     }
 
     private func byteCount(_ size: Int64) -> String {
