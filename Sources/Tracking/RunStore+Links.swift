@@ -148,7 +148,7 @@ extension RunStore {
                 ])
             }
             for stage in run.stages {
-                var stageRecord = StageRunRecord(
+                let stageRecord = StageRunRecord(
                     id: nil, runId: id, stage: stage.stage, signature: stage.signature, outcome: stage.outcome,
                     reason: stage.reason, duration: stage.duration, exitStatus: stage.exitStatus,
                     logPath: stage.logPath, finishedAt: stage.finishedAt)

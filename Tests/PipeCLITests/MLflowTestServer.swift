@@ -117,15 +117,18 @@ final class MLflowTestServer {
         try? input.fileHandleForWriting.close()
         let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-        var errData = Data()
+        // stderr is drained on another thread while stdout is read here, so neither pipe fills up.
+        final class Drained: @unchecked Sendable { var data = Data() }
+        let errDrained = Drained()
         let errRead = DispatchGroup()
         errRead.enter()
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errDrained.data = err.fileHandleForReading.readDataToEndOfFile()
             errRead.leave()
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         errRead.wait()
+        let errData = errDrained.data
         process.waitUntilExit()
         timer.cancel()
         return Result(
