@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Tracking
 
 /// How an experiment ended, as its executor saw it.
 public struct ExperimentEnd: Sendable, Equatable {
@@ -27,6 +28,20 @@ public struct JobState: Sendable, Equatable {
     public var succeeded: Bool { state == "COMPLETED" }
     /// Cancelled jobs (`scancel`, preemption) are interrupted runs; every other unsuccessful end is a failure.
     public var isInterruption: Bool { state == "CANCELLED" || state == "PREEMPTED" }
+
+    /// The run status Slurm's final state gives the job's run.
+    public var runStatus: RunStatus { succeeded ? .succeeded : (isInterruption ? .interrupted : .failed) }
+
+    /// The status the job's run must be closed with, given the status it has in the store; nil to leave it.
+    /// A succeeded job keeps what its run recorded (closing a run it left open as succeeded). An unsuccessful
+    /// job's run takes Slurm's word: `scancel` sends SIGTERM to every process of the job at once, so the
+    /// stage's command may die before pipe's own handler runs, and the job then closes its run as failed
+    /// although it was cancelled; and another process opening the store may have marked a timed-out job's
+    /// run interrupted, its process being gone.
+    public func correctedStatus(recorded: RunStatus) -> RunStatus? {
+        if succeeded { return recorded == .running ? .succeeded : nil }
+        return recorded == runStatus ? nil : runStatus
+    }
 }
 
 /// The command that runs one experiment: `pipe exp job NAME INDEX -C MAIN`, with the absolute path of this

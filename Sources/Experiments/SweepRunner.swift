@@ -22,9 +22,9 @@ public struct SweepOutcome: Sendable {
 }
 
 /// Runs the experiments of a plan that have no succeeded run yet, with the plan's executor, and keeps the
-/// run store right about each: a Slurm job that ended without closing its run (cancelled, over its time, killed)
-/// gets its run closed as interrupted or failed, with Slurm's state, reason and log; a job cancelled before
-/// it started gets a run saying so.
+/// run store right about each: a Slurm job that ended without closing its run (cancelled, over its time, killed),
+/// or closed it with a status its final state contradicts, gets its run closed as interrupted or failed, with
+/// Slurm's state, reason and log; a job cancelled before it started gets a run saying so.
 public struct SweepRunner {
     public let plan: SweepPlan
     public let layout: SweepLayout
@@ -100,15 +100,13 @@ public struct SweepRunner {
         let log = layout.logURL(plan.name, experiment: end.index).path
         let reason = job.state + (job.reason.map { ": \($0)" } ?? "")
         let report = JobReport(jobID: job.id, state: job.state, reason: reason, logPath: log)
-        let fallback: RunStatus = job.succeeded ? .succeeded : (job.isInterruption ? .interrupted : .failed)
+        let fallback = job.runStatus
         do {
             if let latest, latest.job == nil || latest.job?.jobID == job.id {
                 try store.recordJob(report, run: latest.run)
-                if latest.status == .running || (latest.status == .succeeded && !job.succeeded) {
-                    try store.finishRun(latest.run, status: fallback)
-                    return fallback
-                }
-                return latest.status
+                guard let corrected = job.correctedStatus(recorded: latest.status) else { return latest.status }
+                try store.finishRun(latest.run, status: corrected)
+                return corrected
             }
             // The job never got as far as opening its run (cancelled while pending, refused by the node).
             let run = try store.beginRun(

@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The run-tracking store: `runs/pipe.sqlite` (SQLite through GRDB, WAL mode) plus one folder per run, `runs/<id>/`.
 ///
 /// Lifecycle: `beginRun` creates a `running` run; stages, params, metrics and artifacts are recorded as they happen,
@@ -39,12 +43,27 @@ public final class RunStore: Sendable {
             throw TrackingError.database(
                 path: runsFolder.path, detail: "cannot create the runs folder: \(error.localizedDescription)")
         }
-        do {
-            return try openExisting(workspace: workspace, file: file)
-        } catch TrackingError.storeCorrupt(let path, let detail) where repair {
-            _ = try moveAside(file: file, reason: detail, path: path)
-            return try openExisting(workspace: workspace, file: file)
+        return try whileHoldingOpenLock(runsFolder) {
+            do {
+                return try openExisting(workspace: workspace, file: file)
+            } catch TrackingError.storeCorrupt(let path, let detail) where repair {
+                _ = try moveAside(file: file, reason: detail, path: path)
+                return try openExisting(workspace: workspace, file: file)
+            }
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on the runs folder, so that processes opening one store open
+    /// it one after the other. Two creating a new store at once raced: GRDB reads which migrations are applied
+    /// before it takes the write lock, and a new file turns to WAL apart from its first schema, so the slower
+    /// failed with "table runs already exists", "no such table: runs" or busy (experiments of a fresh
+    /// workspace start together). Opening takes milliseconds; the kernel drops the lock however a holder dies.
+    private static func whileHoldingOpenLock<T>(_ runsFolder: URL, _ body: () throws -> T) throws -> T {
+        let fd = Glibc.open(runsFolder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return try body() }  // Best effort: the store's own locks still hold.
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        return try body()
     }
 
     /// A store in memory, for tests; its run folders go under `workspace/runs/`.

@@ -2,16 +2,40 @@ import Foundation
 import Tracking
 import XCTest
 
-/// A small `cmd:` pipeline in a fresh git repository: `prepare` (the shared upstream stage, which counts its runs
-/// in a file outside the workspace) and `train` (reads its params file, writes a model and metrics).
-/// `PIPE_TEST_MARKS` makes `train` leave a mark when it starts and, while `block-SEED` exists there, hang.
+/// A pipeline in a fresh git repository, committed, for `pipe exp` tests. By default a small `cmd:` pipeline:
+/// `prepare` (the shared upstream stage, which counts its runs in a file outside the workspace) and `train`
+/// (reads its params file, writes a model and metrics). `PIPE_TEST_MARKS` makes `train` leave a mark when it
+/// starts and, while `block-SEED` exists there, hang.
 final class ExperimentFixture {
     let harness: BinaryHarness
     let counter: URL
+    /// Main-workspace files no experiment may touch (with pipeline.lock, git status and the worktrees).
+    let watchedFiles: [String]
+    /// Passed to every pipe the fixture runs, besides `PIPE_TEST_COUNTER`.
+    let extraEnvironment: [String: String]
 
-    init() throws {
+    /// The `cmd:` pipeline.
+    convenience init() throws {
+        try self.init(watching: ["data/base.txt", "out/model.txt", "stages/train.yaml", "stages/prepare.yaml"]) {
+            try Self.writeCommandPipeline($0)
+        }
+    }
+
+    /// The pipeline `write` puts in the workspace, committed.
+    init(
+        watching watchedFiles: [String], environment: [String: String] = [:], write: (BinaryHarness) throws -> Void
+    ) throws {
         harness = try BinaryHarness()
         counter = harness.root.deletingLastPathComponent().appendingPathComponent("prepare-\(UUID().uuidString).count")
+        self.watchedFiles = watchedFiles
+        extraEnvironment = environment
+        try write(harness)
+        try git(["init", "-q"])
+        try git(["add", "-A"])
+        try git(["commit", "-qm", "pipeline"])
+    }
+
+    private static func writeCommandPipeline(_ harness: BinaryHarness) throws {
         try harness.write(".gitignore", ".cache/\nruns/\ndata/\nout/\n")
         try harness.write("stages/prepare.yaml", "n: 3\n")
         try harness.write("stages/train.yaml", "# training\nlr: 0.001   # Adam\nseed: 1\n")
@@ -54,9 +78,6 @@ final class ExperimentFixture {
                 outs: [out/model.txt]
                 metrics: [out/metrics.json]
             """)
-        try git(["init", "-q"])
-        try git(["add", "-A"])
-        try git(["commit", "-qm", "pipeline"])
     }
 
     deinit { try? FileManager.default.removeItem(at: counter) }
@@ -76,7 +97,7 @@ final class ExperimentFixture {
         return String(decoding: data, as: UTF8.self)
     }
 
-    var environment: [String: String] { ["PIPE_TEST_COUNTER": counter.path] }
+    var environment: [String: String] { extraEnvironment.merging(["PIPE_TEST_COUNTER": counter.path]) { $1 } }
 
     func prepareCount() -> Int {
         ((try? String(contentsOf: counter, encoding: .utf8)) ?? "").split(separator: "\n").count
@@ -89,7 +110,7 @@ final class ExperimentFixture {
     /// A snapshot of what an experiment must not touch in the main workspace.
     func mainState() throws -> [String: String] {
         var state = ["git status": try git(["status", "--porcelain", "--untracked-files=all"])]
-        for path in ["pipeline.lock", "data/base.txt", "out/model.txt", "stages/train.yaml", "stages/prepare.yaml"] {
+        for path in ["pipeline.lock"] + watchedFiles {
             state[path] = (try? harness.read(path)) ?? "<absent>"
         }
         state["worktrees"] = try git(["worktree", "list"])
@@ -171,6 +192,45 @@ final class ExperimentsCLITests: XCTestCase {
         let diff = try harness.run(["runs", "diff", runs[0].run.rawValue, runs[5].run.rawValue])
         XCTAssertEqual(diff.status, 0, diff.stderr)
         XCTAssertTrue(diff.stdout.contains("train.lr"), diff.stdout)
+    }
+
+    func testTwoSweepsWritingTheRunStoreAtOnceLoseNothing() throws {
+        let sweeps = [("seeds", "train.seed=range(1,7)"), ("rates", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6")]
+        let started = try sweeps.map { name, axis in
+            try harness.start(["exp", "run", "-S", axis, "-j", "2", "--name", name], environment: environment)
+        }
+        var outputs: [String] = []
+        for (process, out, err) in started {
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, stdout + stderr)
+            outputs.append(stdout + stderr)
+        }
+        XCTAssertEqual(prepareCount(), 1, "the two sweeps shared prepare through the signature locks and run-cache")
+        let store = try RunStore.open(workspace: harness.root)
+        for (name, axis) in sweeps {
+            let key = String(axis.prefix { $0 != "=" })
+            let runs = try store.sweepRuns(name: name)
+            XCTAssertEqual(runs.map(\.tag.experiment).sorted(), Array(1...6), name)
+            XCTAssertTrue(runs.allSatisfy { $0.status == .succeeded }, "\(runs)")
+            var swept = Set<String>()
+            for run in runs {
+                let detail = try store.show(run.run)
+                let param = try XCTUnwrap(detail.params.first { $0.key == key }, "\(name): \(detail.params)")
+                XCTAssertTrue(param.overridden)
+                swept.insert(param.value)
+                let metric = detail.metrics.first { $0.key == "metrics.\(key.dropFirst("train.".count))" }
+                XCTAssertEqual(metric?.last, Double(param.value), "\(name) \(run.tag.experiment): \(detail.metrics)")
+                XCTAssertEqual(detail.stages.map(\.stage).sorted(), ["prepare", "train"], "every stage outcome kept")
+                XCTAssertEqual(
+                    detail.artifacts.map(\.path).sorted(), ["data/base.txt", "out/metrics.json", "out/model.txt"])
+                let log = try harness.read(".cache/exp/\(name)/\(run.tag.experiment).log")
+                XCTAssertFalse(log.contains("run tracking:"), "no write to the store was dropped: \(log)")
+            }
+            XCTAssertEqual(swept.count, 6, "\(name): \(swept)")
+        }
+        for output in outputs { XCTAssertFalse(output.contains("database is locked"), output) }
     }
 
     func testUncommittedChangesOfTrackedFilesReachTheExperiments() throws {

@@ -48,6 +48,25 @@ final class StoreRobustnessTests: XCTestCase {
         XCTAssertFalse(ProcessIdentity(pid: me.pid, startTicks: ticks + 1).isAlive)
     }
 
+    func testProcessesOpeningANewStoreAtOnceAllGetAMigratedStore() throws {
+        // Two experiments of a fresh workspace open its store together; the slower once re-applied the first
+        // migration ("table runs already exists"). Each store here is its own connection, as a process's is.
+        for round in 0..<10 {
+            let workspace = try makeTemporaryDirectory(self)
+            let errors = Locked<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    let store = try RunStore.open(workspace: workspace)
+                    _ = try store.beginRun(kind: .repro, argv: ["pipe"], git: git, pipeVersion: "0.1.0")
+                } catch {
+                    errors.withLock { $0.append("\(error)") }
+                }
+            }
+            XCTAssertEqual(errors.withLock { $0 }, [], "round \(round)")
+            XCTAssertEqual(try RunStore.open(workspace: workspace).list().runs.count, 6, "round \(round)")
+        }
+    }
+
     func testListingWhileAnotherConnectionWritesNeverReportsLocked() throws {
         let workspace = try makeTemporaryDirectory(self)
         _ = try RunStore.open(workspace: workspace)
