@@ -69,6 +69,7 @@ final class MLflowExportTests: XCTestCase {
     /// No server in the environment unless a test puts one there.
     private let quiet = ["MLFLOW_TRACKING_URI": "", "MLFLOW_TRACKING_TOKEN": "", "MLFLOW_TRACKING_USERNAME": ""]
 
+    @discardableResult
     private func repro(_ harness: BinaryHarness, _ extra: [String] = [], environment: [String: String] = [:]) throws
         -> BinaryHarness.Output
     {
