@@ -49,7 +49,10 @@ let package = Package(
             dependencies: ["PipelineEngine", "ContentStore", "Tracking", .product(name: "Yams", package: "Yams")]
         ),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
-        .target(name: "ContentStore", dependencies: ["COpenSSL"]),
+        .target(name: "ContentStore", dependencies: ["COpenSSL", "Parallel"]),
+        // An ordered parallel map (first error in input order rethrown) and parallel loops over indices and
+        // contiguous ranges, for records, files, training shards and kernels. Foundation only.
+        .target(name: "Parallel"),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
@@ -74,7 +77,9 @@ let package = Package(
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
         .target(
             name: "WFDBCommands",
-            dependencies: ["WFDB", "JSONText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "WFDB", "JSONText", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
         // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
@@ -82,7 +87,9 @@ let package = Package(
         // `pipe qrs` and `pipe qrs eval`: argument parsing over ECGSignal and WFDB.
         .target(
             name: "QRSCommands",
-            dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ECGSignal", "WFDB", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats, beat extraction and glue
         // between the engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
@@ -90,12 +97,12 @@ let package = Package(
             name: "ECGStages",
             dependencies: [
                 "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport", "JSONText",
-                .product(name: "Yams", package: "Yams"),
+                "Parallel", .product(name: "Yams", package: "Yams"),
             ]
         ),
         // `pipe infer`'s library: beat classification of raw records with an exported ONNX model (the model read once,
         // beats cut as ecg.preprocess cuts them), the record lists, the parallel schedule, the reports.
-        .target(name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX"]),
+        .target(name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX", "Parallel"]),
         // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
         // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
         .target(name: "Transport", dependencies: ["CLibSSL"]),
@@ -111,10 +118,10 @@ let package = Package(
         // OpenSSL libssl (TLS for the Transport client) from Debian's libssl-dev, with wrappers for its macros.
         .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
-        .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: simdSettings),
+        .target(name: "ONNX", dependencies: ["CBLAS", "Parallel"], swiftSettings: simdSettings),
         // 1D CNN training in Float32, llm.c style: explicit forward/backward per layer, one parameter buffer,
         // softmax cross-entropy, Adam/AdamW, seeded RNG, versioned checkpoints.
-        .target(name: "NeuralNet", dependencies: ["CBLAS"], swiftSettings: simdSettings),
+        .target(name: "NeuralNet", dependencies: ["CBLAS", "Parallel"], swiftSettings: simdSettings),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
@@ -126,6 +133,7 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Parallel"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.

@@ -1,3 +1,5 @@
+import Parallel
+
 /// Why a model call was refused. Messages say which argument is wrong and how.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidBatch(Int)
@@ -302,7 +304,7 @@ public final class Model {
         let parts = shardState(shards: shards, capacity: (B + shards - 1) / shards)
         let bounds = (0...shards).map { B * $0 / shards }
         let totals = withSerialKernels {
-            concurrentMap(shards) { shard in
+            parallelMap(count: shards, workers: shards) { shard in
                 let part = parts[shard]
                 let first = bounds[shard]
                 let count = bounds[shard + 1] - first
