@@ -237,13 +237,8 @@ public final class ObjectStore: @unchecked Sendable {
     private func copyVerified(_ digest: Digest, to path: String, creationMode: mode_t, flush: Bool) throws {
         let object = objectURL(digest)
         guard FileStat.at(object.path) != nil else { throw ContentStoreError.missingObject(digest: digest.hex) }
-        var hasher = SHA256Hasher()
-        do {
-            try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush) { hasher.update($0) }
-        } catch {
-            _ = hasher.finish()
-            throw error
-        }
+        let hasher = SHA256Hasher()
+        try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush) { hasher.update($0) }
         let actual = hasher.finish()
         guard actual == digest else {
             unlink(path)
@@ -339,7 +334,7 @@ public final class ObjectStore: @unchecked Sendable {
     /// Copies `source` to a new temporary file, hashing the bytes on the way, and flushes it. The copy is created
     /// 0600: it is only the store's until `moveIntoStore` gives it the object's mode.
     private func copyHashing(from source: String, to destination: String, followingSymlinks: Bool) throws -> Digest {
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         try copyFile(
             from: source, to: destination, creationMode: 0o600, followingSymlinks: followingSymlinks
         ) { hasher.update($0) }
