@@ -43,7 +43,8 @@ let package = Package(
         ),
         // The exit-code protocol every domain's error enum adopts (1 a failure, 2 bad input), for PipeCLI's mapping.
         .target(name: "ExitCodes"),
-        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON.
+        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON; the one
+        // scalar-replacing loop behind the HTML, SVG and S3 XML escapers too.
         .target(name: "JSONText"),
         // Experiments: the sweep grammar and grid, isolated workspaces sharing `.cache/`, local (-j) and Slurm executors.
         .target(
@@ -77,7 +78,7 @@ let package = Package(
             ]
         ),
         // `pipe report`'s one self-contained HTML page comparing runs (tables, curves, evaluation, diff, stage graph).
-        .target(name: "Report", dependencies: ["Tracking", "PipelineEngine", "ExitCodes"]),
+        .target(name: "Report", dependencies: ["Tracking", "PipelineEngine", "JSONText", "ExitCodes"]),
         // .hea / .dat / .atr reading; signal and annotation writing. Foundation only (and the exit-code protocol).
         .target(name: "WFDB", dependencies: ["ExitCodes"]),
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
@@ -117,7 +118,9 @@ let package = Package(
         .target(name: "Transport", dependencies: ["CLibSSL", "ExitCodes"]),
         // Remote storage for the cache: a protocol (list / exists / get / put / delete) with a directory and an S3
         // implementation (Signature V4, multipart, retries), and the push / fetch / gc transfer plans.
-        .target(name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL", "ExitCodes"]),
+        .target(
+            name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL", "JSONText", "ExitCodes"]
+        ),
         // push / fetch / pull / status --remote / gc: which objects of a workspace's lock (or of every commit's)
         // move between `.cache/` and a remote, verified on the way. Knows the cache layout, not the remote protocol.
         .target(
@@ -143,6 +146,7 @@ let package = Package(
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
         .testTarget(name: "ParallelTests", dependencies: ["Parallel"]),
+        .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
