@@ -189,19 +189,14 @@ public final class Model {
     public func stateDict() -> [NamedTensor] {
         var result: [NamedTensor] = []
         for layer in layers {
-            for tensor in layer.parameters {
-                let values = Array(UnsafeBufferPointer(start: params + tensor.offset, count: tensor.count))
-                result.append(
-                    NamedTensor(
-                        key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor, isBuffer: false,
-                        values: values))
-            }
-            for tensor in layer.buffers {
-                let values = Array(UnsafeBufferPointer(start: runningStats + tensor.offset, count: tensor.count))
-                result.append(
-                    NamedTensor(
-                        key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor, isBuffer: true,
-                        values: values))
+            for (tensors, base, isBuffer) in [(layer.parameters, params, false), (layer.buffers, runningStats, true)] {
+                for tensor in tensors {
+                    let values = Array(UnsafeBufferPointer(start: base + tensor.offset, count: tensor.count))
+                    result.append(
+                        NamedTensor(
+                            key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor,
+                            isBuffer: isBuffer, values: values))
+                }
             }
         }
         return result
