@@ -31,7 +31,7 @@ let package = Package(
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
                 "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments", "Report",
-                "TrackingExport",
+                "TrackingExport", "ExitCodes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,21 +39,29 @@ let package = Package(
         // built-in stage protocol and registry, pipeline.lock, workspace lock. Knows nothing of ECG.
         .target(
             name: "PipelineEngine",
-            dependencies: ["ContentStore", "JSONText", .product(name: "Yams", package: "Yams")]
+            dependencies: ["ContentStore", "JSONText", "ExitCodes", .product(name: "Yams", package: "Yams")]
         ),
-        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON.
+        // The exit-code protocol every domain's error enum adopts (1 a failure, 2 bad input), for PipeCLI's mapping.
+        .target(name: "ExitCodes"),
+        // JSON string literals, escaped one way for stage signatures, pipeline.lock and every command's JSON; the one
+        // scalar-replacing loop behind the HTML, SVG and S3 XML escapers too.
         .target(name: "JSONText"),
         // Experiments: the sweep grammar and grid, isolated workspaces sharing `.cache/`, local (-j) and Slurm executors.
         .target(
             name: "Experiments",
-            dependencies: ["PipelineEngine", "ContentStore", "Tracking", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "PipelineEngine", "ContentStore", "Tracking", "ExitCodes", .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
-        .target(name: "ContentStore", dependencies: ["COpenSSL"]),
+        .target(name: "ContentStore", dependencies: ["COpenSSL", "Parallel", "ExitCodes"]),
+        // An ordered parallel map (first error in input order rethrown) and parallel loops over indices and
+        // contiguous ranges, for records, files, training shards and kernels. Foundation only.
+        .target(name: "Parallel"),
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
-        .target(name: "Tracking", dependencies: ["CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Tracking", dependencies: ["CGit2", "ExitCodes", .product(name: "GRDB", package: "GRDB.swift")]),
         // `pipe runs list/show/diff/rm/gc` and `pipe runs export|import mlflow`: argument parsing over Tracking and
         // TrackingExport.
         .target(
@@ -65,24 +73,31 @@ let package = Package(
         // MLflow REST client over Transport: export of the store's runs to a tracking server and import back.
         .target(
             name: "TrackingExport",
-            dependencies: ["Tracking", "Transport", "ContentStore", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "Tracking", "Transport", "ContentStore", "ExitCodes", .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // `pipe report`'s one self-contained HTML page comparing runs (tables, curves, evaluation, diff, stage graph).
-        .target(name: "Report", dependencies: ["Tracking", "PipelineEngine"]),
-        // .hea / .dat / .atr reading; signal and annotation writing. Foundation only.
-        .target(name: "WFDB"),
+        .target(name: "Report", dependencies: ["Tracking", "PipelineEngine", "JSONText", "ExitCodes"]),
+        // .hea / .dat / .atr reading; signal and annotation writing. Foundation only (and the exit-code protocol).
+        .target(name: "WFDB", dependencies: ["ExitCodes"]),
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
         .target(
             name: "WFDBCommands",
-            dependencies: ["WFDB", "JSONText", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "WFDB", "JSONText", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // ECG signal processing on plain sample arrays: filters, resampling, QRS detection, bxb matching,
         // beat windows, AAMI classes, RR features. Knows nothing of files or of the CLI.
-        .target(name: "ECGSignal", swiftSettings: simdSettings),
+        .target(name: "ECGSignal", dependencies: ["ExitCodes"], swiftSettings: simdSettings),
         // `pipe qrs` and `pipe qrs eval`: argument parsing over ECGSignal and WFDB.
         .target(
             name: "QRSCommands",
-            dependencies: ["ECGSignal", "WFDB", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ECGSignal", "WFDB", "Parallel", "ExitCodes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The built-in ECG stages (fetch, preprocess, train, evaluate, export): file formats, beat extraction and glue
         // between the engine's stage protocol and the signal and model libraries. Knows nothing of the CLI.
@@ -90,18 +105,22 @@ let package = Package(
             name: "ECGStages",
             dependencies: [
                 "PipelineEngine", "ECGSignal", "WFDB", "NeuralNet", "ONNX", "ContentStore", "Transport", "JSONText",
-                .product(name: "Yams", package: "Yams"),
+                "Parallel", "ExitCodes", .product(name: "Yams", package: "Yams"),
             ]
         ),
         // `pipe infer`'s library: beat classification of raw records with an exported ONNX model (the model read once,
         // beats cut as ecg.preprocess cuts them), the record lists, the parallel schedule, the reports.
-        .target(name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX"]),
+        .target(
+            name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX", "Parallel", "ExitCodes"]
+        ),
         // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
         // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
-        .target(name: "Transport", dependencies: ["CLibSSL"]),
+        .target(name: "Transport", dependencies: ["CLibSSL", "ExitCodes"]),
         // Remote storage for the cache: a protocol (list / exists / get / put / delete) with a directory and an S3
         // implementation (Signature V4, multipart, retries), and the push / fetch / gc transfer plans.
-        .target(name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL"]),
+        .target(
+            name: "RemoteStorage", dependencies: ["ContentStore", "Transport", "COpenSSL", "JSONText", "ExitCodes"]
+        ),
         // push / fetch / pull / status --remote / gc: which objects of a workspace's lock (or of every commit's)
         // move between `.cache/` and a remote, verified on the way. Knows the cache layout, not the remote protocol.
         .target(
@@ -111,10 +130,10 @@ let package = Package(
         // OpenSSL libssl (TLS for the Transport client) from Debian's libssl-dev, with wrappers for its macros.
         .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
-        .target(name: "ONNX", dependencies: ["CBLAS"], swiftSettings: simdSettings),
+        .target(name: "ONNX", dependencies: ["CBLAS", "Parallel", "ExitCodes"], swiftSettings: simdSettings),
         // 1D CNN training in Float32, llm.c style: explicit forward/backward per layer, one parameter buffer,
         // softmax cross-entropy, Adam/AdamW, seeded RNG, versioned checkpoints.
-        .target(name: "NeuralNet", dependencies: ["CBLAS"], swiftSettings: simdSettings),
+        .target(name: "NeuralNet", dependencies: ["CBLAS", "Parallel", "ExitCodes"], swiftSettings: simdSettings),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
@@ -126,6 +145,8 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Parallel"]),
+        .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Tracking"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
@@ -140,7 +161,13 @@ let package = Package(
         // MLflowTestServer.swift starts `mlflow server` through scripts/mlflow_test_server.py (#filePath).
         .testTarget(
             name: "PipeCLITests",
-            dependencies: ["PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures", "ServiceFixtures"]
+            dependencies: [
+                "PipeCLI", "pipe", "Tracking", "WFDB", "ECGFixtures", "ServiceFixtures",
+                // ExitCodeTests: one error of every domain.
+                "ExitCodes", "PipelineEngine", "ContentStore", "ECGStages", "ECGInference", "ECGSignal", "NeuralNet",
+                "ONNX", "QRSCommands", "RemoteStorage", "TrackingExport", "Transport", "Experiments", "Report",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
         // Fixtures/neuralnet_reference.json is read through #filePath (written by scripts/neuralnet_reference.py).

@@ -1,5 +1,5 @@
-import Dispatch
 import Foundation
+import Parallel
 
 #if canImport(Glibc)
 import Glibc
@@ -350,88 +350,29 @@ public final class ContentHasher: @unchecked Sendable {
             }
         }
         guard !toRead.isEmpty else { return result }
-        // Largest first, so one big file does not start last and leave the other cores idle.
+        // Largest first, so one big file does not start last and leave the other cores idle. Dedicated threads: the
+        // reads block, and the engine's pool may be busy with other stages.
         let work = toRead.sorted { $0.stat.size > $1.stat.size }
-        let outcomes = OutcomeSlots(count: work.count)
-        let next = ManagedCounter()
-        runInParallel(workers: min(work.count, ProcessInfo.processInfo.activeProcessorCount)) {
-            while true {
-                let index = next.increment()
-                guard index < work.count else { return }
-                let item = work[index]
-                let outcome = Result { try FileHashing.hash(path: self.root.appendingPathComponent(item.path).path) }
-                // A file that changed while being read is recorded under its new stat next time.
-                if case .success(let hash) = outcome, hash.size == item.stat.size {
-                    self.remember(path: item.path, stat: item.stat, digest: hash.digest)
-                }
-                outcomes.set(index, outcome)
-            }
-        }
         lock.lock()
         filesRead += toRead.count
         lock.unlock()
-        for (index, item) in work.enumerated() {
-            guard let outcome = outcomes.get(index) else { continue }
-            switch outcome {
-            case .success(let hash): result[item.path] = hash
-            case .failure(let error):
-                if let storeError = error as? ContentStoreError, case .notFound = storeError {
-                    throw ContentStoreError.notFound(path: item.path)
-                }
-                throw error
-            }
+        let hashes = try parallelMap(count: work.count, threads: .dedicated) { index in
+            try read(work[index].path, expecting: work[index].stat)
         }
+        for (item, hash) in zip(work, hashes) { result[item.path] = hash }
         return result
     }
-}
 
-/// Runs `body` on `workers` threads at once (the caller's thread being one of them) and returns when all
-/// are done. Dedicated threads, because libdispatch may run a `concurrentPerform` serially on a busy machine.
-func runInParallel(workers: Int, _ body: @escaping @Sendable () -> Void) {
-    guard workers > 1 else { return body() }
-    let group = DispatchGroup()
-    for _ in 1..<workers {
-        group.enter()
-        let thread = Thread {
-            body()
-            group.leave()
+    /// Reads and hashes one workspace-relative file, remembering its digest when it still has the size `stat`
+    /// gives (a file that changed while being read is recorded under its new stat next time).
+    private func read(_ path: String, expecting stat: FileStat) throws -> (digest: Digest, size: Int64) {
+        let hash: (digest: Digest, size: Int64)
+        do {
+            hash = try FileHashing.hash(path: root.appendingPathComponent(path).path)
+        } catch ContentStoreError.notFound {
+            throw ContentStoreError.notFound(path: path)
         }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-    body()
-    group.wait()
-}
-
-/// One result slot per file, filled by concurrent workers.
-final class OutcomeSlots: @unchecked Sendable {
-    private var slots: [Result<(digest: Digest, size: Int64), Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ outcome: Result<(digest: Digest, size: Int64), Error>) {
-        lock.lock()
-        slots[index] = outcome
-        lock.unlock()
-    }
-
-    func get(_ index: Int) -> Result<(digest: Digest, size: Int64), Error>? {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots[index]
-    }
-}
-
-/// A counter that hands out 0, 1, 2, … to concurrent workers.
-final class ManagedCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value - 1
+        if hash.size == stat.size { remember(path: path, stat: stat, digest: hash.digest) }
+        return hash
     }
 }

@@ -35,7 +35,7 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The digest of a byte string.
     public static func of(_ data: Data) -> Digest {
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         hasher.update(data)
         return hasher.finish()
     }
@@ -44,8 +44,9 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func of(_ string: String) -> Digest { of(Data(string.utf8)) }
 }
 
-/// Streams bytes through OpenSSL's EVP SHA-256.
-public struct SHA256Hasher {
+/// Streams bytes through OpenSSL's EVP SHA-256. A class, so that its EVP context has one owner: `deinit` frees it
+/// on every way out of the caller (an error between `init` and `finish` included), and no copy can free it twice.
+public final class SHA256Hasher {
     private let context: OpaquePointer?
 
     public init() {
@@ -53,20 +54,23 @@ public struct SHA256Hasher {
         EVP_DigestInit_ex(context, EVP_sha256(), nil)
     }
 
-    public mutating func update(_ data: Data) {
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ data: Data) {
         data.withUnsafeBytes { update($0) }
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         EVP_DigestUpdate(context, base, bytes.count)
     }
 
-    public mutating func finish() -> Digest {
+    /// The digest of the bytes given since `init` or the last `finish`; the hasher then starts over, empty.
+    public func finish() -> Digest {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &out, &length)
-        EVP_MD_CTX_free(context)
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
         return out.withUnsafeBufferPointer { Digest(bytes: UnsafeBufferPointer(rebasing: $0[0..<Int(length)])) }
     }
 }

@@ -28,7 +28,7 @@ public enum FileHashing {
             let size = Int(info.st_size)
             if let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), mapping != MAP_FAILED {
                 defer { munmap(mapping, size) }
-                var hasher = SHA256Hasher()
+                let hasher = SHA256Hasher()
                 hasher.update(UnsafeRawBufferPointer(start: mapping, count: size))
                 return (hasher.finish(), Int64(size))
             }
@@ -36,7 +36,7 @@ public enum FileHashing {
         if bufferSize == chunkSize { posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
         defer { buffer.deallocate() }
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         var total: Int64 = 0
         while true {
             let count = read(fd, buffer.baseAddress, bufferSize)

@@ -130,7 +130,7 @@ public enum AtomicFile {
     public final class Sink {
         let fd: Int32
         let path: String
-        var hasher: SHA256Hasher?
+        let hasher: SHA256Hasher?
 
         init(fd: Int32, path: String, hashing: Bool) {
             self.fd = fd

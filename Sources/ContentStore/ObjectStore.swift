@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 
 #if canImport(Glibc)
 import Glibc
@@ -209,27 +210,15 @@ public final class ObjectStore: @unchecked Sendable {
     }
 
     /// Copies a directory's files out on a few threads: creating a file is a few hundred microseconds of kernel
-    /// time on a busy disk, and while one thread creates, another reads, hashes and writes. The first error stops
-    /// the others from starting more and is rethrown.
+    /// time on a busy disk, and while one thread creates, another reads, hashes and writes. After an error no
+    /// further file is started, and the error is rethrown.
     private func placeInParallel(_ files: [(target: String, digest: Digest, permissions: UInt16)], mode: LinkMode)
         throws
     {
-        let next = ManagedCounter()
-        let failure = FirstError()
-        runInParallel(workers: min(4, files.count)) {
-            while failure.error == nil {
-                let index = next.increment()
-                guard index < files.count else { return }
-                let file = files[index]
-                do {
-                    try self.placeObject(
-                        file.digest, at: file.target, mode: mode, permissions: file.permissions, flush: false)
-                } catch {
-                    failure.record(error)
-                }
-            }
+        _ = try parallelMap(count: files.count, workers: 4, threads: .dedicated) { index in
+            let file = files[index]
+            try placeObject(file.digest, at: file.target, mode: mode, permissions: file.permissions, flush: false)
         }
-        if let error = failure.error { throw error }
     }
 
     /// A new path under `.cache/tmp/` for a download; `adopt` moves it into the store once verified.
@@ -307,15 +296,11 @@ public final class ObjectStore: @unchecked Sendable {
     /// to the object's name is deleted and the object quarantined.
     private func copyVerified(_ digest: Digest, to path: String, creationMode: mode_t, flush: Bool) throws {
         let object = objectURL(digest)
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         do {
             try copyFile(from: object.path, to: path, creationMode: creationMode, flush: flush) { hasher.update($0) }
         } catch ContentStoreError.cannotRead where FileStat.at(object.path) == nil {
-            _ = hasher.finish()
             throw ContentStoreError.missingObject(digest: digest.hex)
-        } catch {
-            _ = hasher.finish()
-            throw error
         }
         let actual = hasher.finish()
         guard actual == digest else {
@@ -412,7 +397,7 @@ public final class ObjectStore: @unchecked Sendable {
     /// Copies `source` to a new temporary file, hashing the bytes on the way, and flushes it. The copy is created
     /// 0600: it is only the store's until `moveIntoStore` gives it the object's mode.
     private func copyHashing(from source: String, to destination: String, followingSymlinks: Bool) throws -> Digest {
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         try copyFile(
             from: source, to: destination, creationMode: 0o600, followingSymlinks: followingSymlinks
         ) { hasher.update($0) }
@@ -475,23 +460,5 @@ public final class ObjectStore: @unchecked Sendable {
             if [EOPNOTSUPP, ENOTTY, EXDEV, EINVAL].contains(refusal) { reflinkRefused = true }
         }
         return cloned
-    }
-}
-
-/// The first error several workers met.
-final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-
-    var error: Error? {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
-    }
-
-    func record(_ error: Error) {
-        lock.lock()
-        if stored == nil { stored = error }
-        lock.unlock()
     }
 }

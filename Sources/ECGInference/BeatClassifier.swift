@@ -3,6 +3,7 @@ import ECGSignal
 import ECGStages
 import Foundation
 import ONNX
+import Parallel
 
 /// Errors of loading a model for inference or of feeding it.
 public enum BeatClassifierError: Error, Equatable, CustomStringConvertible {
@@ -154,27 +155,13 @@ public struct BeatClassifier: Sendable {
             while start < count {
                 let size = min(batch, count - start)
                 let tiles = (size + tile - 1) / tile
-                let lanes = min(runtimes.count, tiles)
-                let lock = NSLock()
-                nonisolated(unsafe) var failure: Error?
-                nonisolated(unsafe) let target = base
-                // One lane runs inline; several run at once, each on contiguous tiles with its own runtime.
-                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                    for index in (tiles * lane / lanes)..<(tiles * (lane + 1) / lanes) {
-                        let beat = start + index * tile
-                        do {
-                            try classify(
-                                windows, features, from: beat, count: min(tile, start + size - beat),
-                                runtime: runtimes[lane], into: target)
-                        } catch {
-                            lock.lock()
-                            if failure == nil { failure = error }
-                            lock.unlock()
-                            return
-                        }
-                    }
+                // One lane runs inline; several run at once, each taking the next tile with its own runtime.
+                _ = try parallelMap(count: tiles, workerStates: runtimes) { runtime, index in
+                    let beat = start + index * tile
+                    try classify(
+                        windows, features, from: beat, count: min(tile, start + size - beat), runtime: runtime,
+                        into: base)
                 }
-                if let failure { throw failure }
                 start += size
             }
         }

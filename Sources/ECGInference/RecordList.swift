@@ -1,5 +1,6 @@
 import Foundation
 import ONNX
+import Parallel
 
 /// `pipe infer`'s work over its arguments: the records they name, the model read once, and every record
 /// classified, in the order named.
@@ -89,26 +90,12 @@ public enum RecordList {
         let lanes = workers == 1 ? ONNXRuntime.threadCount : 1
         ONNXRuntime.setThreadCount(1)
         let runtimes = (0..<workers).map { _ in (0..<lanes).map { _ in classifier.makeRuntime() } }
-        let lock = NSLock()
-        nonisolated(unsafe) var next = 0
-        nonisolated(unsafe) var outcomes = [Result<RecordInferenceResult, Error>?](repeating: nil, count: paths.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            while true {
-                lock.lock()
-                let index = next
-                next += 1
-                lock.unlock()
-                guard index < paths.count else { return }
-                let outcome = Result {
-                    try RecordInference.run(
-                        recordPath: paths[index], classifier: classifier, runtimes: runtimes[worker], options: options)
-                }
-                lock.lock()
-                outcomes[index] = outcome
-                lock.unlock()
+        return parallelMap(count: paths.count, workerStates: runtimes) { runtimes, index in
+            Result {
+                try RecordInference.run(
+                    recordPath: paths[index], classifier: classifier, runtimes: runtimes, options: options)
             }
         }
-        return outcomes.map { $0 ?? .failure(InferenceInputError.noRecords(path: "", reason: "not run")) }
     }
 }
 

@@ -23,10 +23,7 @@ public struct BiquadFilter: Equatable, Sendable {
     /// A second-order Butterworth low-pass with its −3 dB point at `cutoff` Hz (bilinear transform with
     /// pre-warping, Q = 1/√2).
     public static func butterworthLowPass(cutoff: Double, samplingRate: Double) -> BiquadFilter {
-        let omega = 2 * Double.pi * min(cutoff, samplingRate * 0.49) / samplingRate
-        let alpha = sin(omega) / (2 * (1 / 2.0.squareRoot()))
-        let cosine = cos(omega)
-        let a0 = 1 + alpha
+        let (alpha, cosine, a0) = butterworthTerms(cutoff: cutoff, samplingRate: samplingRate)
         return BiquadFilter(
             b0: (1 - cosine) / 2 / a0, b1: (1 - cosine) / a0, b2: (1 - cosine) / 2 / a0,
             a1: -2 * cosine / a0, a2: (1 - alpha) / a0)
@@ -34,13 +31,20 @@ public struct BiquadFilter: Equatable, Sendable {
 
     /// A second-order Butterworth high-pass with its −3 dB point at `cutoff` Hz.
     public static func butterworthHighPass(cutoff: Double, samplingRate: Double) -> BiquadFilter {
-        let omega = 2 * Double.pi * min(cutoff, samplingRate * 0.49) / samplingRate
-        let alpha = sin(omega) / (2 * (1 / 2.0.squareRoot()))
-        let cosine = cos(omega)
-        let a0 = 1 + alpha
+        let (alpha, cosine, a0) = butterworthTerms(cutoff: cutoff, samplingRate: samplingRate)
         return BiquadFilter(
             b0: (1 + cosine) / 2 / a0, b1: -(1 + cosine) / a0, b2: (1 + cosine) / 2 / a0,
             a1: -2 * cosine / a0, a2: (1 - alpha) / a0)
+    }
+
+    /// The bilinear transform's terms for a Butterworth section (Q = 1/√2) at `cutoff` Hz, pre-warped; the
+    /// cutoff is kept below Nyquist.
+    private static func butterworthTerms(cutoff: Double, samplingRate: Double) -> (
+        alpha: Double, cosine: Double, a0: Double
+    ) {
+        let omega = 2 * Double.pi * min(cutoff, samplingRate * 0.49) / samplingRate
+        let alpha = sin(omega) / (2 * (1 / 2.0.squareRoot()))
+        return (alpha, cos(omega), 1 + alpha)
     }
 
     /// The gain at 0 Hz; used to start the filter in the steady state of the first sample, so a signal

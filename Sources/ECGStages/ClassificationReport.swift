@@ -216,31 +216,10 @@ private enum ReportJSON {
     func write(to text: inout String, indent: String) {
         switch self {
         case .object(let members):
-            guard !members.isEmpty else {
-                text += "{}"
-                return
-            }
-            let inner = indent + "  "
-            text += "{\n"
-            for (position, (key, value)) in members.sorted(by: { $0.0 < $1.0 }).enumerated() {
-                text += inner + Self.quoted(key) + ": "
-                value.write(to: &text, indent: inner)
-                text += position == members.count - 1 ? "\n" : ",\n"
-            }
-            text += indent + "}"
+            let sorted = members.sorted(by: { $0.0 < $1.0 })
+            Self.writeLines(of: sorted.map { (Self.quoted($0.0) + ": ", $0.1) }, in: "{}", to: &text, indent: indent)
         case .array(let elements):
-            guard !elements.isEmpty else {
-                text += "[]"
-                return
-            }
-            let inner = indent + "  "
-            text += "[\n"
-            for (position, element) in elements.enumerated() {
-                text += inner
-                element.write(to: &text, indent: inner)
-                text += position == elements.count - 1 ? "\n" : ",\n"
-            }
-            text += indent + "]"
+            Self.writeLines(of: elements.map { ("", $0) }, in: "[]", to: &text, indent: indent)
         case .inlineArray(let elements):
             text += "["
             for (position, element) in elements.enumerated() {
@@ -255,6 +234,25 @@ private enum ReportJSON {
         case .number(let value):
             text += Self.number(value)
         }
+    }
+
+    /// An object's members or an array's elements, one per line at `indent` + 2, each after its prefix (`"key": `
+    /// or nothing), between the two brackets of `brackets`; `{}` or `[]` when there are none.
+    private static func writeLines(
+        of items: [(prefix: String, value: ReportJSON)], in brackets: String, to text: inout String, indent: String
+    ) {
+        guard !items.isEmpty, let open = brackets.first, let close = brackets.last else {
+            text += brackets
+            return
+        }
+        let inner = indent + "  "
+        text += String(open) + "\n"
+        for (position, item) in items.enumerated() {
+            text += inner + item.prefix
+            item.value.write(to: &text, indent: inner)
+            text += position == items.count - 1 ? "\n" : ",\n"
+        }
+        text += indent + String(close)
     }
 
     /// The shortest decimal text that reads back as `value` (Swift's `description`); `null` for NaN and

@@ -271,7 +271,7 @@ enum VerifiedFile {
             close(output)
             if !installed { unlink(temporary.path) }
         }
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
         var total: Int64 = 0
@@ -290,8 +290,8 @@ enum VerifiedFile {
             total += Int64(count)
             onBytes?(count)
         }
-        let actual = hasher.finish()  // always called: it frees the digest context
         if let failure { throw failure }
+        let actual = hasher.finish()
         guard actual == expected else {
             throw FetchError.checksumMismatch(file: name, from: origin, expected: expected, actual: actual)
         }

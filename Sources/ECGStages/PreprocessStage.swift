@@ -1,6 +1,7 @@
 import ContentStore
 import ECGSignal
 import Foundation
+import Parallel
 import PipelineEngine
 import WFDB
 
@@ -118,13 +119,11 @@ public struct PreprocessStage: BuiltinStage {
         directory: URL, records: [String], settings: BeatExtractionSettings, gather: Bool = true,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> (BeatDataset, [RecordResult]) {
-        let slots = ResultSlots<RecordBeats>(count: records.count)
-        DispatchQueue.concurrentPerform(iterations: records.count) { index in
-            let path = directory.appendingPathComponent(records[index]).path
-            let done = slots.set(index, Result { try BeatExtraction.extract(recordPath: path, settings: settings) })
-            progress(done, records.count)
+        let finished: (Int) -> Void = { progress($0, records.count) }
+        let extracted = try parallelMap(count: records.count, progress: finished) { index in
+            try BeatExtraction.extract(
+                recordPath: directory.appendingPathComponent(records[index]).path, settings: settings)
         }
-        let extracted = try slots.values()
         let rate = extracted.first?.samplingRate ?? settings.targetRate ?? 0
         if let mismatch = extracted.first(where: { $0.samplingRate != rate }) {
             throw StageFailure(
@@ -181,33 +180,5 @@ public struct PreprocessStage: BuiltinStage {
         var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         data.append(0x0A)
         return data
-    }
-}
-
-/// Results written by concurrent workers, one slot each, read once all have finished.
-final class ResultSlots<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<Value, Error>?]
-    private var filled = 0
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    /// Stores a result; returns how many slots are now filled.
-    func set(_ index: Int, _ result: Result<Value, Error>) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        slots[index] = result
-        filled += 1
-        return filled
-    }
-
-    /// The values in order, or the first error in order.
-    func values() throws -> [Value] {
-        lock.lock()
-        defer { lock.unlock() }
-        return try slots.map { slot in
-            guard let slot else { throw CancellationError() }
-            return try slot.get()
-        }
     }
 }

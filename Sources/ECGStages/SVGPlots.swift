@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// One point of a line-chart series.
 public struct PlotPoint: Equatable, Sendable {
@@ -370,19 +371,10 @@ private struct SVGDocument {
     /// Text safe in element content and in double-quoted attribute values. Control characters, which XML 1.0
     /// does not allow, become spaces.
     static func escaped(_ value: String) -> String {
-        var text = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "&": text += "&amp;"
-            case "<": text += "&lt;"
-            case ">": text += "&gt;"
-            case "\"": text += "&quot;"
-            case "'": text += "&apos;"
-            case _ where scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value): text += " "
-            default: text.unicodeScalars.append(scalar)
-            }
+        TextEscaping.replacing(value) { scalar in
+            if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) { return " " }
+            return TextEscaping.xmlEntity(scalar)
         }
-        return text
     }
 
     mutating func open(_ name: String, attributes: String) { body += "<\(name) \(attributes)>\n" }

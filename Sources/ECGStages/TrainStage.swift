@@ -249,7 +249,7 @@ public struct TrainStage: BuiltinStage {
 
     /// Identifies what the training depends on, so that `resume` never continues a different training.
     private func configurationFingerprint(_ context: StageContext, dataset: BeatDataset) -> String {
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         let params = context.params.values.keys.sorted { ($0.file, $0.key) < ($1.file, $1.key) }
         for reference in params where reference.key != "resume" {
             hasher.update(

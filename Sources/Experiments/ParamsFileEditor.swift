@@ -22,7 +22,7 @@ public struct ParamsFileEditor {
         } catch {
             throw ExperimentError.cannotApply(file: display, key: key, problem: "not valid YAML: \(error)")
         }
-        guard let root = node, let target = Self.lookup(key, in: root) else {
+        guard let root = node, let target = root.param(at: key) else {
             throw ExperimentError.cannotApply(file: display, key: key, problem: "no such key")
         }
         guard let mark = target.mark else {
@@ -105,14 +105,6 @@ public struct ParamsFileEditor {
             while end > start, line[end - 1] == " " || line[end - 1] == "\t" { end -= 1 }
             return end
         }
-    }
-
-    static func lookup(_ key: String, in node: Node) -> Node? {
-        guard case .mapping(let map) = node else { return nil }
-        if let exact = map[key] { return exact }
-        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let child = map[parts[0]] else { return nil }
-        return lookup(parts[1], in: child)
     }
 
     /// A run store value (strings without quotes, the rest as JSON) as YAML text that reads back as the same

@@ -1,3 +1,5 @@
+import Parallel
+
 /// Why a model call was refused. Messages say which argument is wrong and how.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidBatch(Int)
@@ -187,19 +189,14 @@ public final class Model {
     public func stateDict() -> [NamedTensor] {
         var result: [NamedTensor] = []
         for layer in layers {
-            for tensor in layer.parameters {
-                let values = Array(UnsafeBufferPointer(start: params + tensor.offset, count: tensor.count))
-                result.append(
-                    NamedTensor(
-                        key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor, isBuffer: false,
-                        values: values))
-            }
-            for tensor in layer.buffers {
-                let values = Array(UnsafeBufferPointer(start: runningStats + tensor.offset, count: tensor.count))
-                result.append(
-                    NamedTensor(
-                        key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor, isBuffer: true,
-                        values: values))
+            for (tensors, base, isBuffer) in [(layer.parameters, params, false), (layer.buffers, runningStats, true)] {
+                for tensor in tensors {
+                    let values = Array(UnsafeBufferPointer(start: base + tensor.offset, count: tensor.count))
+                    result.append(
+                        NamedTensor(
+                            key: "\(layer.index).\(tensor.name)", layer: layer.index, info: tensor,
+                            isBuffer: isBuffer, values: values))
+                }
             }
         }
         return result
@@ -302,7 +299,7 @@ public final class Model {
         let parts = shardState(shards: shards, capacity: (B + shards - 1) / shards)
         let bounds = (0...shards).map { B * $0 / shards }
         let totals = withSerialKernels {
-            concurrentMap(shards) { shard in
+            parallelMap(count: shards, workers: shards) { shard in
                 let part = parts[shard]
                 let first = bounds[shard]
                 let count = bounds[shard + 1] - first

@@ -1,5 +1,5 @@
 import CBLAS
-import Dispatch
+import Parallel
 
 /// Swift-side workers for the element-wise and data-movement kernels (set with `setThreadCount`).
 nonisolated(unsafe) private var workerCount = 1
@@ -36,9 +36,7 @@ func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         body(0..<count)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        body((count * worker / workers)..<(count * (worker + 1) / workers))
-    }
+    Parallel.parallelFor(count: count, parts: workers) { _, range in body(range) }
 }
 
 /// Zeroes buffer [count], split between workers.
@@ -60,25 +58,4 @@ func withSerialKernels<Result>(_ body: () -> Result) -> Result {
         workerCount = workers
     }
     return body()
-}
-
-/// [transform(0), …, transform(count − 1)], computed in parallel, one item per thread.
-func concurrentMap<Element>(_ count: Int, _ transform: (Int) -> Element) -> [Element] {
-    let results = UnsafeMutablePointer<Element?>.allocate(capacity: count)
-    results.initialize(repeating: nil, count: count)
-    defer {
-        results.deinitialize(count: count)
-        results.deallocate()
-    }
-    let slots = UncheckedPointer(results)
-    DispatchQueue.concurrentPerform(iterations: count) { index in
-        slots.pointer[index] = transform(index)
-    }
-    return (0..<count).compactMap { results[$0] }
-}
-
-/// A pointer handed to workers that each write only their own elements.
-private struct UncheckedPointer<Element>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Element>
-    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
 }

@@ -82,23 +82,23 @@ public struct ONNXModelBuilder: Sendable {
 
     /// Adds a float32 initializer (stored little-endian in `raw_data`).
     public mutating func addInitializer(_ name: String, dims: [Int], floats: [Float]) throws {
-        try checkInitializer(name, dims: dims, count: floats.count)
-        var tensor = TensorProto()
-        tensor.name = name
-        tensor.dims = dims.map { Int64($0) }
-        tensor.dataType = TensorProto.DataType.float.rawValue
-        tensor.rawData = floats.withUnsafeBytes { [UInt8]($0) }
-        graph.initializer.append(tensor)
+        try addRawInitializer(name, dims: dims, type: .float, values: floats)
     }
 
     /// Adds an int64 initializer (stored little-endian in `raw_data`).
     public mutating func addInitializer(_ name: String, dims: [Int], int64s: [Int64]) throws {
-        try checkInitializer(name, dims: dims, count: int64s.count)
+        try addRawInitializer(name, dims: dims, type: .int64, values: int64s)
+    }
+
+    private mutating func addRawInitializer<Element>(
+        _ name: String, dims: [Int], type: TensorProto.DataType, values: [Element]
+    ) throws {
+        try checkInitializer(name, dims: dims, count: values.count)
         var tensor = TensorProto()
         tensor.name = name
         tensor.dims = dims.map { Int64($0) }
-        tensor.dataType = TensorProto.DataType.int64.rawValue
-        tensor.rawData = int64s.withUnsafeBytes { [UInt8]($0) }
+        tensor.dataType = type.rawValue
+        tensor.rawData = values.withUnsafeBytes { [UInt8]($0) }
         graph.initializer.append(tensor)
     }
 

@@ -1,18 +1,12 @@
 import ArgumentParser
 import ContentStore
-import ECGInference
 import ECGStages
-import Experiments
+import ExitCodes
 import Foundation
-import ONNX
 import PipelineEngine
 import QRSCommands
-import RemoteStorage
-import Report
 import Tracking
 import TrackingCommands
-import TrackingExport
-import WFDB
 import WFDBCommands
 
 /// The root command. `runAndExit` maps every error to the project's exit codes:
@@ -44,28 +38,12 @@ public struct PipeCommand: ParsableCommand {
             var command = try parseAsRoot(expandingBareRemote(arguments))
             try command.run()
             return 0
-        } catch let code as ExitCode {
-            return code.rawValue
-        } catch let error where isBadInput(error) {
-            Console.error("error: \(error)")
-            return 2
-        } catch let error as RemoteError {
-            Console.error("error: \(error)")
-            return error.isConfigurationError ? 2 : 1
-        } catch let error as MLflowError {
-            Console.error("error: \(error)")
-            return error.isUsageError ? 2 : 1
-        } catch let error as ReproError {
-            Console.error("error: \(error)")
-            return 1
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                Console.output(fullMessage(for: error))
-                return 0
+            let ending = ending(for: error)
+            if !ending.message.isEmpty {
+                if ending.code == 0 { Console.output(ending.message) } else { Console.error(ending.message) }
             }
-            Console.error(fullMessage(for: error))
-            return code == .failure ? 1 : 2
+            return ending.code
         }
     }
 
@@ -80,15 +58,16 @@ public struct PipeCommand: ParsableCommand {
         return result
     }
 
-    /// Errors about what the user gave (a file, a flag, a pipeline): exit code 2.
-    static func isBadInput(_ error: Error) -> Bool {
+    /// How an error ends the process: its exit code and what is printed (on stdout for a clean exit such as
+    /// `--help`, on stderr otherwise). A domain's error says its own code (`ExitCodeProviding`: 1 a failure, 2 bad
+    /// input); ArgumentParser's are 0 for help, 2 for bad usage; anything else is a failure (1).
+    static func ending(for error: Error) -> (code: Int32, message: String) {
         switch error {
-        case is PipelineError, is ContentStoreError, is WFDBError, is TrackingError, is BeatExtractionError,
-            is BeatClassifierError, is ONNXError, is InferenceError, is InferenceInputError, is QRSAnalysisError,
-            is ExperimentError, is ReportError:
-            return true
+        case let code as ExitCode: return (code.rawValue, "")
+        case let error as ExitCodeProviding: return (error.exitCode, "error: \(error)")
         default:
-            return false
+            let code = exitCode(for: error)
+            return (code == .success ? 0 : code == .failure ? 1 : 2, fullMessage(for: error))
         }
     }
 

@@ -51,7 +51,8 @@ final class CommandRunner: @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             lock.unlock()
-            throw StageFailure("cannot create a pipe: \(String(cString: strerror(errno)))")
+            throw StageRunError.cannotStartCommand(
+                command: command, step: "create a pipe", reason: String(cString: strerror(errno)))
         }
         let readEnd = fds[0]
         let writeEnd = fds[1]
@@ -100,7 +101,8 @@ final class CommandRunner: @unchecked Sendable {
         lock.unlock()
         guard status == 0 else {
             close(readEnd)
-            throw StageFailure("cannot start /bin/sh: \(String(cString: strerror(status)))")
+            throw StageRunError.cannotStartCommand(
+                command: command, step: "start /bin/sh", reason: String(cString: strerror(status)))
         }
 
         readLines(from: readEnd, onLine: onLine)

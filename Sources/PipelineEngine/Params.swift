@@ -241,7 +241,7 @@ final class ParamsResolver: @unchecked Sendable {
                 throw PipelineError.missingParam(
                     reference.location, key: reference.key, paramsFile: reference.file, stage: stage.name)
             }
-            guard let node = Self.lookup(reference.key, in: document) else {
+            guard let node = document.param(at: reference.key) else {
                 throw PipelineError.missingParam(
                     reference.location, key: reference.key, paramsFile: reference.file, stage: stage.name)
             }
@@ -262,14 +262,17 @@ final class ParamsResolver: @unchecked Sendable {
         documents[file] = node
         return node
     }
+}
 
-    /// `a.b.c` → the node at `a` / `b` / `c`; a whole key containing dots wins over descending.
-    static func lookup(_ key: String, in node: Node) -> Node? {
-        guard case .mapping(let map) = node else { return nil }
+extension Node {
+    /// The node a dotted param key names, as params are read: `a.b.c` → the node at `a` / `b` / `c`; a whole key
+    /// containing dots wins over descending.
+    public func param(at key: String) -> Node? {
+        guard case .mapping(let map) = self else { return nil }
         if let exact = map[key] { return exact }
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, let child = map[parts[0]] else { return nil }
-        return lookup(parts[1], in: child)
+        return child.param(at: parts[1])
     }
 }
 

@@ -155,3 +155,25 @@ public enum ReproError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// Why the engine could not run a stage or take in its outputs. The stage's name is in the stage result the
+/// message is shown with, so the messages leave it out.
+public enum StageRunError: Error, CustomStringConvertible, Equatable {
+    case missingDependency(stage: String, path: String)
+    case unknownBuiltin(stage: String, name: String)
+    case cannotCreateLog(stage: String, path: String)
+    case missingOutput(stage: String, path: String)
+    /// `pipe(2)` or `posix_spawn` of the shell for a `cmd:` failed; `reason` is the system's.
+    case cannotStartCommand(command: String, step: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .missingDependency(_, let path): return "dependency \(path) is missing"
+        case .unknownBuiltin(_, let name): return "unknown built-in \(name)"
+        case .cannotCreateLog(_, let path): return "cannot create log file \(path)"
+        case .missingOutput(_, let path): return "the stage succeeded but did not produce its output \(path)"
+        case .cannotStartCommand(let command, let step, let reason):
+            return "cannot \(step) for command '\(command)': \(reason)"
+        }
+    }
+}

@@ -110,7 +110,7 @@ final class ReproExecution: @unchecked Sendable {
             if options.dryRun, let missing = missingDependency(stage) {
                 // In a plan, an upstream stage that would run produces it; otherwise it is a real failure.
                 guard lockEntry(name) == nil || upstreamRan != nil else {
-                    throw StageFailure("dependency \(missing) is missing")
+                    throw StageRunError.missingDependency(stage: name, path: missing)
                 }
                 result.reason = lockEntry(name) == nil ? .neverRun : .upstreamStale(upstreamRan ?? "")
                 result.outcome = .wouldRun
@@ -210,7 +210,9 @@ final class ReproExecution: @unchecked Sendable {
     }
 
     private func hashDependencies(_ stage: StageDefinition) throws -> [String: Digest] {
-        if let missing = missingDependency(stage) { throw StageFailure("dependency \(missing) is missing") }
+        if let missing = missingDependency(stage) {
+            throw StageRunError.missingDependency(stage: stage.name, path: missing)
+        }
         // A dependency no stage writes cannot change during the repro: hash it once for all stages reading it.
         state.lock()
         var digests: [String: Digest] = [:]
@@ -294,7 +296,7 @@ final class ReproExecution: @unchecked Sendable {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: logURL.path, contents: nil),
             let log = FileHandle(forWritingAtPath: logURL.path)
-        else { throw StageFailure("cannot create log file \(logURL.path)") }
+        else { throw StageRunError.cannotCreateLog(stage: stage.name, path: logURL.path) }
         defer { try? log.close() }
         let logLock = NSLock()
         let emit: (String) -> Void = { line in
@@ -314,7 +316,7 @@ final class ReproExecution: @unchecked Sendable {
             return 0
         case .builtin(let name):
             guard let builtin = workspace.registry.stage(named: name) else {
-                throw StageFailure("unknown built-in \(name)")
+                throw StageRunError.unknownBuiltin(stage: stage.name, name: name)
             }
             let context = StageContext(
                 stageName: stage.name, workspace: workspace.root, params: params, deps: stage.deps.map(\.path),
@@ -338,7 +340,7 @@ final class ReproExecution: @unchecked Sendable {
     private func commitOutputs(_ stage: StageDefinition, signature: Digest) throws -> [LockedOutput] {
         for output in stage.outputs
         where FileStat.at(workspace.root.appendingPathComponent(output.path).path, followingSymlinks: true) == nil {
-            throw StageFailure("the stage succeeded but did not produce its output \(output.path)")
+            throw StageRunError.missingOutput(stage: stage.name, path: output.path)
         }
         let hashes = try hasher.hash(stage.outputs.map(\.path))
         var locked: [LockedOutput] = []

@@ -1,5 +1,6 @@
 import ECGSignal
 import Foundation
+import Parallel
 import WFDB
 
 /// Why a record cannot be analysed for QRS complexes; bad input (exit 2).
@@ -128,40 +129,11 @@ public enum RecordQRSAnalysis {
         recordPaths: [String], reference: String, lead: String?, includeAll: Bool,
         configuration: QRSDetector.Configuration = .init()
     ) throws -> QRSEvaluation {
-        let results = ParallelResults<RecordEvaluation>(count: recordPaths.count)
-        DispatchQueue.concurrentPerform(iterations: recordPaths.count) { index in
-            results.set(
-                index,
-                Result {
-                    try evaluate(
-                        recordPath: recordPaths[index], reference: reference, lead: lead, includeAll: includeAll,
-                        configuration: configuration)
-                })
+        let records = try parallelMap(count: recordPaths.count) { index in
+            try evaluate(
+                recordPath: recordPaths[index], reference: reference, lead: lead, includeAll: includeAll,
+                configuration: configuration)
         }
-        return QRSEvaluation(records: try results.values())
-    }
-}
-
-/// Results written by concurrent workers, one slot each, read once all have finished.
-final class ParallelResults<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<Value, Error>?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ result: Result<Value, Error>) {
-        lock.lock()
-        slots[index] = result
-        lock.unlock()
-    }
-
-    /// The values in order, or the first error in order.
-    func values() throws -> [Value] {
-        lock.lock()
-        defer { lock.unlock() }
-        return try slots.map { slot in
-            guard let slot else { throw CancellationError() }
-            return try slot.get()
-        }
+        return QRSEvaluation(records: records)
     }
 }

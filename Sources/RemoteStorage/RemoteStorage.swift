@@ -131,7 +131,7 @@ public enum RemoteKey {
 public final class HashingFileWriter {
     public let path: String
     private var fd: Int32
-    private var hasher = SHA256Hasher()
+    private let hasher = SHA256Hasher()
     public private(set) var byteCount: Int64 = 0
 
     /// Without `flush`, `finish()` does not fsync: the caller flushes many files at once (one `sync()`).
@@ -146,7 +146,6 @@ public final class HashingFileWriter {
 
     deinit {
         if fd >= 0 { close(fd) }
-        _ = hasher.finish()  // frees the digest context
     }
 
     public func write(_ chunk: UnsafeRawBufferPointer) throws {
@@ -168,8 +167,7 @@ public final class HashingFileWriter {
         guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
             throw RemoteError.localFile(path: path, reason: "cannot truncate: \(String(cString: strerror(errno)))")
         }
-        _ = hasher.finish()
-        hasher = SHA256Hasher()
+        _ = hasher.finish()  // starts it over
         byteCount = 0
     }
 
@@ -179,7 +177,6 @@ public final class HashingFileWriter {
         close(fd)
         fd = -1
         let digest = hasher.finish()
-        hasher = SHA256Hasher()
         guard flushed else {
             throw RemoteError.localFile(path: path, reason: "cannot flush: \(String(cString: strerror(errno)))")
         }

@@ -1,41 +1,28 @@
 import Foundation
+import JSONText
 
 /// Text into HTML. Every run name, param value and metric key goes through here: the page is built as text, so
 /// escaping is the only thing between a param value such as `</script><img onerror=…>` and the reader's browser.
 enum HTMLText {
     /// Text for element content and quoted attribute values: `& < > " '` become entities.
     static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out
+        TextEscaping.replacing(text) { $0 == "'" ? "&#39;" : TextEscaping.xmlEntity($0) }
     }
 
     /// JSON for the inside of a `<script type="application/json">`: `<`, `>` and `&` as `\u` escapes (so no
     /// `</script>` or `<!--` can end the element early), and U+2028/U+2029, which some parsers take as line ends.
     static func scriptJSON(_ json: String) -> String {
-        var out = ""
-        out.reserveCapacity(json.utf8.count)
-        for character in json.unicodeScalars {
-            switch character {
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default: out.unicodeScalars.append(character)
+        TextEscaping.replacing(json) { scalar in
+            switch scalar {
+            case "<", ">", "&", "\u{2028}", "\u{2029}": return "\\u" + hex4(scalar.value)
+            default: return nil
             }
         }
-        return out
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// Six significant digits, no trailing zeros: `0.934`, `12`, `1e-05` (as `pipe runs list` prints numbers).

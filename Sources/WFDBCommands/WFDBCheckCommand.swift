@@ -1,6 +1,6 @@
 import ArgumentParser
-import Dispatch
 import Foundation
+import Parallel
 import WFDB
 
 /// `pipe wfdb check RECORD|DIR...`: decode everything and verify checksums (a database integrity check).
@@ -95,13 +95,9 @@ enum RecordIntegrity {
 
     /// Checks records on `jobs` workers, each taking the next unchecked record; results in input order.
     static func checkAll(_ records: [String], annotator: String?, jobs: Int) -> [Result<Report, Error>] {
-        let results = ResultSlots(count: records.count)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, records.count))) { _ in
-            while let index = results.claim() {
-                results.set(index, Result { try check(records[index], annotator: annotator) })
-            }
+        parallelMap(count: records.count, workers: max(1, jobs)) { index in
+            Result { try check(records[index], annotator: annotator) }
         }
-        return results.values
     }
 
     static func check(_ path: String, annotator: String?) throws -> Report {
@@ -133,35 +129,5 @@ enum RecordIntegrity {
         return Report(
             record: record.header.name, signals: signalCount, samples: record.frameCount,
             annotations: annotations, checksum: summary, checksumsMatch: !mismatch, invalid: invalid)
-    }
-}
-
-/// Work distribution and result slots for concurrent workers; each index is claimed and set once.
-final class ResultSlots: @unchecked Sendable {
-    private var storage: [Result<RecordIntegrity.Report, Error>?]
-    private var next = 0
-    private let lock = NSLock()
-
-    /// The next index no worker has taken, or nil when all are taken.
-    func claim() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < storage.count else { return nil }
-        next += 1
-        return next - 1
-    }
-
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<RecordIntegrity.Report, Error>) {
-        lock.lock()
-        storage[index] = value
-        lock.unlock()
-    }
-
-    var values: [Result<RecordIntegrity.Report, Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage.compactMap { $0 }
     }
 }

@@ -29,6 +29,28 @@ final class ContentStoreTests: XCTestCase {
         XCTAssertEqual(streamed.size, Int64(big.count))
     }
 
+    func testAHasherStartsOverAfterEachFinish() {
+        let hasher = SHA256Hasher()
+        hasher.update(Data("ab".utf8))
+        hasher.update(Data("c".utf8))
+        XCTAssertEqual(hasher.finish(), Digest.of("abc"))
+        XCTAssertEqual(hasher.finish(), Digest.of(""), "a second finish hashes nothing")
+        hasher.update(Data("abc".utf8))
+        XCTAssertEqual(hasher.finish(), Digest.of("abc"))
+    }
+
+    func testAReadErrorWhileHashingNamesTheFile() throws {
+        // read() of a directory fails after open() succeeded: the hasher is dropped unfinished.
+        let directory = root.appendingPathComponent("folder")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try FileHashing.hash(path: directory.path)) { error in
+            guard case ContentStoreError.cannotRead(let path, _) = error else {
+                return XCTFail("expected cannotRead, got \(error)")
+            }
+            XCTAssertEqual(path, directory.path)
+        }
+    }
+
     func testDigestRejectsMalformedHex() {
         XCTAssertNil(Digest(hex: "abc"))
         XCTAssertNil(Digest(hex: String(repeating: "G", count: 64)))

@@ -1,6 +1,6 @@
 import CBLAS
-import Dispatch
 import Foundation
+import Parallel
 
 /// Process-wide settings of the ONNX runtime.
 public enum ONNXRuntime {
@@ -67,9 +67,5 @@ func parallelFor(
         if count > 0 { body(0, 0..<count) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: workerCount) { worker in
-        let start = count * worker / workerCount
-        let end = count * (worker + 1) / workerCount
-        if start < end { body(worker, start..<end) }
-    }
+    Parallel.parallelFor(count: count, parts: workerCount, body)
 }

@@ -114,13 +114,12 @@ extension S3Remote {
         let chunkSize = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         var done: Int64 = 0
         while done < length {
             let count = pread(fd, buffer.baseAddress, Int(min(Int64(chunkSize), length - done)), off_t(offset + done))
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
-                _ = hasher.finish()
                 let reason = count < 0 ? String(cString: strerror(errno)) : "the file ended early"
                 throw RemoteError.localFile(path: path, reason: "cannot read: \(reason)")
             }

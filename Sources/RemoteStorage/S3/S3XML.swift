@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 #if canImport(FoundationXML)
 import FoundationXML
@@ -58,19 +59,7 @@ final class S3XMLNode {
 
 /// XML text with `& < > " '` escaped, for keys in request bodies.
 func xmlEscaped(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(character)
-        }
-    }
-    return out
+    TextEscaping.replacing(text, TextEscaping.xmlEntity)
 }
 
 /// An error answer from S3: the status and, when the body is S3's `<Error>` document, its code and message.

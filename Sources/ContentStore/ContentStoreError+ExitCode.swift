@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension ContentStoreError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

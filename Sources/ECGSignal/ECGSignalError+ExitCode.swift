@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension ECGSignalError: ExitCodeProviding { public var exitStatus: ExitStatus { .failure } }

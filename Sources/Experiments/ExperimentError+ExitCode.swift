@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension ExperimentError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

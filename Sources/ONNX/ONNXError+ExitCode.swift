@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension ONNXError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

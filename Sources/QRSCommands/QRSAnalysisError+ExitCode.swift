@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension QRSAnalysisError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

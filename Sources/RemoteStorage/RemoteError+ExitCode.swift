@@ -1,0 +1,5 @@
+import ExitCodes
+
+extension RemoteError: ExitCodeProviding {
+    public var exitStatus: ExitStatus { isConfigurationError ? .badInput : .failure }
+}

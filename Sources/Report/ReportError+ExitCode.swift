@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension ReportError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

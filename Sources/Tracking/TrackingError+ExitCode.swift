@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension TrackingError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }

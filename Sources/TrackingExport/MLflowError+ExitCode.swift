@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension MLflowError: ExitCodeProviding { public var exitStatus: ExitStatus { isUsageError ? .badInput : .failure } }

@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension TransportError: ExitCodeProviding { public var exitStatus: ExitStatus { .failure } }

@@ -1,0 +1,3 @@
+import ExitCodes
+
+extension WFDBError: ExitCodeProviding { public var exitStatus: ExitStatus { .badInput } }
