@@ -35,6 +35,14 @@ final class DirectoryRemoteLinkTests: XCTestCase {
         root.appendingPathComponent("remote").path + "/" + RemoteKey.object(digest)
     }
 
+    /// A file written straight under the remote key of `digest`, as another tool (or a tamperer) would.
+    private func plantOnRemote(_ digest: Digest, _ text: String, mode: mode_t) throws {
+        let folder = URL(fileURLWithPath: remotePath(digest)).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: remotePath(digest)))
+        chmod(remotePath(digest), mode)
+    }
+
     func testPushHardLinksAReadOnlyObject() throws {
         let local = try object("a", "shared bytes\n", mode: 0o444)
         try remote.put(RemoteKey.object(local.digest), file: local.path, size: 13, sha256: local.digest, onBytes: nil)
@@ -74,10 +82,7 @@ final class DirectoryRemoteLinkTests: XCTestCase {
 
     func testFetchRefusesToLinkACorruptObject() throws {
         let claimed = Digest.of(Data("original\n".utf8))
-        let folder = URL(fileURLWithPath: remotePath(claimed)).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Data("tampered\n".utf8).write(to: URL(fileURLWithPath: remotePath(claimed)))
-        chmod(remotePath(claimed), 0o444)
+        try plantOnRemote(claimed, "tampered\n", mode: 0o444)
         let destination = root.appendingPathComponent("cache-object").path
         XCTAssertThrowsError(try remote.link(RemoteKey.object(claimed), to: destination, digest: claimed)) { error in
             XCTAssertTrue("\(error)".contains("corrupt"), "\(error)")
@@ -87,10 +92,7 @@ final class DirectoryRemoteLinkTests: XCTestCase {
 
     func testFetchCopiesAWritableRemoteFileInsteadOfLinkingIt() throws {
         let claimed = Digest.of(Data("writable\n".utf8))
-        let folder = URL(fileURLWithPath: remotePath(claimed)).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Data("writable\n".utf8).write(to: URL(fileURLWithPath: remotePath(claimed)))
-        chmod(remotePath(claimed), 0o644)
+        try plantOnRemote(claimed, "writable\n", mode: 0o644)
         let destination = root.appendingPathComponent("cache-object").path
         XCTAssertEqual(try remote.link(RemoteKey.object(claimed), to: destination, digest: claimed), .unsupported)
         XCTAssertNil(FileStat.at(destination))
