@@ -53,7 +53,13 @@ let package = Package(
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
-        .target(name: "Tracking", dependencies: ["CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Tracking",
+            dependencies: [
+                "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         // `pipe runs list/show/diff/rm/gc` and `pipe runs export|import mlflow`: argument parsing over Tracking and
         // TrackingExport.
         .target(

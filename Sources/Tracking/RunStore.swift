@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The run-tracking store: `runs/pipe.sqlite` (SQLite through GRDB, WAL mode) plus one folder per run, `runs/<id>/`.
 ///
@@ -22,14 +23,18 @@ public final class RunStore: Sendable {
     /// `runs/pipe.sqlite`, or `:memory:` for an in-memory store.
     public let path: String
     let database: any DatabaseWriter
+    /// `pipe.sqlite-writes`, raised after each write transaction; nil in memory.
+    let tally: WriteTally?
 
     // MARK: Opening
 
     /// Opens (creating if needed) the store of `workspace`, migrates it, and marks dead runs interrupted.
     ///
     /// Throws `TrackingError.storeTooNew` for a store written by a newer pipe (left unmodified),
-    /// `.storeCorrupt` for a file that is not a readable store, `.storeBusy` past the busy timeout.
-    /// With `repair`, a corrupt store is moved aside (`pipe.sqlite.corrupt-<time>`) and a fresh one created.
+    /// `.storeCorrupt` for a file that is not a readable store, `.storeLostWrites` for one whose write-ahead log was
+    /// deleted or damaged (see `WriteTally`), `.storeBusy` past the busy timeout. With `repair`, a corrupt store is
+    /// moved aside (`pipe.sqlite.corrupt-<time>`) and a fresh one created, and a store that lost writes is accepted
+    /// as it is (a damaged log kept as `pipe.sqlite-wal.damaged-<time>`).
     public static func open(workspace: URL, repair: Bool = false) throws -> RunStore {
         let runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
         let file = runsFolder.appendingPathComponent(fileName)
@@ -43,6 +48,10 @@ public final class RunStore: Sendable {
             return try openExisting(workspace: workspace, file: file)
         } catch TrackingError.storeCorrupt(let path, let detail) where repair {
             _ = try moveAside(file: file, reason: detail, path: path)
+            return try openExisting(workspace: workspace, file: file)
+        } catch TrackingError.storeLostWrites(_, _, let found, let walDamaged) where repair {
+            if walDamaged { try keepDamagedLog(of: file) }
+            WriteTally(storePath: file.path).reset(to: found)
             return try openExisting(workspace: workspace, file: file)
         }
     }
@@ -69,6 +78,7 @@ public final class RunStore: Sendable {
         self.runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
         self.path = path
         self.database = database
+        self.tally = path == ":memory:" ? nil : WriteTally(storePath: path)
     }
 
     private static var configuration: Configuration {
@@ -77,16 +87,32 @@ public final class RunStore: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.label = "pipe-runs"
         configuration.prepareDatabase { db in
+            guard !db.configuration.readonly else { return }
             // WAL + NORMAL never corrupts; a power cut may lose the last transaction, which is acceptable here.
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The -wal and -shm files outlive the last connection: a damaged log stays for `open` to report (SQLite
+            // would delete it on close), and a read-only connection (a full disk) finds the files it needs. An
+            // in-memory store has no file to control (SQLITE_NOTFOUND).
+            var persist: CInt = 1
+            let code = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
+            guard code == SQLITE_OK || code == SQLITE_NOTFOUND else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code))
+            }
         }
         return configuration
     }
 
     private static func openExisting(workspace: URL, file: URL) throws -> RunStore {
         let path = file.path
+        let tally = WriteTally(storePath: path)
         var journal = HeaderFacts.Journal.none
-        if FileManager.default.fileExists(atPath: path) {
+        // Read before the store: a writer raises it only after committing, so it never runs ahead of the store.
+        var recordedWrites = tally.read()
+        let walBytes = byteCount(ofFileAt: path + "-wal")
+        if !FileManager.default.fileExists(atPath: path) {
+            tally.remove()  // A store deleted on purpose: the fresh one starts again from zero.
+            recordedWrites = nil
+        } else {
             journal = try checkHeader(path: path).journal
             if journal == .rollback {
                 // Not a WAL file, so not one we wrote: look before DatabasePool switches it to WAL.
@@ -119,6 +145,9 @@ public final class RunStore: Sendable {
             // store (the common case) never takes the write lock just to be opened.
             let upToDate = try pool.read { db -> Bool in
                 if journal == .wal { try checkSchema(db, path: path) }
+                if let recordedWrites {
+                    try checkWriteCount(db, recorded: recordedWrites, walBytes: walBytes, path: path)
+                }
                 return try Schema.migrator.hasCompletedMigrations(db)
             }
             if !upToDate { try Schema.migrator.migrate(pool) }
@@ -149,6 +178,41 @@ public final class RunStore: Sendable {
             !known.contains($0)
         }
         if !unknown.isEmpty { throw TrackingError.storeTooNew(path: path, unknownMigrations: unknown) }
+    }
+
+    /// Refuses a store holding fewer write transactions than its tally recorded: writes that were only in the
+    /// write-ahead log are gone. Reported before anything is written, so a damaged log is still there to keep.
+    private static func checkWriteCount(_ db: Database, recorded: Int, walBytes: Int, path: String) throws {
+        let found = try writeCount(db)
+        guard found < recorded else { return }
+        throw TrackingError.storeLostWrites(path: path, recorded: recorded, found: found, walDamaged: walBytes > 0)
+    }
+
+    /// The store's count of committed write transactions (its header's user version).
+    static func writeCount(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+
+    /// Raises the store's write count inside the current write transaction and returns the new count.
+    private static func countWrite(_ db: Database) throws -> Int {
+        let count = min(try writeCount(db) + 1, Int(Int32.max))
+        try db.execute(sql: "PRAGMA user_version = \(count)")
+        return count
+    }
+
+    /// The size of the file at `path`, 0 when there is none.
+    private static func byteCount(ofFileAt path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    /// Copies a write-ahead log SQLite could not use beside the store before the next write overwrites it.
+    private static func keepDamagedLog(of file: URL) throws {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let log = file.path + "-wal"
+        do {
+            try FileManager.default.copyItem(atPath: log, toPath: "\(log).damaged-\(stamp)")
+        } catch {
+            throw TrackingError.database(
+                path: log, detail: "cannot keep the damaged write-ahead log: \(error.localizedDescription)")
+        }
     }
 
     struct HeaderFacts {
@@ -191,7 +255,7 @@ public final class RunStore: Sendable {
         let destination = file.deletingLastPathComponent().appendingPathComponent("\(fileName).corrupt-\(stamp)")
         do {
             try FileManager.default.moveItem(at: file, to: destination)
-            for suffix in ["-wal", "-shm"] {
+            for suffix in ["-wal", "-shm", WriteTally.suffix] {
                 let side = URL(fileURLWithPath: file.path + suffix)
                 if FileManager.default.fileExists(atPath: side.path) {
                     try FileManager.default.moveItem(at: side, to: URL(fileURLWithPath: destination.path + suffix))
@@ -220,8 +284,15 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Runs `body` in a write transaction that also raises the store's write count, then raises the tally.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.write(body) } catch { throw RunStore.translate(error, path: path) }
+        do {
+            let (result, count) = try database.write { db in (try body(db), try RunStore.countWrite(db)) }
+            tally?.raise(to: count)
+            return result
+        } catch {
+            throw RunStore.translate(error, path: path)
+        }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {

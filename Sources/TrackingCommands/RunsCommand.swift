@@ -22,7 +22,11 @@ public struct RunsCommand: ParsableCommand {
 
 /// Options every `runs` subcommand shares.
 struct StoreOptions: ParsableArguments {
-    @Flag(help: "If the store is corrupt, move it aside (runs/pipe.sqlite.corrupt-TIME) and start a fresh one.")
+    @Flag(
+        help: """
+            If the store is corrupt, move it aside (runs/pipe.sqlite.corrupt-TIME) and start a fresh one; if it lost \
+            writes with its write-ahead log, accept it as it is.
+            """)
     var repair = false
 
     /// The store of the workspace in the current directory.
