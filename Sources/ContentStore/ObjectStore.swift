@@ -78,7 +78,13 @@ public final class ObjectStore: @unchecked Sendable {
             return
         }
         let temporary = try makeTemporaryURL()
-        let actual = try copyHashing(from: path, to: temporary.path, followingSymlinks: followingSymlinks)
+        let actual: Digest
+        do {
+            actual = try copyHashing(from: path, to: temporary.path, followingSymlinks: followingSymlinks)
+        } catch {
+            unlink(temporary.path)  // A full disk must not leave a partial object in `.cache/tmp/`.
+            throw naming(error, path)
+        }
         guard actual == digest else {
             unlink(temporary.path)
             throw ContentStoreError.corruptObject(path: path, expected: digest.hex, actual: actual.hex)
@@ -167,7 +173,7 @@ public final class ObjectStore: @unchecked Sendable {
             try replace(destinationURL, with: staging)
         } catch {
             try? FileManager.default.removeItem(at: staging)
-            throw error
+            throw naming(error, destination)
         }
     }
 
@@ -312,9 +318,23 @@ public final class ObjectStore: @unchecked Sendable {
 
     private func moveIntoStore(_ temporary: URL, digest: Digest, mode: mode_t) throws {
         let target = objectURL(digest)
-        try createStoreFolder(target.deletingLastPathComponent())
-        chmod(temporary.path, mode)
-        try AtomicFile.rename(temporary, to: target)
+        do {
+            try createStoreFolder(target.deletingLastPathComponent())
+            chmod(temporary.path, mode)
+            try AtomicFile.rename(temporary, to: target)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+    }
+
+    /// A full disk reported against the file the user knows (the output being stored, the one being restored)
+    /// rather than a temporary, with the space left now that the partial copy is gone.
+    private func naming(_ error: Error, _ path: String) -> Error {
+        guard case ContentStoreError.noSpace(_, let needed, _) = error else { return error }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return ContentStoreError.noSpace(
+            path: path, needed: needed, available: availableBytes(onFileSystemOf: folder))
     }
 
     private func createStoreFolder(_ url: URL) throws {
@@ -375,14 +395,18 @@ public final class ObjectStore: @unchecked Sendable {
                 let written = write(output, base + offset, count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
+                    throw writeError(destination, needed: Int64(info.st_size))
                 }
                 offset += written
             }
         }
-        guard !flush || fsync(output) == 0 else {
-            throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
-        }
+        guard !flush || fsync(output) == 0 else { throw writeError(destination, needed: Int64(info.st_size)) }
+    }
+
+    /// The current `errno` as an error: `noSpace` with the size being written when the disk is full.
+    private func writeError(_ path: String, needed: Int64) -> ContentStoreError {
+        guard isOutOfSpace(errno) else { return .cannotWrite(path: path, reason: errnoText()) }
+        return .noSpace(path: path, needed: needed, available: nil)
     }
 
     /// A copy-on-write clone (`FICLONE`); false when the filesystem cannot clone.

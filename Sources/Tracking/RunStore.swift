@@ -25,6 +25,10 @@ public final class RunStore: Sendable {
     let database: any DatabaseWriter
     /// `pipe.sqlite-writes`, raised after each write transaction; nil in memory.
     let tally: WriteTally?
+    /// What a read-only open left undone: the store's connection cannot write.
+    let pendingWrites: PendingWrites
+
+    enum PendingWrites { case none, deadRuns, migrations }
 
     // MARK: Opening
 
@@ -56,6 +60,22 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// The store for commands that only read it (`runs list`, `show`, `diff`, `report`): opened read-only, so that
+    /// nothing is created or written on the way in and they work on a full disk or a read-only file system; a
+    /// workspace without a store reads as an empty one. A store with dead runs to mark interrupted, or one that
+    /// needs a migration, is opened for writing instead when it can be; when it cannot (a full disk), its dead runs
+    /// are listed as `running` until a later command marks them.
+    public static func openForReading(workspace: URL) throws -> RunStore {
+        let file = workspace.appendingPathComponent("runs", isDirectory: true).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { return try inMemory(workspace: workspace) }
+        let store = try openExisting(workspace: workspace, file: file, readOnly: true)
+        switch store.pendingWrites {
+        case .none: return store
+        case .deadRuns: return (try? openExisting(workspace: workspace, file: file)) ?? store
+        case .migrations: return try openExisting(workspace: workspace, file: file)
+        }
+    }
+
     /// A store in memory, for tests; its run folders go under `workspace/runs/`.
     public static func inMemory(workspace: URL) throws -> RunStore {
         var configuration = RunStore.configuration
@@ -73,8 +93,11 @@ public final class RunStore: Sendable {
         return try moveAside(file: file, reason: "repair requested", path: file.path)
     }
 
-    private init(workspace: URL, path: String, database: any DatabaseWriter) {
+    private init(
+        workspace: URL, path: String, database: any DatabaseWriter, pendingWrites: PendingWrites = .none
+    ) {
         self.workspace = workspace
+        self.pendingWrites = pendingWrites
         self.runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
         self.path = path
         self.database = database
@@ -102,62 +125,80 @@ public final class RunStore: Sendable {
         return configuration
     }
 
-    private static func openExisting(workspace: URL, file: URL) throws -> RunStore {
+    /// Opens the store at `file` (creating it unless `readOnly`), after the checks that refuse a foreign, newer,
+    /// damaged or cut-back store. Read-write: migrates it and marks dead runs interrupted. Read-only: writes
+    /// nothing, and says in `pendingWrites` what it left undone.
+    private static func openExisting(workspace: URL, file: URL, readOnly: Bool = false) throws -> RunStore {
         let path = file.path
         let tally = WriteTally(storePath: path)
-        var journal = HeaderFacts.Journal.none
         // Read before the store: a writer raises it only after committing, so it never runs ahead of the store.
         var recordedWrites = tally.read()
         let walBytes = byteCount(ofFileAt: path + "-wal")
-        if !FileManager.default.fileExists(atPath: path) {
+        var journal = HeaderFacts.Journal.none
+        if FileManager.default.fileExists(atPath: path) {
+            journal = try checkHeader(path: path).journal
+            if journal == .rollback, !readOnly { try checkRollbackStore(path: path) }
+        } else {
             tally.remove()  // A store deleted on purpose: the fresh one starts again from zero.
             recordedWrites = nil
-        } else {
-            journal = try checkHeader(path: path).journal
-            if journal == .rollback {
-                // Not a WAL file, so not one we wrote: look before DatabasePool switches it to WAL.
-                var configuration = RunStore.configuration
-                configuration.readonly = true
-                do {
-                    let queue = try DatabaseQueue(path: path, configuration: configuration)
-                    defer { try? queue.close() }
-                    try queue.read { db in try checkSchema(db, path: path) }
-                } catch {
-                    throw translate(error, path: path)
-                }
-            }
         }
-        // One connection in WAL mode: other processes still read while this one writes (WAL works across
-        // processes), and a pipe process has one thread of tracking, so a pool's extra reader connections
-        // would only cost start-up time.
-        let pool: DatabaseQueue
-        do {
-            var walConfiguration = configuration
-            walConfiguration.prepareDatabase { db in
-                if !db.configuration.readonly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
-            }
-            pool = try DatabaseQueue(path: path, configuration: walConfiguration)
-        } catch {
-            throw translate(error, path: path)
-        }
+        let queue = try connect(path: path, readOnly: readOnly)
+        let upToDate: Bool
         do {
             // Reads first: a newer or foreign store is refused before anything is written, and an up-to-date
             // store (the common case) never takes the write lock just to be opened.
-            let upToDate = try pool.read { db -> Bool in
-                if journal == .wal { try checkSchema(db, path: path) }
+            upToDate = try queue.read { db -> Bool in
+                if journal != .none { try checkSchema(db, path: path) }
                 if let recordedWrites {
                     try checkWriteCount(db, recorded: recordedWrites, walBytes: walBytes, path: path)
                 }
                 return try Schema.migrator.hasCompletedMigrations(db)
             }
-            if !upToDate { try Schema.migrator.migrate(pool) }
+            if !upToDate, !readOnly { try Schema.migrator.migrate(queue) }
         } catch {
-            try? pool.close()
+            try? queue.close()
             throw translate(error, path: path)
         }
-        let store = RunStore(workspace: workspace, path: path, database: pool)
-        try store.markInterruptedRuns()
-        return store
+        guard readOnly else {
+            let store = RunStore(workspace: workspace, path: path, database: queue)
+            try store.markInterruptedRuns()
+            return store
+        }
+        var pending = PendingWrites.migrations
+        if upToDate {
+            let dead = try queue.read { db in try deadRuns(db) }
+            pending = dead.isEmpty ? .none : .deadRuns
+        }
+        return RunStore(workspace: workspace, path: path, database: queue, pendingWrites: pending)
+    }
+
+    /// A store not in WAL mode is not one pipe wrote: its schema is checked before the WAL connection switches it.
+    private static func checkRollbackStore(path: String) throws {
+        var configuration = RunStore.configuration
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in try checkSchema(db, path: path) }
+        } catch {
+            throw translate(error, path: path)
+        }
+    }
+
+    /// One connection in WAL mode: other processes still read while this one writes (WAL works across processes),
+    /// and a pipe process has one thread of tracking, so a pool's extra reader connections would only cost start-up
+    /// time. A read-only connection (SQLITE_OPEN_READONLY) never writes, not even the WAL's index.
+    private static func connect(path: String, readOnly: Bool) throws -> DatabaseQueue {
+        var walConfiguration = configuration
+        walConfiguration.readonly = readOnly
+        walConfiguration.prepareDatabase { db in
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+        }
+        do {
+            return try DatabaseQueue(path: path, configuration: walConfiguration)
+        } catch {
+            throw translate(error, path: path)
+        }
     }
 
     /// Refuses a store holding migrations this binary does not know, or an SQLite file that is not a run store.
@@ -436,11 +477,7 @@ public final class RunStore: Sendable {
     /// recorded activity. Returns their ids. Called by `open`; writes nothing when no run is stale.
     @discardableResult
     public func markInterruptedRuns() throws -> [RunID] {
-        let host = HostFacts.hostName
-        let running = try read { db in
-            try RunRecord.filter(Column("status") == RunStatus.running).filter(Column("host") == host).fetchAll(db)
-        }
-        let dead = running.filter { !ProcessIdentity(pid: $0.pid, startTicks: $0.pidStartTicks).isAlive }.map(\.id)
+        let dead = try read { db in try RunStore.deadRuns(db) }
         guard !dead.isEmpty else { return [] }
         try write { db in
             for id in dead {
@@ -455,5 +492,12 @@ public final class RunStore: Sendable {
             }
         }
         return dead
+    }
+
+    /// `running` runs of this host whose process is gone.
+    static func deadRuns(_ db: Database) throws -> [RunID] {
+        let running = try RunRecord.filter(Column("status") == RunStatus.running)
+            .filter(Column("host") == HostFacts.hostName).fetchAll(db)
+        return running.filter { !ProcessIdentity(pid: $0.pid, startTicks: $0.pidStartTicks).isAlive }.map(\.id)
     }
 }

@@ -60,7 +60,7 @@ struct ListRunsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let listing = try store.openStore().list(try query())
+        let listing = try store.openStoreForReading().list(try query())
         print(RunListFormatter(format: format, columns: try columnFields()).render(listing), terminator: "")
     }
 }

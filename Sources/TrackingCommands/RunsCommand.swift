@@ -30,9 +30,14 @@ struct StoreOptions: ParsableArguments {
     var repair = false
 
     /// The store of the workspace in the current directory.
-    func openStore() throws -> RunStore {
-        try RunStore.open(
-            workspace: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true),
-            repair: repair)
+    func openStore() throws -> RunStore { try RunStore.open(workspace: workspace, repair: repair) }
+
+    /// The store for a command that only reads it: nothing written on the way in (a full disk), unless `--repair`.
+    func openStoreForReading() throws -> RunStore {
+        repair ? try openStore() : try RunStore.openForReading(workspace: workspace)
+    }
+
+    private var workspace: URL {
+        URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
     }
 }

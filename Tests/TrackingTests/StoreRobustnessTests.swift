@@ -276,6 +276,19 @@ final class StoreRobustnessTests: XCTestCase {
         XCTAssertEqual(try RunStore.open(workspace: workspace).list().runs.count, 2)
     }
 
+    func testItem9_OpeningForReadingCreatesNothingAndCannotWrite() throws {
+        let workspace = try makeTemporaryDirectory(self)
+        XCTAssertEqual(try RunStore.openForReading(workspace: workspace).list().runs.count, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.appendingPathComponent("runs").path))
+
+        try RunStore.open(workspace: workspace).addRun(params: ["a": "1"], metrics: [:], start: fixedStart)
+        let reader = try RunStore.openForReading(workspace: workspace)
+        XCTAssertEqual(try reader.list().runs.count, 1)
+        XCTAssertThrowsError(try reader.beginRun(kind: .repro, argv: [], git: git, pipeVersion: "0.1.0")) { error in
+            XCTAssertTrue("\(error)".contains("readonly"), "\(error)")
+        }
+    }
+
     func testBusyAndCorruptSQLiteErrorsAreTranslated() {
         let busy = RunStore.translate(DatabaseError(resultCode: .SQLITE_BUSY), path: "/w/runs/pipe.sqlite")
         XCTAssertEqual(busy as? TrackingError, .storeBusy(path: "/w/runs/pipe.sqlite", seconds: RunStore.busyTimeout))
