@@ -13,6 +13,14 @@ public enum LinkMode: String, Sendable, CaseIterable {
     case hardlink
 }
 
+/// A file under `.cache/objects/` that is not a sound object: its bytes hash to `actual` instead of `digest` (nil
+/// when unreadable), or its name is no digest at all (`digest` nil).
+public struct DamagedObject: Equatable, Sendable {
+    public var path: String
+    public var digest: Digest?
+    public var actual: Digest?
+}
+
 /// The content-addressed store: `.cache/objects/ab/cdef…`, one read-only file per SHA-256.
 ///
 /// Objects are written to `.cache/tmp/`, hashed while written, flushed and only then renamed into place,
@@ -204,6 +212,27 @@ public final class ObjectStore: @unchecked Sendable {
         return result
     }
 
+    /// Every object whose bytes no longer hash to its name (`pipe doctor --deep`), and every file under
+    /// `objects/` whose name is not a digest. Reads the whole store.
+    public func damagedObjects() -> [DamagedObject] {
+        var damaged: [DamagedObject] = []
+        let base = objectsDirectory.path
+        let folders = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).sorted()
+        for folder in folders {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: base + "/" + folder)) ?? []
+            for name in names.sorted() {
+                let path = base + "/" + folder + "/" + name
+                guard let digest = Digest(hex: folder + name), folder.utf8.count == 2 else {
+                    damaged.append(DamagedObject(path: path, digest: nil, actual: nil))
+                    continue
+                }
+                let actual = try? FileHashing.hash(path: path).digest
+                if actual != digest { damaged.append(DamagedObject(path: path, digest: digest, actual: actual)) }
+            }
+        }
+        return damaged
+    }
+
     /// Removes an object (for `pipe gc`); an absent one is not an error.
     public func remove(_ digest: Digest) throws {
         guard unlink(objectURL(digest).path) == 0 || errno == ENOENT else {
@@ -304,7 +333,8 @@ public final class ObjectStore: @unchecked Sendable {
         AtomicFile.syncDirectory(destination.deletingLastPathComponent())
     }
 
-    private func quarantine(_ digest: Digest) {
+    /// Moves a corrupt object to `.cache/quarantine/` (kept for inspection, never restored again).
+    public func quarantine(_ digest: Digest) {
         try? createDirectory(quarantineDirectory)
         let target = quarantineDirectory.appendingPathComponent(digest.hex + "-\(nowNanoseconds())")
         Glibc.rename(objectURL(digest).path, target.path)

@@ -128,7 +128,7 @@ public final class RunStore: Sendable {
     /// Opens the store at `file` (creating it unless `readOnly`), after the checks that refuse a foreign, newer,
     /// damaged or cut-back store. Read-write: migrates it and marks dead runs interrupted. Read-only: writes
     /// nothing, and says in `pendingWrites` what it left undone.
-    private static func openExisting(workspace: URL, file: URL, readOnly: Bool = false) throws -> RunStore {
+    static func openExisting(workspace: URL, file: URL, readOnly: Bool = false) throws -> RunStore {
         let path = file.path
         let tally = WriteTally(storePath: path)
         // Read before the store: a writer raises it only after committing, so it never runs ahead of the store.
