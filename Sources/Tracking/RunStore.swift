@@ -320,6 +320,14 @@ public final class RunStore: Sendable {
                 path: path, detail: databaseError.message ?? "database disk image is malformed")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return TrackingError.storeBusy(path: path, seconds: busyTimeout)
+        case .SQLITE_FULL:
+            var info = statvfs()
+            let folder = (path as NSString).deletingLastPathComponent
+            let free = statvfs(folder, &info) == 0 ? Int64(info.f_bavail) * Int64(info.f_frsize) : nil
+            return TrackingError.database(
+                path: path,
+                detail: "the disk is full (\(free.map { "\($0 / 1000) kB" } ?? "no space") free on its file system); "
+                    + "free some space and run again")
         default:
             return TrackingError.database(path: path, detail: databaseError.message ?? "\(databaseError)")
         }

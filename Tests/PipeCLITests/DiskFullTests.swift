@@ -145,6 +145,12 @@ final class DiskFullTests: XCTestCase {
             XCTAssertFalse(output.stderr.contains("disk is full"), "\(command): \(output.stderr)")
         }
 
+        let repro = try pipe(["repro"])
+        XCTAssertNotEqual(repro.status, 0)
+        XCTAssertTrue(repro.stderr.contains("runs/pipe.sqlite: the disk is full ("), repro.stderr)
+        XCTAssertTrue(
+            repro.stderr.contains(" kB free on its file system); free some space and run again"), repro.stderr)
+
         freeFillers()
         let later = try pipe(["runs", "list"])
         XCTAssertTrue(later.stdout.contains("interrupted"), "marked once a write is possible: \(later.stdout)")
