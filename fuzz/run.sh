@@ -44,6 +44,7 @@ seed_corpus() {
             echo 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]'
         } >"$dir/aliases"
         printf 'lr: 0.001\nlr: 0.01\n' >"$dir/duplicate-key"
+        printf 'a:\r  lr: 1\r  lr: 2\r' >"$dir/duplicate-key-cr"  # crashed once: CR line ends
         printf 'a:\n\tb: 1\n' >"$dir/tab"
         printf 'name: "unterminated\n' >"$dir/quote"
         printf '{epochs: [1, 2}, lr: 1e-3, on: yes, n: ~, x: .inf, k: 0x1f}' >"$dir/flow"
