@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "fuzz-wfdb-header", targets: ["WFDBHeaderFuzzer"]),
         .executable(name: "fuzz-wfdb-signal", targets: ["WFDBSignalFuzzer"]),
         .executable(name: "fuzz-wfdb-annotation", targets: ["WFDBAnnotationFuzzer"]),
+        .executable(name: "fuzz-params", targets: ["ParamsFuzzer"]),
+        .executable(name: "fuzz-onnx", targets: ["ONNXFuzzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,7 +63,13 @@ let package = Package(
         // OpenSSL libcrypto (EVP digests) from Debian's libssl-dev.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Run tracking: the SQLite run store (runs, stage runs, params, metrics with history, artifacts), git facts.
-        .target(name: "Tracking", dependencies: ["CGit2", "ExitCodes", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Tracking",
+            dependencies: [
+                "CGit2", "ExitCodes", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         // `pipe runs list/show/diff/rm/gc` and `pipe runs export|import mlflow`: argument parsing over Tracking and
         // TrackingExport.
         .target(
@@ -136,11 +144,13 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Parallel", "ExitCodes"], swiftSettings: simdSettings),
         // OpenBLAS's CBLAS interface from Debian's libopenblas-dev (pkg-config `openblas`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // libFuzzer targets, one per WFDB parser (fuzz/run.sh builds them with -DFUZZING; a plain build
-        // makes replay tools that run the parser on the files given as arguments).
+        // libFuzzer targets, one per WFDB parser, the params YAML reader and the ONNX loader (fuzz/run.sh builds them
+        // with -DFUZZING; a plain build makes replay tools that run the parser on the files given as arguments).
         .executableTarget(name: "WFDBHeaderFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBHeaderFuzzer"),
         .executableTarget(name: "WFDBSignalFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBSignalFuzzer"),
         .executableTarget(name: "WFDBAnnotationFuzzer", dependencies: ["WFDB"], path: "fuzz/WFDBAnnotationFuzzer"),
+        .executableTarget(name: "ParamsFuzzer", dependencies: ["PipelineEngine"], path: "fuzz/ParamsFuzzer"),
+        .executableTarget(name: "ONNXFuzzer", dependencies: ["ONNX"], path: "fuzz/ONNXFuzzer"),
         // libgit2 from Debian's libgit2-dev, with static inline wrappers for its variadic calls.
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs the WFDB libFuzzer targets (header, signal, annotation parsers).
+# Builds and runs the libFuzzer targets (WFDB header, signal and annotation parsers, params YAML, ONNX loader).
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 seconds each, all three targets
+#   fuzz/run.sh [SECONDS] [TARGET...]     default: 600 seconds each, every target
 #
-# Targets: fuzz-wfdb-header, fuzz-wfdb-signal, fuzz-wfdb-annotation. Corpora and crash
+# Targets: fuzz-wfdb-header, fuzz-wfdb-signal, fuzz-wfdb-annotation, fuzz-params, fuzz-onnx. Corpora and crash
 # artifacts go to .build/fuzz/<target>/ (not committed). Prints the exec count of each run and
 # exits non-zero if any target found a crash.
 set -euo pipefail
@@ -13,12 +13,12 @@ seconds="${1:-600}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz-wfdb-header fuzz-wfdb-signal fuzz-wfdb-annotation)
+    targets=(fuzz-wfdb-header fuzz-wfdb-signal fuzz-wfdb-annotation fuzz-params fuzz-onnx)
 fi
 
-# A few valid inputs to start from.
+# A few valid inputs to start from, and the malformed ones the tests refuse.
 seed_corpus() {
-    local target="$1" dir="$2"
+    local target="$1" dir="$2" binary="$3"
     case "$target" in
     fuzz-wfdb-header)
         printf '100 2 360 650000\r\n100.dat 212 200 11 1024 995 -22131 0 MLII\r\n100.dat 212 200 11 1024 1011 20052 0 V5\r\n# 69 M\r\n' >"$dir/mitdb"
@@ -40,6 +40,25 @@ seed_corpus() {
         printf '\x0a\x04\x28\x04\x28\x04' >"$dir/no-end"
         printf '\x0a\x04\x00\xec\xff\x7f\xff\xff\x00\x04\x00\x00' >"$dir/huge-skip"
         ;;
+    fuzz-params)
+        for file in stages/*.yaml; do cp "$file" "$dir/stages-$(basename "$file")"; done
+        # Issue 20: an alias bomb (refused past 1,000,000 expanded nodes), and what ValidationTests refuse.
+        {
+            echo 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'
+            echo 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]'
+            echo 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]'
+        } >"$dir/aliases"
+        printf 'lr: 0.001\nlr: 0.01\n' >"$dir/duplicate-key"
+        printf 'a:\r  lr: 1\r  lr: 2\r' >"$dir/duplicate-key-cr"  # crashed once: CR line ends
+        printf 'a:\n\tb: 1\n' >"$dir/tab"
+        printf 'name: "unterminated\n' >"$dir/quote"
+        printf '{epochs: [1, 2}, lr: 1e-3, on: yes, n: ~, x: .inf, k: 0x1f}' >"$dir/flow"
+        printf 'model:\n  layers:\n    - {conv1d: {out: 32, kernel: 5}}\n    - relu\n' >"$dir/nested"
+        ;;
+    fuzz-onnx)
+        PIPE_FUZZ_SEEDS="$dir" "$binary"
+        head -c 4096 Tests/ONNXTests/Fixtures/original_torch.onnx >"$dir/original-torch-head"
+        ;;
     esac
 }
 
@@ -52,7 +71,7 @@ for target in "${targets[@]}"; do
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --show-bin-path)/$target"
     work=".build/fuzz/$target"
     mkdir -p "$work/corpus" "$work/artifacts"
-    seed_corpus "$target" "$work/corpus" 2>/dev/null || true
+    seed_corpus "$target" "$work/corpus" "$binary" 2>/dev/null || true
     log="$work/last-run.log"
     if "$binary" "$work/corpus" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
         -artifact_prefix="$work/artifacts/" -print_final_stats=1 >"$log" 2>&1; then

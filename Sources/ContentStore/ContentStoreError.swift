@@ -14,6 +14,9 @@ public enum ContentStoreError: Error, CustomStringConvertible, Equatable {
     case symlinkOutsideWorkspace(path: String, target: String)
     /// A name that a manifest line cannot hold (a newline in it).
     case unsupportedName(path: String)
+    /// The file system ran out of space (or the user's quota) while `path` was written; `needed` is the size of what
+    /// was being written and `available` what is left once its partial copy is gone, where known.
+    case noSpace(path: String, needed: Int64?, available: Int64?)
 
     public var description: String {
         switch self {
@@ -31,6 +34,11 @@ public enum ContentStoreError: Error, CustomStringConvertible, Equatable {
             return "\(path): a symlink to '\(target)', outside the workspace; pipe never follows such a link and "
                 + "stores symlinks only when they point inside the workspace"
         case .unsupportedName(let path): return "\(path.debugDescription): a file name with a newline cannot be stored"
+        case .noSpace(let path, let needed, let available):
+            var space = needed.map { ": it needs \(formatBytes($0))" } ?? ""
+            if let available { space += (space.isEmpty ? ": " : ", ") + "\(formatBytes(available)) free" }
+            return "\(path): no space left on device\(space); free some space and run again "
+                + "(the partial copy was removed)"
         }
     }
 }

@@ -60,6 +60,26 @@ func canonicalPath(_ path: String) -> String? {
     return String(cString: resolved)
 }
 
+/// The bytes ordinary users may still write on the file system holding `path` (what `df` calls available).
+public func availableBytes(onFileSystemOf path: String) -> Int64? {
+    var info = statvfs()
+    guard statvfs(path, &info) == 0 else { return nil }
+    return Int64(info.f_bavail) * Int64(info.f_frsize)
+}
+
+/// Whether `code` says the file system (or the user's quota) is full.
+func isOutOfSpace(_ code: Int32) -> Bool { code == ENOSPC || code == EDQUOT }
+
+/// `93.9 MB`, `512 B`: decimal units, as `du -h --si` and DVC print them.
+public func formatBytes(_ count: Int64) -> String {
+    let value = Double(count)
+    if value < 1000 { return "\(count) B" }
+    for (limit, unit) in [(1e6, "kB"), (1e9, "MB"), (1e12, "GB")] where value < limit {
+        return String(format: "%.1f %@", value / (limit / 1000), unit)
+    }
+    return String(format: "%.1f TB", value / 1e12)
+}
+
 /// Wall-clock time in nanoseconds since the epoch.
 func nowNanoseconds() -> Int64 {
     var spec = timespec()
@@ -106,13 +126,13 @@ public enum AtomicFile {
         let sink = Sink(fd: fd, path: temporary.path, hashing: hashing)
         do {
             try body(sink)
-            if durable, fsync(fd) != 0 {
-                throw ContentStoreError.cannotWrite(path: temporary.path, reason: errnoText())
-            }
+            if durable, fsync(fd) != 0 { throw Sink.writeError(temporary.path) }
         } catch {
             close(fd)
             unlink(temporary.path)
-            throw error
+            guard case ContentStoreError.noSpace = error else { throw error }
+            throw ContentStoreError.noSpace(
+                path: url.path, needed: nil, available: availableBytes(onFileSystemOf: directory.path))
         }
         close(fd)
         do {
@@ -145,10 +165,17 @@ public enum AtomicFile {
                 let written = Glibc.write(fd, base + offset, bytes.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw ContentStoreError.cannotWrite(path: path, reason: errnoText())
+                    throw Sink.writeError(path)
                 }
                 offset += written
             }
+        }
+
+        /// The current `errno` as an error; `noSpace` when the disk is full.
+        static func writeError(_ path: String) -> ContentStoreError {
+            isOutOfSpace(errno)
+                ? .noSpace(path: path, needed: nil, available: nil)
+                : .cannotWrite(path: path, reason: errnoText())
         }
     }
 

@@ -14,6 +14,14 @@ public enum LinkMode: String, Sendable, CaseIterable {
     case hardlink
 }
 
+/// A file under `.cache/objects/` that is not a sound object: its bytes hash to `actual` instead of `digest` (nil
+/// when unreadable), or its name is no digest at all (`digest` nil).
+public struct DamagedObject: Equatable, Sendable {
+    public var path: String
+    public var digest: Digest?
+    public var actual: Digest?
+}
+
 /// The content-addressed store: `.cache/objects/ab/cdef…`, one read-only file per SHA-256.
 ///
 /// Objects are written to `.cache/tmp/`, hashed while written, flushed and only then renamed into place,
@@ -103,7 +111,13 @@ public final class ObjectStore: @unchecked Sendable {
             return
         }
         let temporary = try makeTemporaryURL()
-        let actual = try copyHashing(from: path, to: temporary.path, followingSymlinks: followingSymlinks)
+        let actual: Digest
+        do {
+            actual = try copyHashing(from: path, to: temporary.path, followingSymlinks: followingSymlinks)
+        } catch {
+            unlink(temporary.path)  // A full disk must not leave a partial object in `.cache/tmp/`.
+            throw naming(error, path)
+        }
         guard actual == digest else {
             unlink(temporary.path)
             throw ContentStoreError.corruptObject(path: path, expected: digest.hex, actual: actual.hex)
@@ -205,7 +219,7 @@ public final class ObjectStore: @unchecked Sendable {
             try replace(destinationURL, with: staging)
         } catch {
             try? FileManager.default.removeItem(at: staging)
-            throw error
+            throw naming(error, destination)
         }
     }
 
@@ -256,6 +270,27 @@ public final class ObjectStore: @unchecked Sendable {
             for name in names { if let digest = Digest(hex: folder + name) { result.append(digest) } }
         }
         return result
+    }
+
+    /// Every object whose bytes no longer hash to its name (`pipe doctor --deep`), and every file under
+    /// `objects/` whose name is not a digest. Reads the whole store.
+    public func damagedObjects() -> [DamagedObject] {
+        var damaged: [DamagedObject] = []
+        let base = objectsDirectory.path
+        let folders = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).sorted()
+        for folder in folders {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: base + "/" + folder)) ?? []
+            for name in names.sorted() {
+                let path = base + "/" + folder + "/" + name
+                guard let digest = Digest(hex: folder + name), folder.utf8.count == 2 else {
+                    damaged.append(DamagedObject(path: path, digest: nil, actual: nil))
+                    continue
+                }
+                let actual = try? FileHashing.hash(path: path).digest
+                if actual != digest { damaged.append(DamagedObject(path: path, digest: digest, actual: actual)) }
+            }
+        }
+        return damaged
     }
 
     /// Removes an object (for `pipe gc`); an absent one is not an error.
@@ -356,7 +391,8 @@ public final class ObjectStore: @unchecked Sendable {
         AtomicFile.syncDirectory(destination.deletingLastPathComponent())
     }
 
-    private func quarantine(_ digest: Digest) {
+    /// Moves a corrupt object to `.cache/quarantine/` (kept for inspection, never restored again).
+    public func quarantine(_ digest: Digest) {
         try? createDirectory(quarantineDirectory)
         let target = quarantineDirectory.appendingPathComponent(digest.hex + "-\(nowNanoseconds())")
         Glibc.rename(objectURL(digest).path, target.path)
@@ -370,9 +406,23 @@ public final class ObjectStore: @unchecked Sendable {
 
     private func moveIntoStore(_ temporary: URL, digest: Digest, mode: mode_t) throws {
         let target = objectURL(digest)
-        try createStoreFolder(target.deletingLastPathComponent())
-        chmod(temporary.path, mode)
-        try AtomicFile.rename(temporary, to: target)
+        do {
+            try createStoreFolder(target.deletingLastPathComponent())
+            chmod(temporary.path, mode)
+            try AtomicFile.rename(temporary, to: target)
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+    }
+
+    /// A full disk reported against the file the user knows (the output being stored, the one being restored)
+    /// rather than a temporary, with the space left now that the partial copy is gone.
+    private func naming(_ error: Error, _ path: String) -> Error {
+        guard case ContentStoreError.noSpace(_, let needed, _) = error else { return error }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return ContentStoreError.noSpace(
+            path: path, needed: needed, available: availableBytes(onFileSystemOf: folder))
     }
 
     private func createStoreFolder(_ url: URL) throws {
@@ -433,14 +483,18 @@ public final class ObjectStore: @unchecked Sendable {
                 let written = write(output, base + offset, count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
+                    throw writeError(destination, needed: Int64(info.st_size))
                 }
                 offset += written
             }
         }
-        guard !flush || fsync(output) == 0 else {
-            throw ContentStoreError.cannotWrite(path: destination, reason: errnoText())
-        }
+        guard !flush || fsync(output) == 0 else { throw writeError(destination, needed: Int64(info.st_size)) }
+    }
+
+    /// The current `errno` as an error: `noSpace` with the size being written when the disk is full.
+    private func writeError(_ path: String, needed: Int64) -> ContentStoreError {
+        guard isOutOfSpace(errno) else { return .cannotWrite(path: path, reason: errnoText()) }
+        return .noSpace(path: path, needed: needed, available: nil)
     }
 
     /// A copy-on-write clone (`FICLONE`); false when the filesystem cannot clone.

@@ -30,6 +30,8 @@ public enum ONNXError: Error, Equatable, CustomStringConvertible {
     case invalidInput(name: String, reason: String)
     /// A value computed at run time is out of range (a Gather index, for example).
     case runtimeFailure(node: String, reason: String)
+    /// A model file that cannot be used: `error` says why.
+    indirect case unusableFile(path: String, error: ONNXError)
 
     public var description: String {
         switch self {
@@ -59,6 +61,8 @@ public enum ONNXError: Error, Equatable, CustomStringConvertible {
             return "input '\(name)': \(reason)"
         case .runtimeFailure(let node, let reason):
             return "node '\(node)': \(reason)"
+        case .unusableFile(let path, let error):
+            return "\(path): \(error)"
         }
     }
 

@@ -22,7 +22,7 @@ public struct PipeCommand: ParsableCommand {
             ReproCommand.self, StatusCommand.self, VerifyCommand.self, RunsCommand.self, WFDBCommand.self,
             QRSCommand.self, InferCommand.self, DagCommand.self, InitCommand.self, RemoteCommand.self,
             PushCommand.self, FetchCommand.self, PullCommand.self, GCCommand.self, ExpCommand.self,
-            ReportCommand.self,
+            ReportCommand.self, DoctorCommand.self,
         ]
     )
 

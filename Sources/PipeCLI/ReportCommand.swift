@@ -71,7 +71,7 @@ struct ReportCommand: ParsableCommand {
         if let workspace {
             do { graph = try workspace.loadGraph() } catch { graphNote = "pipeline.yaml not read: \(error)" }
         }
-        let store = try RunStore.open(workspace: root)
+        let store = try RunStore.openForReading(workspace: root)
         let selection = try selection()
         let header = ReportHeader(
             workspace: root.path, git: GitFacts.read(workspace: root), generatedAt: Date(),

@@ -18,8 +18,6 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
     /// Where the store is: the workspace itself, or for an experiment the main workspace (log paths are
     /// relative to it).
     let storeWorkspace: URL
-    /// Provenance for built-in stages: this run's id, the commit it ran at, the pipe version.
-    let facts: [String: String]
     let kind: RunKind
     /// Set once the repro has planned its stages: from then on it is a run, whatever becomes of it.
     private var planned = false
@@ -66,22 +64,18 @@ final class TrackedRun: ReproObserver, @unchecked Sendable {
         self.workspace = workspace
         self.storeWorkspace = experiment?.mainWorkspace ?? workspace
         self.kind = kind
-        var facts = ["run_id": run.description, "pipe_version": PipeCommand.version]
-        if !git.commit.isEmpty { facts["git_commit"] = git.commit + (git.isDirty ? "-dirty" : "") }
-        self.facts = facts
     }
 
     /// Where this run's stage logs go: `runs/<id>/logs/`.
     var logDirectory: URL { store.runFolder(run).appendingPathComponent("logs") }
 
-    /// Runs `body` (a repro or a verify) as this run: its logs and run facts go to `options`, and the run is
+    /// Runs `body` (a repro or a verify) as this run: its logs go to `options`, and the run is
     /// finished with the summary, or as failed when `body` throws.
     func track(
         _ options: ReproOptions, _ body: (ReproOptions, ReproObserver) throws -> ReproSummary
     ) throws -> ReproSummary {
         var options = options
         options.logDirectory = logDirectory
-        options.runFacts = facts
         let summary: ReproSummary
         do {
             summary = try body(options, self)

@@ -46,10 +46,6 @@ public final class StageContext: @unchecked Sendable {
     public let params: ResolvedParams
     public let deps: [String]
     public let outputs: [String]
-    /// Facts about the run executing the stage (`run_id`, `git_commit`, `pipe_version`), for provenance
-    /// metadata. Under `pipe verify` they are the facts of the run that produced the locked outputs, so that a
-    /// stage embedding them still rebuilds bit-identical bytes. Empty when no run is recorded.
-    public let runFacts: [String: String]
     private let emitLine: (String) -> Void
     private let emitProgress: (String) -> Void
     private let emitMetrics: ([String: Double], Int) -> Void
@@ -58,7 +54,7 @@ public final class StageContext: @unchecked Sendable {
     /// Engine runs build the context; tests may build one to call a stage directly.
     public init(
         stageName: String, workspace: URL, params: ResolvedParams, deps: [String], outputs: [String],
-        runFacts: [String: String] = [:], emitLine: @escaping (String) -> Void,
+        emitLine: @escaping (String) -> Void,
         emitProgress: @escaping (String) -> Void = { _ in },
         emitMetrics: @escaping ([String: Double], Int) -> Void,
         rememberDigest: @escaping (String, FileStat, Digest) -> Void = { _, _, _ in }
@@ -68,7 +64,6 @@ public final class StageContext: @unchecked Sendable {
         self.params = params
         self.deps = deps
         self.outputs = outputs
-        self.runFacts = runFacts
         self.emitLine = emitLine
         self.emitProgress = emitProgress
         self.emitMetrics = emitMetrics

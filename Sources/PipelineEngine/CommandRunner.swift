@@ -195,23 +195,27 @@ struct ChildGroup: Equatable {
     /// group: the whole group is killed. Once the leader is gone (or a zombie), its group id may since name
     /// another group, so only the members carrying this command's token are killed.
     func killLeftover(of workspace: String) {
-        guard workspace == self.workspace else { return }
+        for target in leftovers(of: workspace) { kill(target, SIGKILL) }
+    }
+
+    /// What `killLeftover` would signal: the whole group (its id negated) or the members carrying the token.
+    func leftovers(of workspace: String) -> [pid_t] {
+        guard workspace == self.workspace else { return [] }
         let leaderState = Self.statFields(of: group)?.first
         if kill(group, 0) == 0 || errno == EPERM, leaderState != "Z", leaderState != "X" {
             guard let recorded = startTicks, Self.startTicks(of: group) == recorded, getpgid(group) == group else {
-                return
+                return []
             }
-            kill(-group, SIGKILL)
-            return
+            return [-group]
         }
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         let marker = Data("\(Self.tokenVariable)=\(token)".utf8)
-        for name in names {
+        return names.compactMap { name in
             guard let pid = pid_t(name), Self.statFields(of: pid)?.dropFirst(2).first == Substring(String(group)),
                 let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
                 environment.split(separator: 0).contains(where: { Data($0) == marker })
-            else { continue }
-            kill(pid, SIGKILL)
+            else { return nil }
+            return pid
         }
     }
 

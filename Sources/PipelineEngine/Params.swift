@@ -276,6 +276,29 @@ extension Node {
     }
 }
 
+/// A params file's text read as a repro reads `stages/*.yaml`: composed under the alias limit, then every key of
+/// its mapping, and of the mappings below it, looked up as `ParamsResolver` looks keys up (`Node.param(at:)`) and canonicalised. The
+/// entry of the params fuzz target (`fuzz/ParamsFuzzer`); a repro reads only the keys its stages declare.
+public enum ParamsText {
+    public static func values(_ text: String, file: String) throws -> [String: CanonicalValue] {
+        guard let document = try YAMLDocument.compose(text, file: file) else { return [:] }
+        var values: [String: CanonicalValue] = [:]
+        for key in keys(of: document, depth: 4) {
+            if let node = document.param(at: key) { values[key] = CanonicalValue(node) }
+        }
+        return values
+    }
+
+    /// The dotted keys of `node`'s mappings, `depth` levels down.
+    private static func keys(of node: Node, prefix: String = "", depth: Int) -> [String] {
+        guard depth > 0, case .mapping(let map) = node else { return [] }
+        return map.flatMap { key, value -> [String] in
+            let name = prefix + (key.string ?? CanonicalValue(key).json)
+            return [name] + keys(of: value, prefix: name + ".", depth: depth - 1)
+        }
+    }
+}
+
 /// YAML 1.1 scalar resolution (null, bool, int, float, string), done here instead of by Yams' default
 /// resolver, whose regular expressions cost a few milliseconds to compile on every start of pipe.
 public enum YAMLScalar: Equatable {

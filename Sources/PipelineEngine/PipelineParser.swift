@@ -364,11 +364,16 @@ enum YAMLDocument {
         }
     }
 
-    /// The line of the second `key:` at the indentation of the first, from `startLine` on (1-based).
+    /// The line of the second `key:` at the indentation of the first, from `startLine` on (1-based). Lines end
+    /// where libyaml, whose marks give `startLine`, ends them: at LF, CR, CRLF, NEL, LS or PS (a file with CR
+    /// line ends once gave a start past the last LF-split line, and a trap).
     static func secondOccurrence(of key: String, in text: String, from startLine: Int) -> Int? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let breaks: Set<Character> = ["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"]
+        let lines = text.split(omittingEmptySubsequences: false) { breaks.contains($0) }
         var firstIndent: Int?
-        for index in max(0, startLine - 1)..<lines.count {
+        let first = max(0, startLine - 1)
+        guard first < lines.count else { return nil }
+        for index in first..<lines.count {
             let line = lines[index]
             let indent = line.prefix { $0 == " " }.count
             let rest = line.dropFirst(indent)

@@ -320,8 +320,7 @@ final class ReproExecution: @unchecked Sendable {
             }
             let context = StageContext(
                 stageName: stage.name, workspace: workspace.root, params: params, deps: stage.deps.map(\.path),
-                outputs: stage.outputs.map(\.path),
-                runFacts: options.runFactsByStage[stage.name] ?? options.runFacts, emitLine: emit,
+                outputs: stage.outputs.map(\.path), emitLine: emit,
                 emitProgress: { self.observer.stageProgress(stage.name, line: $0) },
                 emitMetrics: { self.observer.stageMetrics(stage.name, values: $0, step: $1) },
                 rememberDigest: { self.hasher.remember(path: $0, stat: $1, digest: $2) })

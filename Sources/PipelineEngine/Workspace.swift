@@ -82,9 +82,6 @@ public struct ReproOptions: Sendable {
     public var overrides: [ParamOverride] = []
     public var useRunCache = true
     public var wait = false
-    /// Provenance handed to built-in stages (`StageContext.runFacts`); per-stage entries win.
-    public var runFacts: [String: String] = [:]
-    public var runFactsByStage: [String: [String: String]] = [:]
     /// Shown to a second repro that finds the workspace locked.
     public var commandLine = "pipe repro"
     /// Where each stage's log goes; `.cache/logs` when nil.

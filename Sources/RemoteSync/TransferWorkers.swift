@@ -1,3 +1,4 @@
+import ContentStore
 import Foundation
 
 /// Runs `body(index)` for `0..<count` on `jobs` threads of its own (network transfers block, so they need
@@ -93,14 +94,4 @@ public final class SyncProgress: @unchecked Sendable {
         lock.unlock()
         emit(line)
     }
-}
-
-/// `93.9 MB`, `512 B`: decimal units, as `du -h --si` and DVC print them.
-public func formatBytes(_ count: Int64) -> String {
-    let value = Double(count)
-    if value < 1000 { return "\(count) B" }
-    for (limit, unit) in [(1e6, "kB"), (1e9, "MB"), (1e12, "GB")] where value < limit {
-        return String(format: "%.1f %@", value / (limit / 1000), unit)
-    }
-    return String(format: "%.1f TB", value / 1e12)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -26,14 +27,22 @@ public final class RunStore: Sendable {
     /// `runs/pipe.sqlite`, or `:memory:` for an in-memory store.
     public let path: String
     let database: any DatabaseWriter
+    /// `pipe.sqlite-writes`, raised after each write transaction; nil in memory.
+    let tally: WriteTally?
+    /// What a read-only open left undone: the store's connection cannot write.
+    let pendingWrites: PendingWrites
+
+    enum PendingWrites { case none, deadRuns, migrations }
 
     // MARK: Opening
 
     /// Opens (creating if needed) the store of `workspace`, migrates it, and marks dead runs interrupted.
     ///
     /// Throws `TrackingError.storeTooNew` for a store written by a newer pipe (left unmodified),
-    /// `.storeCorrupt` for a file that is not a readable store, `.storeBusy` past the busy timeout.
-    /// With `repair`, a corrupt store is moved aside (`pipe.sqlite.corrupt-<time>`) and a fresh one created.
+    /// `.storeCorrupt` for a file that is not a readable store, `.storeLostWrites` for one whose write-ahead log was
+    /// deleted or damaged (see `WriteTally`), `.storeBusy` past the busy timeout. With `repair`, a corrupt store is
+    /// moved aside (`pipe.sqlite.corrupt-<time>`) and a fresh one created, and a store that lost writes is accepted
+    /// as it is (a damaged log kept as `pipe.sqlite-wal.damaged-<time>`).
     public static func open(workspace: URL, repair: Bool = false) throws -> RunStore {
         let runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
         let file = runsFolder.appendingPathComponent(fileName)
@@ -49,7 +58,27 @@ public final class RunStore: Sendable {
             } catch TrackingError.storeCorrupt(let path, let detail) where repair {
                 _ = try moveAside(file: file, reason: detail, path: path)
                 return try openExisting(workspace: workspace, file: file)
+            } catch TrackingError.storeLostWrites(_, _, let found, let walDamaged) where repair {
+                if walDamaged { try keepDamagedLog(of: file) }
+                WriteTally(storePath: file.path).reset(to: found)
+                return try openExisting(workspace: workspace, file: file)
             }
+        }
+    }
+
+    /// The store for commands that only read it (`runs list`, `show`, `diff`, `report`): opened read-only, so that
+    /// nothing is created or written on the way in and they work on a full disk or a read-only file system; a
+    /// workspace without a store reads as an empty one. A store with dead runs to mark interrupted, or one that
+    /// needs a migration, is opened for writing instead when it can be; when it cannot (a full disk), its dead runs
+    /// are listed as `running` until a later command marks them.
+    public static func openForReading(workspace: URL) throws -> RunStore {
+        let file = workspace.appendingPathComponent("runs", isDirectory: true).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { return try inMemory(workspace: workspace) }
+        let store = try openExisting(workspace: workspace, file: file, readOnly: true)
+        switch store.pendingWrites {
+        case .none: return store
+        case .deadRuns: return (try? openExisting(workspace: workspace, file: file)) ?? store
+        case .migrations: return try open(workspace: workspace)
         }
     }
 
@@ -83,11 +112,15 @@ public final class RunStore: Sendable {
         return try moveAside(file: file, reason: "repair requested", path: file.path)
     }
 
-    private init(workspace: URL, path: String, database: any DatabaseWriter) {
+    private init(
+        workspace: URL, path: String, database: any DatabaseWriter, pendingWrites: PendingWrites = .none
+    ) {
         self.workspace = workspace
+        self.pendingWrites = pendingWrites
         self.runsFolder = workspace.appendingPathComponent("runs", isDirectory: true)
         self.path = path
         self.database = database
+        self.tally = path == ":memory:" ? nil : WriteTally(storePath: path)
     }
 
     private static var configuration: Configuration {
@@ -96,58 +129,95 @@ public final class RunStore: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.label = "pipe-runs"
         configuration.prepareDatabase { db in
+            guard !db.configuration.readonly else { return }
             // WAL + NORMAL never corrupts; a power cut may lose the last transaction, which is acceptable here.
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The -wal and -shm files outlive the last connection: a damaged log stays for `open` to report (SQLite
+            // would delete it on close), and a read-only connection (a full disk) finds the files it needs. An
+            // in-memory store has no file to control (SQLITE_NOTFOUND).
+            var persist: CInt = 1
+            let code = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
+            guard code == SQLITE_OK || code == SQLITE_NOTFOUND else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code))
+            }
         }
         return configuration
     }
 
-    private static func openExisting(workspace: URL, file: URL) throws -> RunStore {
+    /// Opens the store at `file` (creating it unless `readOnly`), after the checks that refuse a foreign, newer,
+    /// damaged or cut-back store. Read-write: migrates it and marks dead runs interrupted. Read-only: writes
+    /// nothing, and says in `pendingWrites` what it left undone.
+    static func openExisting(workspace: URL, file: URL, readOnly: Bool = false) throws -> RunStore {
         let path = file.path
+        let tally = WriteTally(storePath: path)
+        // Read before the store: a writer raises it only after committing, so it never runs ahead of the store.
+        var recordedWrites = tally.read()
+        let walBytes = byteCount(ofFileAt: path + "-wal")
         var journal = HeaderFacts.Journal.none
         if FileManager.default.fileExists(atPath: path) {
             journal = try checkHeader(path: path).journal
-            if journal == .rollback {
-                // Not a WAL file, so not one we wrote: look before DatabasePool switches it to WAL.
-                var configuration = RunStore.configuration
-                configuration.readonly = true
-                do {
-                    let queue = try DatabaseQueue(path: path, configuration: configuration)
-                    defer { try? queue.close() }
-                    try queue.read { db in try checkSchema(db, path: path) }
-                } catch {
-                    throw translate(error, path: path)
-                }
-            }
+            if journal == .rollback, !readOnly { try checkRollbackStore(path: path) }
+        } else {
+            tally.remove()  // A store deleted on purpose: the fresh one starts again from zero.
+            recordedWrites = nil
         }
-        // One connection in WAL mode: other processes still read while this one writes (WAL works across
-        // processes), and a pipe process has one thread of tracking, so a pool's extra reader connections
-        // would only cost start-up time.
-        let pool: DatabaseQueue
-        do {
-            var walConfiguration = configuration
-            walConfiguration.prepareDatabase { db in
-                if !db.configuration.readonly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
-            }
-            pool = try DatabaseQueue(path: path, configuration: walConfiguration)
-        } catch {
-            throw translate(error, path: path)
-        }
+        let queue = try connect(path: path, readOnly: readOnly)
+        let upToDate: Bool
         do {
             // Reads first: a newer or foreign store is refused before anything is written, and an up-to-date
             // store (the common case) never takes the write lock just to be opened.
-            let upToDate = try pool.read { db -> Bool in
-                if journal == .wal { try checkSchema(db, path: path) }
+            upToDate = try queue.read { db -> Bool in
+                if journal != .none { try checkSchema(db, path: path) }
+                if let recordedWrites {
+                    try checkWriteCount(db, recorded: recordedWrites, walBytes: walBytes, path: path)
+                }
                 return try Schema.migrator.hasCompletedMigrations(db)
             }
-            if !upToDate { try Schema.migrator.migrate(pool) }
+            if !upToDate, !readOnly { try Schema.migrator.migrate(queue) }
         } catch {
-            try? pool.close()
+            try? queue.close()
             throw translate(error, path: path)
         }
-        let store = RunStore(workspace: workspace, path: path, database: pool)
-        try store.markInterruptedRuns()
-        return store
+        guard readOnly else {
+            let store = RunStore(workspace: workspace, path: path, database: queue)
+            try store.markInterruptedRuns()
+            return store
+        }
+        var pending = PendingWrites.migrations
+        if upToDate {
+            let dead = try queue.read { db in try deadRuns(db) }
+            pending = dead.isEmpty ? .none : .deadRuns
+        }
+        return RunStore(workspace: workspace, path: path, database: queue, pendingWrites: pending)
+    }
+
+    /// A store not in WAL mode is not one pipe wrote: its schema is checked before the WAL connection switches it.
+    private static func checkRollbackStore(path: String) throws {
+        var configuration = RunStore.configuration
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in try checkSchema(db, path: path) }
+        } catch {
+            throw translate(error, path: path)
+        }
+    }
+
+    /// One connection in WAL mode: other processes still read while this one writes (WAL works across processes),
+    /// and a pipe process has one thread of tracking, so a pool's extra reader connections would only cost start-up
+    /// time. A read-only connection (SQLITE_OPEN_READONLY) never writes, not even the WAL's index.
+    private static func connect(path: String, readOnly: Bool) throws -> DatabaseQueue {
+        var walConfiguration = configuration
+        walConfiguration.readonly = readOnly
+        walConfiguration.prepareDatabase { db in
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+        }
+        do {
+            return try DatabaseQueue(path: path, configuration: walConfiguration)
+        } catch {
+            throw translate(error, path: path)
+        }
     }
 
     /// Refuses a store holding migrations this binary does not know, or an SQLite file that is not a run store.
@@ -168,6 +238,41 @@ public final class RunStore: Sendable {
             !known.contains($0)
         }
         if !unknown.isEmpty { throw TrackingError.storeTooNew(path: path, unknownMigrations: unknown) }
+    }
+
+    /// Refuses a store holding fewer write transactions than its tally recorded: writes that were only in the
+    /// write-ahead log are gone. Reported before anything is written, so a damaged log is still there to keep.
+    private static func checkWriteCount(_ db: Database, recorded: Int, walBytes: Int, path: String) throws {
+        let found = try writeCount(db)
+        guard found < recorded else { return }
+        throw TrackingError.storeLostWrites(path: path, recorded: recorded, found: found, walDamaged: walBytes > 0)
+    }
+
+    /// The store's count of committed write transactions (its header's user version).
+    static func writeCount(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+
+    /// Raises the store's write count inside the current write transaction and returns the new count.
+    private static func countWrite(_ db: Database) throws -> Int {
+        let count = min(try writeCount(db) + 1, Int(Int32.max))
+        try db.execute(sql: "PRAGMA user_version = \(count)")
+        return count
+    }
+
+    /// The size of the file at `path`, 0 when there is none.
+    private static func byteCount(ofFileAt path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    /// Copies a write-ahead log SQLite could not use beside the store before the next write overwrites it.
+    private static func keepDamagedLog(of file: URL) throws {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let log = file.path + "-wal"
+        do {
+            try FileManager.default.copyItem(atPath: log, toPath: "\(log).damaged-\(stamp)")
+        } catch {
+            throw TrackingError.database(
+                path: log, detail: "cannot keep the damaged write-ahead log: \(error.localizedDescription)")
+        }
     }
 
     struct HeaderFacts {
@@ -210,7 +315,7 @@ public final class RunStore: Sendable {
         let destination = file.deletingLastPathComponent().appendingPathComponent("\(fileName).corrupt-\(stamp)")
         do {
             try FileManager.default.moveItem(at: file, to: destination)
-            for suffix in ["-wal", "-shm"] {
+            for suffix in ["-wal", "-shm", WriteTally.suffix] {
                 let side = URL(fileURLWithPath: file.path + suffix)
                 if FileManager.default.fileExists(atPath: side.path) {
                     try FileManager.default.moveItem(at: side, to: URL(fileURLWithPath: destination.path + suffix))
@@ -234,13 +339,28 @@ public final class RunStore: Sendable {
                 path: path, detail: databaseError.message ?? "database disk image is malformed")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return TrackingError.storeBusy(path: path, seconds: busyTimeout)
+        case .SQLITE_FULL:
+            var info = statvfs()
+            let folder = (path as NSString).deletingLastPathComponent
+            let free = statvfs(folder, &info) == 0 ? Int64(info.f_bavail) * Int64(info.f_frsize) : nil
+            return TrackingError.database(
+                path: path,
+                detail: "the disk is full (\(free.map { "\($0 / 1000) kB" } ?? "no space") free on its file system); "
+                    + "free some space and run again")
         default:
             return TrackingError.database(path: path, detail: databaseError.message ?? "\(databaseError)")
         }
     }
 
+    /// Runs `body` in a write transaction that also raises the store's write count, then raises the tally.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try database.write(body) } catch { throw RunStore.translate(error, path: path) }
+        do {
+            let (result, count) = try database.write { db in (try body(db), try RunStore.countWrite(db)) }
+            tally?.raise(to: count)
+            return result
+        } catch {
+            throw RunStore.translate(error, path: path)
+        }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
@@ -432,11 +552,7 @@ public final class RunStore: Sendable {
     /// recorded activity. Returns their ids. Called by `open`; writes nothing when no run is stale.
     @discardableResult
     public func markInterruptedRuns() throws -> [RunID] {
-        let host = HostFacts.hostName
-        let running = try read { db in
-            try RunRecord.filter(Column("status") == RunStatus.running).filter(Column("host") == host).fetchAll(db)
-        }
-        let dead = running.filter { !ProcessIdentity(pid: $0.pid, startTicks: $0.pidStartTicks).isAlive }.map(\.id)
+        let dead = try read { db in try RunStore.deadRuns(db) }
         guard !dead.isEmpty else { return [] }
         try write { db in
             for id in dead {
@@ -451,5 +567,12 @@ public final class RunStore: Sendable {
             }
         }
         return dead
+    }
+
+    /// `running` runs of this host whose process is gone.
+    static func deadRuns(_ db: Database) throws -> [RunID] {
+        let running = try RunRecord.filter(Column("status") == RunStatus.running)
+            .filter(Column("host") == HostFacts.hostName).fetchAll(db)
+        return running.filter { !ProcessIdentity(pid: $0.pid, startTicks: $0.pidStartTicks).isAlive }.map(\.id)
     }
 }

@@ -7,6 +7,9 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
     case storeTooNew(path: String, unknownMigrations: [String])
     /// The store is not a readable SQLite database (corrupt or truncated).
     case storeCorrupt(path: String, detail: String)
+    /// The store holds `found` of the `recorded` write transactions its tally (`pipe.sqlite-writes`) counted: its
+    /// write-ahead log was deleted (or `walDamaged`: is there but SQLite could not use it) before a checkpoint.
+    case storeLostWrites(path: String, recorded: Int, found: Int, walDamaged: Bool)
     /// Another process held the store past the busy timeout.
     case storeBusy(path: String, seconds: Double)
     /// Any other SQLite failure, with the store's path.
@@ -40,6 +43,16 @@ public enum TrackingError: Error, CustomStringConvertible, Equatable {
         case .storeCorrupt(let path, let detail):
             return
                 "\(path): not a readable run store (\(detail)); run again with --repair to move it aside and start a fresh one"
+        case .storeLostWrites(let path, let recorded, let found, let walDamaged):
+            let log = path + "-wal"
+            let cause =
+                walDamaged
+                ? "its write-ahead log \(log) is damaged, and SQLite dropped"
+                : "its write-ahead log \(log) is gone (deleted, with its -shm?), and with it"
+            return "\(path): the run store lost writes: \(cause) the last \(recorded - found) of the \(recorded) "
+                + "write transactions recorded in \(path)\(WriteTally.suffix) (runs begun or finished since the last "
+                + "checkpoint). The store was not modified; `pipe runs list --repair` accepts it as it is"
+                + (walDamaged ? " and keeps the damaged log as \(log).damaged-TIME" : "")
         case .storeBusy(let path, let seconds):
             return
                 "\(path): the run store stayed locked by another pipe process for more than \(formatSeconds(seconds)) s; try again when it finishes"

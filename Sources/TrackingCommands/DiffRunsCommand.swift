@@ -23,7 +23,7 @@ struct DiffRunsCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let runStore = try store.openStore()
+        let runStore = try store.openStoreForReading()
         let diff = try runStore.diff(try runStore.resolve(a), try runStore.resolve(b), all: all)
         print(json ? try RunJSON.encode(diff) : RunDiffFormatter().render(diff), terminator: "")
     }

@@ -69,7 +69,7 @@ struct ListRunsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let listing = try store.openStore().list(try query())
+        let listing = try store.openStoreForReading().list(try query())
         let fields = try columnFields()
         if let fields { try Self.checkColumns(fields, in: listing) }
         let formatter = RunListFormatter(format: format, columns: fields, width: all ? nil : TerminalWidth.current())

@@ -22,13 +22,22 @@ public struct RunsCommand: ParsableCommand {
 
 /// Options every `runs` subcommand shares.
 struct StoreOptions: ParsableArguments {
-    @Flag(help: "If the store is corrupt, move it aside (runs/pipe.sqlite.corrupt-TIME) and start a fresh one.")
+    @Flag(
+        help: """
+            If the store is corrupt, move it aside (runs/pipe.sqlite.corrupt-TIME) and start a fresh one; if it lost \
+            writes with its write-ahead log, accept it as it is.
+            """)
     var repair = false
 
     /// The store of the workspace in the current directory.
-    func openStore() throws -> RunStore {
-        try RunStore.open(
-            workspace: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true),
-            repair: repair)
+    func openStore() throws -> RunStore { try RunStore.open(workspace: workspace, repair: repair) }
+
+    /// The store for a command that only reads it: nothing written on the way in (a full disk), unless `--repair`.
+    func openStoreForReading() throws -> RunStore {
+        repair ? try openStore() : try RunStore.openForReading(workspace: workspace)
+    }
+
+    private var workspace: URL {
+        URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
     }
 }

@@ -17,7 +17,7 @@ struct ShowRunCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let runStore = try store.openStore()
+        let runStore = try store.openStoreForReading()
         let detail = try runStore.show(try runStore.resolve(reference))
         print(json ? try RunJSON.encode(detail) : RunDetailFormatter().render(detail), terminator: "")
     }

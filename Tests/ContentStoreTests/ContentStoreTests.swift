@@ -220,6 +220,17 @@ final class ContentStoreTests: XCTestCase {
         _ = try hasher.manifest(directory: "out")
         XCTAssertEqual(hasher.filesRead, 1)
     }
+
+    func testStrayTemporaryNamesAreExactlyTheOnesPipeMakes() {
+        for name in [
+            ".pipeline.lock.tmp-4242-99", ".o.pipe-tmp-1-2", ".model.onnx.pipe-old-77-1234567890", ".a.tmp-1-2",
+        ] {
+            XCTAssertTrue(StrayTemporaries.isTemporaryName(name), name)
+        }
+        for name in ["pipeline.lock.tmp-1-2", ".notes.tmp-kept", ".x.tmp-1", ".x.tmp-1-2-3", ".tmp-1-2", ".x.tmp--2"] {
+            XCTAssertFalse(StrayTemporaries.isTemporaryName(name), name)
+        }
+    }
 }
 
 extension ContentStoreTests {

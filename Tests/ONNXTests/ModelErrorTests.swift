@@ -118,4 +118,59 @@ final class ModelErrorTests: XCTestCase {
         builder.addOutput("y", shape: ["N", 5])
         assertONNXError(["graph output 'y'", "declared"]) { _ = try ONNXModel(data: builder.serialized()) }
     }
+
+    // MARK: Resource limits (issue 20): sizes a file declares are checked before anything is allocated for them.
+
+    /// A model whose initializer `name` declares `dims` and carries `rawData`, written to a file.
+    private func modelFile(initializer name: String, dims: [Int64], rawData: [UInt8]) throws -> URL {
+        var builder = ONNXModelBuilder()
+        try builder.addInput("x", shape: [2])
+        try builder.addNode("Add", inputs: ["x", name], outputs: ["y"])
+        builder.addOutput("y", shape: [2])
+        var model = builder.model()
+        var tensor = TensorProto()
+        (tensor.name, tensor.dataType, tensor.dims, tensor.rawData) = (name, 1, dims, rawData)
+        model.graph?.initializer = [tensor]
+        let directory = try makeTemporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("crafted.onnx")
+        try model.serializedData().write(to: file)
+        return file
+    }
+
+    func testATensorDeclaringATrillionElementsIsRefusedNamingTheFileAndTheTensor() throws {
+        let file = try modelFile(initializer: "huge", dims: [1_000_000, 1_000_000], rawData: [0, 0, 0, 0])
+        assertONNXError([
+            "\(file.path): invalid ONNX model: initializer 'huge' declares dims [1000000, 1000000], "
+                + "more than the 268435456 elements a tensor may have"
+        ]) { _ = try ONNXModel(contentsOf: file) }
+        let overflowing = try modelFile(initializer: "w", dims: [Int64.max, Int64.max, 2], rawData: [0])
+        assertONNXError(["initializer 'w' declares dims"]) { _ = try ONNXModel(contentsOf: overflowing) }
+    }
+
+    func testATensorLargerThanItsDataIsRefusedBeforeItsMemoryIsTaken() throws {
+        // 268 million floats (1.07 GB) declared, 4 bytes present: refused without allocating the gigabyte.
+        let file = try modelFile(initializer: "w", dims: [268_000_000], rawData: [0, 0, 0, 0])
+        let before = maximumResidentBytes()
+        assertONNXError(["initializer 'w': dims [268000000] need 1072000000 bytes", "raw_data has 4"]) {
+            _ = try ONNXModel(contentsOf: file)
+        }
+        XCTAssertLessThan(maximumResidentBytes() - before, 100_000_000, "the declared size was never allocated")
+    }
+
+    func testAGraphInputDeclaringTooManyElementsIsRefusedByName() throws {
+        var builder = ONNXModelBuilder()
+        try builder.addInput("beats", shape: [2_147_483_647, 2_147_483_647, 2_147_483_647])
+        try builder.addNode("Relu", inputs: ["beats"], outputs: ["y"])
+        builder.addOutput("y", shape: [2_147_483_647, 2_147_483_647, 2_147_483_647])
+        assertONNXError(["graph input 'beats'", "more than 268435456 elements"]) {
+            _ = try ONNXModel(data: builder.serialized())
+        }
+    }
+
+    private func maximumResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
 }

@@ -51,6 +51,8 @@ final class CommandLineTests: XCTestCase {
                                       params in isolated workspaces.
               report                  Write one self-contained HTML page comparing runs:
                                       table, learning curves, evaluation, diff, stages.
+              doctor                  Check a workspace: the lock against the files, the
+                                      run store, stray temporaries, .cache/children.
 
               See 'pipe help <subcommand>' for detailed help.
 

@@ -170,6 +170,35 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(list.stdout.contains("succeeded"), list.stdout)
     }
 
+    func testItem7_RunsListReportsAStoreThatLostItsWALInsteadOfListingTooFew() throws {
+        let harness = try BinaryHarness()
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: if [ -e slow ]; then touch started && sleep 30; fi; echo > o\n    outs: [o]\n")
+        XCTAssertEqual(try harness.run(["repro"]).status, 0)
+        try harness.write("slow", "")
+        let (killed, _, _) = try harness.start(["repro", "--force"])
+        try harness.waitForFile("started")
+        let children = try harness.read(".cache/children")
+        kill(killed.processIdentifier, SIGKILL)
+        if let group = children.split(separator: " ").first.flatMap({ pid_t($0) }) { kill(-group, SIGKILL) }
+        killed.waitUntilExit()
+        let store = harness.root.appendingPathComponent("runs/pipe.sqlite").path
+        for suffix in ["-wal", "-shm"] { try FileManager.default.removeItem(atPath: store + suffix) }
+
+        for command in [["runs", "list"], ["runs", "show", "@last"]] {
+            let output = try harness.run(command)
+            XCTAssertEqual(output.status, 2, "\(command): \(output.stdout)")
+            XCTAssertTrue(
+                output.stderr.contains("\(store): the run store lost writes: its write-ahead log \(store)-wal is gone"),
+                "\(command): \(output.stderr)")
+        }
+        let repaired = try harness.run(["runs", "list", "--repair"])
+        XCTAssertEqual(repaired.status, 0, repaired.stderr)
+        XCTAssertTrue(repaired.stdout.contains("succeeded"), repaired.stdout)
+        XCTAssertEqual(try harness.run(["runs", "list"]).status, 0, "accepted once, not reported again")
+    }
+
     func testItem10_ARefusedReproIsNotKeptAsARun() throws {
         let harness = try BinaryHarness()
         try harness.write("stages/a.yaml", "n: 1\n")

@@ -93,4 +93,21 @@ final class AliasBombTests: XCTestCase {
         let text = "[" + Array(repeating: "1", count: 50).joined(separator: ", ") + "]"
         XCTAssertNoThrow(try YAMLExpansion.check(text, limit: 10))
     }
+
+    /// `ParamsText`, the params fuzz target's entry, reads a file as a repro does: the same limit, dotted keys.
+    func testTheParamsFuzzEntryReadsAsAReproReads() throws {
+        let values = try ParamsText.values("train:\n  lr: 1e-3\n  layers: [1, 2]\nseed: 42\n", file: "stages/x.yaml")
+        XCTAssertEqual(values["train.lr"]?.json, "0.001")
+        XCTAssertEqual(values["train.layers"]?.json, "[1,2]")
+        XCTAssertEqual(values["seed"]?.json, "42")
+        let error = quickRefusal { _ = try ParamsText.values(Self.bombLines().joined(separator: "\n"), file: "b.yaml") }
+        XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("b.yaml:"), "\(String(describing: error))")
+        // fuzz-params' first crash: a duplicated key after CR line ends trapped while its line was looked for.
+        let crash = try XCTUnwrap(
+            Data(
+                base64Encoded:
+                    "bSAgLSB7Y29udjFkOiB7b3V0OiAzMiwNDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDSBrZXJuZWw6IDMyLCBrZXJuZWw6IDV9"
+                    + "fQogICAg0goKYu86IDV9fQogICAg0i0gZVVSQ0UgcmVsdQo="))
+        XCTAssertThrowsError(try ParamsText.values(String(decoding: crash, as: UTF8.self), file: "stages/f.yaml"))
+    }
 }

@@ -77,6 +77,10 @@ final class ValidationTests: XCTestCase {
             name: "duplicate key", yaml: "stages:\n  a:\n    cmd: echo\n    cmd: echo 2\n", line: 4,
             expect: { if case .duplicateKey(_, "cmd") = $0 { return true } else { return false } }),
         Case(
+            name: "duplicate key, CR line ends (a crash fuzz-params found)",
+            yaml: "stages:\r  a:\r    cmd: echo\r    cmd: echo 2\r", line: 4,
+            expect: { if case .duplicateKey(_, "cmd") = $0 { return true } else { return false } }),
+        Case(
             name: "bad boolean", yaml: "stages:\n  a:\n    cmd: echo\n    frozen: maybe\n", line: 4,
             expect: { if case .unexpectedType(_, "true or false") = $0 { return true } else { return false } }),
         Case(

@@ -219,6 +219,95 @@ final class StoreRobustnessTests: XCTestCase {
         }
     }
 
+    /// A store as a killed process leaves it: one finished (checkpointed) run, then a second begun with a metric,
+    /// both only in the WAL; copied while the connection is open, as a crash would leave the files.
+    private func storeWithWritesOnlyInTheWAL() throws -> (workspace: URL, finished: RunID) {
+        let live = try makeTemporaryDirectory(self)
+        let store = try RunStore.open(workspace: live)
+        let finished = try store.addRun(params: ["a": "1"], metrics: ["m": 1], start: fixedStart)
+        let running = try store.beginRun(kind: .repro, argv: [], git: git, pipeVersion: "0.1.0")
+        try store.logMetrics([MetricPoint(key: "loss", value: 1, step: 0)], run: running, stage: "train")
+        let copy = try makeTemporaryDirectory(self)
+        try FileManager.default.createDirectory(
+            at: copy.appendingPathComponent("runs"), withIntermediateDirectories: true)
+        for suffix in ["", "-wal", WriteTally.suffix] {
+            try FileManager.default.copyItem(
+                atPath: store.path + suffix, toPath: copy.appendingPathComponent("runs/pipe.sqlite" + suffix).path)
+        }
+        return (copy, finished)
+    }
+
+    func testItem7_AStoreWhoseWALWasDeletedIsReportedNotListedEmpty() throws {
+        let (workspace, finished) = try storeWithWritesOnlyInTheWAL()
+        let path = workspace.appendingPathComponent("runs/pipe.sqlite").path
+        try FileManager.default.removeItem(atPath: path + "-wal")
+        XCTAssertThrowsError(try RunStore.open(workspace: workspace)) { error in
+            guard case TrackingError.storeLostWrites(path, let recorded, let found, false) = error else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(recorded - found, 2, "the second run's begin and its metric")
+            XCTAssertTrue("\(error)".contains("write-ahead log \(path)-wal is gone"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--repair"), "\(error)")
+        }
+        XCTAssertThrowsError(try RunStore.open(workspace: workspace), "reported again, not forgotten")
+        let accepted = try RunStore.open(workspace: workspace, repair: true)
+        XCTAssertEqual(try accepted.list().runs.map(\.run.id), [finished], "what the main file held is kept")
+        XCTAssertEqual(try RunStore.open(workspace: workspace).list().runs.count, 1)
+    }
+
+    func testItem7_RandomBytesInTheWALAreReportedAndRepairKeepsTheLog() throws {
+        let (workspace, _) = try storeWithWritesOnlyInTheWAL()
+        let log = workspace.appendingPathComponent("runs/pipe.sqlite-wal")
+        var generator = SystemRandomNumberGenerator()
+        let noise = Data(
+            (0..<(try Data(contentsOf: log).count)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        try noise.write(to: log)
+        XCTAssertThrowsError(try RunStore.open(workspace: workspace)) { error in
+            guard case TrackingError.storeLostWrites(_, _, _, true) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue("\(error)".contains("pipe.sqlite-wal is damaged"), "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: log), noise, "the damaged log is left as it was")
+        _ = try RunStore.open(workspace: workspace, repair: true)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: log.deletingLastPathComponent().path)
+            .filter { $0.hasPrefix("pipe.sqlite-wal.damaged-") }
+        XCTAssertEqual(kept.count, 1)
+        XCTAssertEqual(
+            try Data(contentsOf: log.deletingLastPathComponent().appendingPathComponent(kept[0])), noise)
+    }
+
+    func testItem7_AnIntactCrashedStoreOpensWithAllItsRuns() throws {
+        let (workspace, _) = try storeWithWritesOnlyInTheWAL()
+        let store = try RunStore.open(workspace: workspace)
+        let runs = try store.list().runs
+        XCTAssertEqual(runs.map(\.run.status), [.running, .succeeded], "newest first; its process is this one")
+    }
+
+    func testItem7_TheTallyNeverRunsAheadOfTheStore() throws {
+        let workspace = try makeTemporaryDirectory(self)
+        let store = try RunStore.open(workspace: workspace)
+        for index in 0..<3 {
+            try store.addRun(
+                params: ["i": "\(index)"], metrics: [:], start: fixedStart.addingTimeInterval(Double(index)))
+            let count = try store.read { db in try RunStore.writeCount(db) }
+            XCTAssertEqual(WriteTally(storePath: store.path).read(), count)
+        }
+        try store.remove([try store.list().runs[0].run.id])
+        XCTAssertEqual(try RunStore.open(workspace: workspace).list().runs.count, 2)
+    }
+
+    func testItem9_OpeningForReadingCreatesNothingAndCannotWrite() throws {
+        let workspace = try makeTemporaryDirectory(self)
+        XCTAssertEqual(try RunStore.openForReading(workspace: workspace).list().runs.count, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.appendingPathComponent("runs").path))
+
+        try RunStore.open(workspace: workspace).addRun(params: ["a": "1"], metrics: [:], start: fixedStart)
+        let reader = try RunStore.openForReading(workspace: workspace)
+        XCTAssertEqual(try reader.list().runs.count, 1)
+        XCTAssertThrowsError(try reader.beginRun(kind: .repro, argv: [], git: git, pipeVersion: "0.1.0")) { error in
+            XCTAssertTrue("\(error)".contains("readonly"), "\(error)")
+        }
+    }
+
     func testBusyAndCorruptSQLiteErrorsAreTranslated() {
         let busy = RunStore.translate(DatabaseError(resultCode: .SQLITE_BUSY), path: "/w/runs/pipe.sqlite")
         XCTAssertEqual(busy as? TrackingError, .storeBusy(path: "/w/runs/pipe.sqlite", seconds: RunStore.busyTimeout))

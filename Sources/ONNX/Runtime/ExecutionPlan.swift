@@ -225,19 +225,10 @@ private struct ValueTable {
 
     init(graph: ValidatedGraph) { self.graph = graph }
 
-    /// Larger values are refused rather than allocated (a corrupt or hostile file could ask for terabytes).
-    static let maximumElements = 1 << 28
-
     static func checkSize(_ type: ValueType, _ what: String) throws {
-        var count = 1
-        for size in type.shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: size)
-            guard size >= 0, !overflow, product <= maximumElements else {
-                throw ONNXError.shapeMismatch(
-                    node: what, reason: "\(type.shape) has more than \(maximumElements) elements")
-            }
-            count = product
-        }
+        guard ValueType.checkedCount(type.shape) == nil else { return }
+        throw ONNXError.shapeMismatch(
+            node: what, reason: "\(type.shape) has more than \(ValueType.maximumElements) elements")
     }
 
     /// The graph inputs' values, in declaration order, once every size is checked.

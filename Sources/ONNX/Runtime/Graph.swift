@@ -23,6 +23,22 @@ struct ValueType: Equatable, CustomStringConvertible {
     var rank: Int { shape.count }
 
     var description: String { "\(element)\(shape)" }
+
+    /// Larger tensors are refused rather than allocated (a corrupt or hostile file could ask for terabytes): 2^28
+    /// elements, 1 GiB of float32.
+    static let maximumElements = 1 << 28
+
+    /// The element count of `shape`, or nil when a size is negative or the count passes `maximumElements`
+    /// (checked one factor at a time, so no product ever overflows).
+    static func checkedCount<Size: BinaryInteger>(_ shape: [Size]) -> Int? {
+        var count = 1
+        for size in shape {
+            guard size >= 0, size <= maximumElements else { return nil }
+            count *= Int(size)
+            guard count <= maximumElements else { return nil }
+        }
+        return count
+    }
 }
 
 /// Owned, 64-byte aligned, zero-initialised memory for a tensor or a kernel's scratch space.
@@ -89,16 +105,13 @@ struct ConstantValue {
         guard proto.dataLocation == 0, proto.externalData.isEmpty else {
             throw ONNXError.invalidModel("\(context) keeps its data in an external file, which is not supported")
         }
-        var count = 1
-        for dim in proto.dims {
-            guard dim >= 0, dim <= Int64(Int32.max) else {
-                throw ONNXError.invalidModel("\(context) has invalid dimension \(dim) in \(proto.dims)")
-            }
-            let (product, overflow) = count.multipliedReportingOverflow(by: Int(dim))
-            guard !overflow, product <= Int(Int32.max) else {
-                throw ONNXError.invalidModel("\(context) has too many elements (dims \(proto.dims))")
-            }
-            count = product
+        if let negative = proto.dims.first(where: { $0 < 0 }) {
+            throw ONNXError.invalidModel("\(context) has invalid dimension \(negative) in \(proto.dims)")
+        }
+        guard let count = ValueType.checkedCount(proto.dims) else {
+            throw ONNXError.invalidModel(
+                "\(context) declares dims \(proto.dims), more than the \(ValueType.maximumElements) elements a tensor "
+                    + "may have")
         }
         let element: ElementType
         let typedCount: Int
@@ -107,21 +120,23 @@ struct ConstantValue {
         case TensorProto.DataType.int64.rawValue: (element, typedCount) = (.int64, proto.int64Data.count)
         default: throw ONNXError.unsupportedDataType(dataType: proto.dataType, context: context)
         }
+        // The data must be in the file before anything is allocated for it: a tensor is never larger than its file.
+        let useRawData = !proto.rawData.isEmpty || typedCount == 0 && count > 0
+        if useRawData, proto.rawData.count != count * element.byteSize {
+            throw ONNXError.invalidModel(
+                "\(context): dims \(proto.dims) need \(count * element.byteSize) bytes of \(element) data, "
+                    + "raw_data has \(proto.rawData.count)")
+        }
+        if !useRawData, typedCount != count {
+            throw ONNXError.invalidModel(
+                "\(context): dims \(proto.dims) need \(count) values, the typed data field has \(typedCount)")
+        }
         let buffer = RawBuffer(byteCount: count * element.byteSize)
-        if !proto.rawData.isEmpty || typedCount == 0 && count > 0 {
-            guard proto.rawData.count == count * element.byteSize else {
-                throw ONNXError.invalidModel(
-                    "\(context): dims \(proto.dims) need \(count * element.byteSize) bytes of \(element) data, "
-                        + "raw_data has \(proto.rawData.count)")
-            }
+        if useRawData {
             proto.rawData.withUnsafeBytes {
                 if let base = $0.baseAddress { buffer.pointer.copyMemory(from: base, byteCount: $0.count) }
             }
         } else {
-            guard typedCount == count else {
-                throw ONNXError.invalidModel(
-                    "\(context): dims \(proto.dims) need \(count) values, the typed data field has \(typedCount)")
-            }
             switch element {
             case .float32:
                 proto.floatData.withUnsafeBytes {

@@ -33,7 +33,11 @@ public final class ONNXModel: @unchecked Sendable {
         } catch {
             throw ONNXError.unreadableFile(path: url.path, reason: error.localizedDescription)
         }
-        try self.init(data: data)
+        do {
+            try self.init(data: data)
+        } catch let error as ONNXError {
+            throw ONNXError.unusableFile(path: url.path, error: error)
+        }
     }
 
     public init(data: Data) throws {

@@ -28,7 +28,7 @@ struct ExpShowCommand: ParsableCommand {
 
     func run() throws {
         let workspace = try workspaceOptions.workspace()
-        let store = try RunStore.open(workspace: workspace.root)
+        let store = try RunStore.openForReading(workspace: workspace.root)
         let layout = SweepLayout(main: workspace.root)
         let known = try store.sweepNames()
         guard let sweep = name ?? known.first else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ContentStore
 import Foundation
 import RemoteSync
 
