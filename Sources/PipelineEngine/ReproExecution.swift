@@ -300,8 +300,10 @@ final class ReproExecution: @unchecked Sendable {
         defer { try? log.close() }
         let logLock = NSLock()
         let emit: (String) -> Void = { line in
+            // The throwing write: the old one traps on a full disk. A log line that cannot be written is still
+            // shown, and the stage's own failure (or the cache's) says what ran out.
             logLock.lock()
-            log.write(Data((line + "\n").utf8))
+            try? log.write(contentsOf: Data((line + "\n").utf8))
             logLock.unlock()
             self.observer.stageOutput(stage.name, line: line)
         }

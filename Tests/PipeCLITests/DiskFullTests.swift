@@ -29,12 +29,15 @@ final class DiskFullTests: XCTestCase {
         harness = nil
     }
 
-    /// 20 MB of ext4 without reserved blocks (root could otherwise write past "full"), else an 8 MB tmpfs.
+    /// 20 MB of ext4 without reserved blocks (root could otherwise write past "full"), else an 8 MB tmpfs. Blocks of
+    /// 4 KiB, as on any real disk: mkfs picks 1 KiB for so small a file system, and SQLite allocates its mapped
+    /// `-shm` index by writing one byte per 4 KiB page, which then leaves holes that a full disk cannot fill (a
+    /// SIGBUS inside SQLite, seen only on such a file system).
     private func mountSmallFileSystem() throws {
         guard getuid() == 0 else { throw XCTSkip("item 9 needs root to mount a small file system") }
         let image = harness.root.appendingPathComponent("disk.img")
         if (try? command("/usr/bin/truncate", ["-s", "20M", image.path])) == 0,
-            (try? command("/sbin/mkfs.ext4", ["-q", "-m", "0", image.path])) == 0,
+            (try? command("/sbin/mkfs.ext4", ["-q", "-m", "0", "-b", "4096", image.path])) == 0,
             (try? command("/bin/mount", ["-o", "loop", image.path, mountPoint.path])) == 0
         {
             return
@@ -103,7 +106,9 @@ final class DiskFullTests: XCTestCase {
         try harness.write(
             "pipeline.yaml", "stages:\n  a:\n    cmd: head -c 400000 /dev/urandom > o\n    outs: [o]\n", in: workspace)
         XCTAssertEqual(try pipe(["status"]).status, 0)
-        try fill(leaving: 600_000)
+        // Room for the 400 kB output and the run store's own writes (its log grows by a few hundred kB while the
+        // run is recorded), but not for the output's copy in the cache as well.
+        try fill(leaving: 760_000)
         let output = try pipe(["repro"])
         XCTAssertEqual(output.status, 1, output.stderr)
         XCTAssertTrue(
@@ -154,5 +159,19 @@ final class DiskFullTests: XCTestCase {
         freeFillers()
         let later = try pipe(["runs", "list"])
         XCTAssertTrue(later.stdout.contains("interrupted"), "marked once a write is possible: \(later.stdout)")
+    }
+
+    func testItem9_AStageThatPrintsOnAFullDiskFailsWithoutCrashing() throws {
+        // The stage fills the disk and then prints: its log cannot grow, and FileHandle's old non-throwing write
+        // trapped there (exit 4) instead of the stage failing on its own full disk.
+        try harness.write(
+            "pipeline.yaml",
+            "stages:\n  a:\n    cmd: head -c 50000000 /dev/zero > filler 2>/dev/null; echo one line >&2; echo >o\n"
+                + "    outs: [o]\n", in: workspace)
+        try fill(leaving: 760_000)
+        let output = try pipe(["repro"])
+        XCTAssertEqual(output.status, 1, output.stdout + output.stderr)
+        XCTAssertTrue(output.stdout.contains("one line"), output.stdout)
+        XCTAssertEqual(temporaries(), [])
     }
 }
