@@ -33,6 +33,24 @@ final class WireFormatTests: XCTestCase {
         XCTAssertEqual(decoded.metadataProps.map(\.key), ["classes", "window"])
     }
 
+    /// The encoder's bytes are pinned: a model this library writes, and the PyTorch fixture read and written again,
+    /// hash to the values the hand-written encoders gave (FNV-1a, 64 bits, with the byte count), so a change to how
+    /// messages are coded cannot move a byte unnoticed.
+    func testEncodingIsPinnedByteForByte() throws {
+        let sample = try sampleModel().encodedBytes()
+        let fixture = try ModelProto(
+            serializedData: Data(contentsOf: fixturesDirectory.appendingPathComponent("original_torch.onnx"))
+        ).encodedBytes()
+        XCTAssertEqual("\(sample.count) \(fnv1a64(sample))", "333 ba41ffa7690a1de")
+        XCTAssertEqual("\(fixture.count) \(fnv1a64(fixture))", "1554417 d67adff5c7125dba")
+    }
+
+    private func fnv1a64(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return String(hash, radix: 16)
+    }
+
     func testVarintsRoundTripAtTheirBoundaries() throws {
         for value: Int64 in [0, 1, 127, 128, 16_383, 16_384, Int64(Int32.max), -1, Int64.min, Int64.max] {
             var tensor = TensorProto()

@@ -238,273 +238,120 @@ public struct TensorShapeProto: Equatable, Sendable {
     }
 }
 
-// MARK: - Wire coding
+// MARK: - Wire coding: one row per field, in field-number order (the order they are written in)
 
-extension ModelProto: ProtoMessage {
+extension ModelProto: TableCodedMessage {
     static let protoName = "ModelProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: irVersion = try reader.readInt64(wireType, field: field)
-        case 2: producerName = try reader.readString(wireType, field: field)
-        case 3: producerVersion = try reader.readString(wireType, field: field)
-        case 4: domain = try reader.readString(wireType, field: field)
-        case 5: modelVersion = try reader.readInt64(wireType, field: field)
-        case 6: docString = try reader.readString(wireType, field: field)
-        case 7: graph = try reader.readMessage(wireType, field: field, as: GraphProto.self)
-        case 8: opsetImport.append(try reader.readMessage(wireType, field: field, as: OperatorSetIdProto.self))
-        case 14:
-            metadataProps.append(try reader.readMessage(wireType, field: field, as: StringStringEntryProto.self))
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writeInt64(1, irVersion)
-        if !producerName.isEmpty { writer.writeString(2, producerName) }
-        if !producerVersion.isEmpty { writer.writeString(3, producerVersion) }
-        if !domain.isEmpty { writer.writeString(4, domain) }
-        if modelVersion != 0 { writer.writeInt64(5, modelVersion) }
-        if !docString.isEmpty { writer.writeString(6, docString) }
-        if let graph { writer.writeMessage(7, graph) }
-        for opset in opsetImport { writer.writeMessage(8, opset) }
-        for entry in metadataProps { writer.writeMessage(14, entry) }
-    }
+    static let fields: [ProtoField<Self>] = [
+        .int64(1, \.irVersion, .always),
+        .string(2, \.producerName),
+        .string(3, \.producerVersion),
+        .string(4, \.domain),
+        .int64(5, \.modelVersion),
+        .string(6, \.docString),
+        .message(7, \.graph),
+        .repeated(8, \.opsetImport),
+        .repeated(14, \.metadataProps),
+    ]
 }
 
-extension OperatorSetIdProto: ProtoMessage {
+extension OperatorSetIdProto: TableCodedMessage {
     static let protoName = "OperatorSetIdProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: domain = try reader.readString(wireType, field: field)
-        case 2: version = try reader.readInt64(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        if !domain.isEmpty { writer.writeString(1, domain) }
-        writer.writeInt64(2, version)
-    }
+    static let fields: [ProtoField<Self>] = [.string(1, \.domain), .int64(2, \.version, .always)]
 }
 
-extension StringStringEntryProto: ProtoMessage {
+extension StringStringEntryProto: TableCodedMessage {
     static let protoName = "StringStringEntryProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: key = try reader.readString(wireType, field: field)
-        case 2: value = try reader.readString(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writeString(1, key)
-        writer.writeString(2, value)
-    }
+    static let fields: [ProtoField<Self>] = [.string(1, \.key, .always), .string(2, \.value, .always)]
 }
 
-extension GraphProto: ProtoMessage {
+extension GraphProto: TableCodedMessage {
     static let protoName = "GraphProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: node.append(try reader.readMessage(wireType, field: field, as: NodeProto.self))
-        case 2: name = try reader.readString(wireType, field: field)
-        case 5: initializer.append(try reader.readMessage(wireType, field: field, as: TensorProto.self))
-        case 10: docString = try reader.readString(wireType, field: field)
-        case 11: input.append(try reader.readMessage(wireType, field: field, as: ValueInfoProto.self))
-        case 12: output.append(try reader.readMessage(wireType, field: field, as: ValueInfoProto.self))
-        case 13: valueInfo.append(try reader.readMessage(wireType, field: field, as: ValueInfoProto.self))
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        for node in node { writer.writeMessage(1, node) }
-        if !name.isEmpty { writer.writeString(2, name) }
-        for tensor in initializer { writer.writeMessage(5, tensor) }
-        if !docString.isEmpty { writer.writeString(10, docString) }
-        for value in input { writer.writeMessage(11, value) }
-        for value in output { writer.writeMessage(12, value) }
-        for value in valueInfo { writer.writeMessage(13, value) }
-    }
+    static let fields: [ProtoField<Self>] = [
+        .repeated(1, \.node),
+        .string(2, \.name),
+        .repeated(5, \.initializer),
+        .string(10, \.docString),
+        .repeated(11, \.input),
+        .repeated(12, \.output),
+        .repeated(13, \.valueInfo),
+    ]
 }
 
-extension NodeProto: ProtoMessage {
+extension NodeProto: TableCodedMessage {
     static let protoName = "NodeProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: input.append(try reader.readString(wireType, field: field))
-        case 2: output.append(try reader.readString(wireType, field: field))
-        case 3: name = try reader.readString(wireType, field: field)
-        case 4: opType = try reader.readString(wireType, field: field)
-        case 5: attribute.append(try reader.readMessage(wireType, field: field, as: AttributeProto.self))
-        case 6: docString = try reader.readString(wireType, field: field)
-        case 7: domain = try reader.readString(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        for name in input { writer.writeString(1, name) }
-        for name in output { writer.writeString(2, name) }
-        if !name.isEmpty { writer.writeString(3, name) }
-        writer.writeString(4, opType)
-        for attribute in attribute { writer.writeMessage(5, attribute) }
-        if !docString.isEmpty { writer.writeString(6, docString) }
-        if !domain.isEmpty { writer.writeString(7, domain) }
-    }
+    static let fields: [ProtoField<Self>] = [
+        .repeated(1, \.input),
+        .repeated(2, \.output),
+        .string(3, \.name),
+        .string(4, \.opType, .always),
+        .repeated(5, \.attribute),
+        .string(6, \.docString),
+        .string(7, \.domain),
+    ]
 }
 
-extension AttributeProto: ProtoMessage {
+extension AttributeProto: TableCodedMessage {
     static let protoName = "AttributeProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: name = try reader.readString(wireType, field: field)
-        case 2: f = try reader.readFloat(wireType, field: field)
-        case 3: i = try reader.readInt64(wireType, field: field)
-        case 4: s = try reader.readBytes(wireType, field: field)
-        case 5: t = try reader.readMessage(wireType, field: field, as: TensorProto.self)
-        case 7: try reader.appendFloats(wireType, field: field, to: &floats)
-        case 8: try reader.appendInt64s(wireType, field: field, to: &ints)
-        case 9: strings.append(try reader.readBytes(wireType, field: field))
-        case 13: docString = try reader.readString(wireType, field: field)
-        case 20: type = try reader.readInt32(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writeString(1, name)
-        let kind = AttributeType(rawValue: type)
-        if kind == .float || f != 0 { writer.writeFloat(2, f) }
-        if kind == .int || i != 0 { writer.writeInt64(3, i) }
-        if kind == .string || !s.isEmpty { writer.writeBytes(4, s) }
-        if let t { writer.writeMessage(5, t) }
-        // floats/ints are plain (unpacked) repeated fields in onnx.proto; packed is accepted by every
-        // proto2 parser and is smaller.
-        writer.writePackedFloats(7, floats)
-        writer.writePackedInt64s(8, ints)
-        for string in strings { writer.writeBytes(9, string) }
-        if !docString.isEmpty { writer.writeString(13, docString) }
-        writer.writeInt32(20, type)
-    }
+    // The value field the type names is written even when it holds the default (an `alpha` of 0).
+    static let fields: [ProtoField<Self>] = [
+        .string(1, \.name, .always),
+        .float(2, \.f, .alsoWhen { $0.type == AttributeType.float.rawValue }),
+        .int64(3, \.i, .alsoWhen { $0.type == AttributeType.int.rawValue }),
+        .bytes(4, \.s, .alsoWhen { $0.type == AttributeType.string.rawValue }),
+        .message(5, \.t),
+        // floats/ints are plain (unpacked) repeated fields in onnx.proto; packed is accepted by every proto2 parser.
+        .packed(7, \.floats),
+        .packed(8, \.ints),
+        .repeated(9, \.strings),
+        .string(13, \.docString),
+        .int32(20, \.type, .always),
+    ]
 }
 
-extension TensorProto: ProtoMessage {
+extension TensorProto: TableCodedMessage {
     static let protoName = "TensorProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: try reader.appendInt64s(wireType, field: field, to: &dims)
-        case 2: dataType = try reader.readInt32(wireType, field: field)
-        case 4: try reader.appendFloats(wireType, field: field, to: &floatData)
-        case 5: try reader.appendInt32s(wireType, field: field, to: &int32Data)
-        case 7: try reader.appendInt64s(wireType, field: field, to: &int64Data)
-        case 8: name = try reader.readString(wireType, field: field)
-        case 9: rawData = try reader.readBytes(wireType, field: field)
-        case 12: docString = try reader.readString(wireType, field: field)
-        case 13:
-            externalData.append(try reader.readMessage(wireType, field: field, as: StringStringEntryProto.self))
-        case 14: dataLocation = try reader.readInt32(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writePackedInt64s(1, dims)
-        writer.writeInt32(2, dataType)
-        writer.writePackedFloats(4, floatData)
-        writer.writePackedInt32s(5, int32Data)
-        writer.writePackedInt64s(7, int64Data)
-        if !name.isEmpty { writer.writeString(8, name) }
-        if !rawData.isEmpty { writer.writeBytes(9, rawData) }
-        if !docString.isEmpty { writer.writeString(12, docString) }
-        for entry in externalData { writer.writeMessage(13, entry) }
-        if dataLocation != 0 { writer.writeInt32(14, dataLocation) }
-    }
+    static let fields: [ProtoField<Self>] = [
+        .packed(1, \.dims),
+        .int32(2, \.dataType, .always),
+        .packed(4, \.floatData),
+        .packed(5, \.int32Data),
+        .packed(7, \.int64Data),
+        .string(8, \.name),
+        .bytes(9, \.rawData),
+        .string(12, \.docString),
+        .repeated(13, \.externalData),
+        .int32(14, \.dataLocation),
+    ]
 }
 
-extension ValueInfoProto: ProtoMessage {
+extension ValueInfoProto: TableCodedMessage {
     static let protoName = "ValueInfoProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: name = try reader.readString(wireType, field: field)
-        case 2: type = try reader.readMessage(wireType, field: field, as: TypeProto.self)
-        case 3: docString = try reader.readString(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writeString(1, name)
-        if let type { writer.writeMessage(2, type) }
-        if !docString.isEmpty { writer.writeString(3, docString) }
-    }
+    static let fields: [ProtoField<Self>] = [.string(1, \.name, .always), .message(2, \.type), .string(3, \.docString)]
 }
 
-extension TypeProto: ProtoMessage {
+extension TypeProto: TableCodedMessage {
     static let protoName = "TypeProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: tensorType = try reader.readMessage(wireType, field: field, as: Tensor.self)
-        case 6: denotation = try reader.readString(wireType, field: field)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        if let tensorType { writer.writeMessage(1, tensorType) }
-        if !denotation.isEmpty { writer.writeString(6, denotation) }
-    }
+    static let fields: [ProtoField<Self>] = [.message(1, \.tensorType), .string(6, \.denotation)]
 }
 
-extension TypeProto.Tensor: ProtoMessage {
+extension TypeProto.Tensor: TableCodedMessage {
     static let protoName = "TypeProto.Tensor"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        switch field {
-        case 1: elemType = try reader.readInt32(wireType, field: field)
-        case 2: shape = try reader.readMessage(wireType, field: field, as: TensorShapeProto.self)
-        default: return false
-        }
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        writer.writeInt32(1, elemType)
-        if let shape { writer.writeMessage(2, shape) }
-    }
+    static let fields: [ProtoField<Self>] = [.int32(1, \.elemType, .always), .message(2, \.shape)]
 }
 
-extension TensorShapeProto: ProtoMessage {
+extension TensorShapeProto: TableCodedMessage {
     static let protoName = "TensorShapeProto"
-
-    mutating func decodeField(_ field: Int, _ wireType: WireType, _ reader: inout ProtoReader) throws -> Bool {
-        guard field == 1 else { return false }
-        dim.append(try reader.readMessage(wireType, field: field, as: DimensionMessage.self).dimension)
-        return true
-    }
-
-    func encode(to writer: inout ProtoWriter) {
-        for dimension in dim { writer.writeMessage(1, DimensionMessage(dimension: dimension)) }
-    }
+    static let fields: [ProtoField<Self>] = [
+        ProtoField(
+            1,
+            decode: { shape, wireType, reader in
+                shape.dim.append(try reader.readMessage(wireType, field: 1, as: DimensionMessage.self).dimension)
+            },
+            encode: { shape, writer in
+                for dimension in shape.dim { writer.writeMessage(1, DimensionMessage(dimension: dimension)) }
+            })
+    ]
 }
 
 /// The wire form of `TensorShapeProto.Dimension` (a message with a oneof), kept apart so the public type can
