@@ -48,7 +48,7 @@ struct EvaluationPanel {
                 + "aria-labelledby=\"\(id)-ht\"><title id=\"\(id)-ht\">")
         out.text(
             "Confusion matrix of run \(run.shortID): rows are the true class, columns the predicted class; "
-                + "\(HTMLText.number(correct)) of \(HTMLText.number(total)) on the diagonal.")
+                + "\(RunText.number(correct)) of \(RunText.number(total)) on the diagonal.")
         out.append("</title>")
         out.append(
             "<text x=\"\(Int(left + cell * Double(size) / 2))\" y=\"11\" text-anchor=\"middle\">predicted</text>")
@@ -74,13 +74,13 @@ struct EvaluationPanel {
                 out.append(
                     "<g><title>")
                 out.text(
-                    "true \(label(row)), predicted \(label(column)): \(HTMLText.number(count)) "
+                    "true \(label(row)), predicted \(label(column)): \(RunText.number(count)) "
                         + "(\(String(format: "%.1f", share * 100))% of the row)")
                 out.append(
                     "</title><rect x=\"\(x)\" y=\"\(y)\" width=\"\(Int(cell) - 1)\" height=\"\(Int(cell) - 1)\" "
                         + "fill=\"\(Self.blue(share))\"/><text x=\"\(x + Int(cell / 2))\" y=\"\(y + Int(cell / 2) + 4)\" "
                         + "text-anchor=\"middle\" style=\"fill:\(share > 0.5 ? "#fff" : "#111")\">"
-                        + HTMLText.number(count) + "</text></g>")
+                        + RunText.number(count) + "</text></g>")
             }
         }
         out.append("</svg>")
@@ -117,7 +117,7 @@ struct EvaluationPanel {
                 + classes.map { name in
                     name + " "
                         + fields.map { field in
-                            field.label + " " + (evaluation.perClass[name]?[field.field].map(HTMLText.number) ?? "-")
+                            field.label + " " + (evaluation.perClass[name]?[field.field].map(RunText.number) ?? "-")
                         }.joined(separator: " ")
                 }.joined(separator: "; "))
         out.append("\">")
@@ -133,7 +133,7 @@ struct EvaluationPanel {
             out.append(
                 "<line x1=\"\(Int(left))\" x2=\"\(Int(width) - 4)\" y1=\"\(HTMLText.pixel(y))\" y2=\"\(HTMLText.pixel(y))\" "
                     + "stroke=\"#ddd\"/><text x=\"\(Int(left) - 4)\" y=\"\(HTMLText.pixel(y + 4))\" "
-                    + "text-anchor=\"end\">\(HTMLText.number(tick))</text>")
+                    + "text-anchor=\"end\">\(RunText.number(tick))</text>")
         }
         for (index, name) in classes.enumerated() {
             let x0 = left + group * Double(index) + 7
@@ -144,7 +144,7 @@ struct EvaluationPanel {
                     "<rect x=\"\(HTMLText.pixel(x0 + bar * Double(slot)))\" y=\"\(HTMLText.pixel(top + plot - barHeight))\" "
                         + "width=\"\(Int(bar) - 1)\" height=\"\(HTMLText.pixel(barHeight))\" fill=\"\(field.colour)\">"
                         + "<title>")
-                out.text("\(name) \(field.label) \(HTMLText.number(value))")
+                out.text("\(name) \(field.label) \(RunText.number(value))")
                 out.append("</title></rect>")
             }
             out.append(
@@ -176,7 +176,7 @@ struct EvaluationPanel {
             out.append("</th>")
             for field in ordered {
                 out.append("<td class=\"num\">")
-                out.text(evaluation.perClass[name]?[field].map(HTMLText.number) ?? "-")
+                out.text(evaluation.perClass[name]?[field].map(RunText.number) ?? "-")
                 out.append("</td>")
             }
             out.append("</tr>")

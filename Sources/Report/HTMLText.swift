@@ -25,25 +25,6 @@ enum HTMLText {
         return String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
-    /// Six significant digits, no trailing zeros: `0.934`, `12`, `1e-05` (as `pipe runs list` prints numbers).
-    static func number(_ value: Double) -> String {
-        String(format: "%.6g", value)
-    }
-
-    /// A delta with its sign: `+0.022`, `-3`, `0`.
-    static func delta(_ value: Double) -> String {
-        value > 0 ? "+" + number(value) : number(value)
-    }
-
-    /// `0.4s`, `12.3s`, `4m08s`, `1h02m`.
-    static func duration(_ seconds: TimeInterval) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "-" }
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
-        let whole = Int(seconds.rounded())
-        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
-        return String(format: "%dh%02dm", whole / 3600, (whole % 3600) / 60)
-    }
-
     /// A pixel coordinate with at most one decimal: `12`, `12.5`.
     static func pixel(_ value: Double) -> String {
         let tenths = (value * 10).rounded()

@@ -59,22 +59,22 @@ struct LineChart {
         out.append("</title><desc id=\"\(id)-d\">")
         out.text(
             "\(lines.count) run\(lines.count == 1 ? "" : "s"), steps \(minStep) to \(maxStep), values "
-                + "\(HTMLText.number(low)) to \(HTMLText.number(high)); \(direction.word) final value "
-                + "\(best.map(HTMLText.number) ?? "-") (run \(bestRun)).")
+                + "\(RunText.number(low)) to \(RunText.number(high)); \(direction.word) final value "
+                + "\(best.map(RunText.number) ?? "-") (run \(bestRun)).")
         out.append("</desc><g class=\"grid\">")
         for tick in yTicks {
             let position = HTMLText.pixel(y(tick))
             out.append(
                 "<line x1=\"\(Int(Self.left))\" x2=\"\(Int(Self.width - Self.right))\" y1=\"\(position)\" "
                     + "y2=\"\(position)\"/><text class=\"ty\" x=\"\(Int(Self.left) - 6)\" y=\"\(position)\">"
-                    + HTMLText.number(tick) + "</text>")
+                    + RunText.number(tick) + "</text>")
         }
         for tick in xTicks {
             let position = HTMLText.pixel(x(tick))
             out.append(
                 "<line x1=\"\(position)\" x2=\"\(position)\" y1=\"\(Int(Self.top))\" "
                     + "y2=\"\(Int(Self.top + plotHeight))\"/><text class=\"tx\" x=\"\(position)\" "
-                    + "y=\"\(Int(Self.top + plotHeight) + 16)\">" + HTMLText.number(tick) + "</text>")
+                    + "y=\"\(Int(Self.top + plotHeight) + 16)\">" + RunText.number(tick) + "</text>")
         }
         out.append(
             "</g><text class=\"axis\" x=\"\(Int(Self.left + plotWidth / 2))\" y=\"\(Int(Self.height) - 4)\">step</text>"

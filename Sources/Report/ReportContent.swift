@@ -64,19 +64,6 @@ public struct ReportContent: Sendable {
     /// `--metrics`: only these metric keys in the table and the curves; nil for all.
     public var metricFilter: [String]?
 
-    public init(
-        header: ReportHeader, listing: RunListing, histories: [RunID: [String: MetricSeries]], diff: RunDiff?,
-        stages: [ReportStage], stagesNote: String? = nil, metricFilter: [String]? = nil
-    ) {
-        self.header = header
-        self.listing = listing
-        self.histories = histories
-        self.diff = diff
-        self.stages = stages
-        self.stagesNote = stagesNote
-        self.metricFilter = metricFilter
-    }
-
     /// The newest selected run (highest id: ids sort by start time).
     public var newestRun: RunSummary? { listing.runs.max { $0.run.id < $1.run.id } }
 

@@ -138,7 +138,7 @@ public struct ReportPage {
             let seconds = run.duration(now: content.listing.now)
             let known = run.endedAt != nil || run.status == .running
             out.append("</td><td class=\"num\" data-v=\"\(known ? String(seconds) : "")\">")
-            out.text(known ? HTMLText.duration(seconds) : "-")
+            out.text(known ? RunText.duration(seconds) : "-")
             out.append("</td><td data-v=\"\(run.status.rawValue)\">\(run.status.rawValue)</td><td data-v=\"")
             out.text(run.gitCommit)
             out.append("\"><code>")
@@ -160,7 +160,7 @@ public struct ReportPage {
                 let exact = RunStore.formatNumber(value)
                 let isBest = best[key]?.contains(index) == true
                 out.append("<td class=\"num\(isBest ? " best" : "")\" data-v=\"\(exact)\" title=\"\(exact)\">")
-                out.text(HTMLText.number(value))
+                out.text(RunText.number(value))
                 if isBest { out.append("<span class=\"sr\"> (best)</span>") }
                 out.append("</td>")
             }
@@ -334,7 +334,7 @@ public struct ReportPage {
                 + "<th class=\"num\">B</th><th class=\"num\">delta</th></tr></thead><tbody>")
         func show(_ text: String?) -> String {
             guard let text else { return "-" }
-            if numeric, let number = Double(text) { return HTMLText.number(number) }
+            if numeric, let number = Double(text) { return RunText.number(number) }
             return text
         }
         for row in rows {
@@ -347,7 +347,7 @@ public struct ReportPage {
             out.append("</td><td class=\"num\">")
             out.text(show(row.b))
             out.append("</td><td class=\"num\">")
-            out.text(row.delta.map(HTMLText.delta) ?? "")
+            out.text(row.delta.map(RunText.delta) ?? "")
             out.append("</td></tr>")
         }
         out.append("</tbody></table></div>")
@@ -380,7 +380,7 @@ public struct ReportPage {
             out.append("</th><td>")
             out.text(stage.outcome?.rawValue ?? "not in this run")
             out.append("</td><td class=\"num\">")
-            out.text(stage.duration.map(HTMLText.duration) ?? "-")
+            out.text(stage.duration.map(RunText.duration) ?? "-")
             out.append("</td><td>")
             out.text(stage.reason ?? "")
             out.append("</td></tr>")

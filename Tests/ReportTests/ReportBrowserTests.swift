@@ -230,7 +230,7 @@ final class ReportBrowserTests: XCTestCase {
         let newest = try made.store.list(RunQuery(sort: [.newestFirst], limit: 1)).runs[0]
         XCTAssertEqual(
             outcome.results[2].string,
-            "run \(newest.shortID) · step 4 · train.loss \(HTMLText.number(ReportFixture.lossValue(run: 4, step: 4)))")
+            "run \(newest.shortID) · step 4 · train.loss \(RunText.number(ReportFixture.lossValue(run: 4, step: 4)))")
     }
 
     func testAFocusedChartReadsOutPointsWithTheArrowKeys() throws {
@@ -244,7 +244,7 @@ final class ReportBrowserTests: XCTestCase {
                 ["key": "ArrowDown", "focus": chart], ["eval": tip],
             ])
         let runs = try made.store.list(RunQuery(sort: [.newestFirst], limit: 2)).runs
-        let value = { (run: Int, step: Int) in HTMLText.number(ReportFixture.lossValue(run: run, step: step)) }
+        let value = { (run: Int, step: Int) in RunText.number(ReportFixture.lossValue(run: run, step: step)) }
         XCTAssertEqual(outcome.results[2].string, "run \(runs[0].shortID) · step 3 · train.loss \(value(4, 3))")
         XCTAssertEqual(outcome.results[4].string, "run \(runs[1].shortID) · step 3 · train.loss \(value(3, 3))")
     }
@@ -276,14 +276,14 @@ final class ReportBrowserTests: XCTestCase {
         let diff = try made.store.diff(made.ids[0], made.ids[3])
         func show(_ text: String?, numeric: Bool) -> String {
             guard let text else { return "-" }
-            return numeric ? Double(text).map(HTMLText.number) ?? text : text
+            return numeric ? Double(text).map(RunText.number) ?? text : text
         }
         let expected =
             diff.params.map {
-                [$0.key, show($0.a, numeric: false), show($0.b, numeric: false), $0.delta.map(HTMLText.delta) ?? ""]
+                [$0.key, show($0.a, numeric: false), show($0.b, numeric: false), $0.delta.map(RunText.delta) ?? ""]
             }
             + diff.metrics.map {
-                [$0.key, show($0.a, numeric: true), show($0.b, numeric: true), $0.delta.map(HTMLText.delta) ?? ""]
+                [$0.key, show($0.a, numeric: true), show($0.b, numeric: true), $0.delta.map(RunText.delta) ?? ""]
             }
         XCTAssertEqual(outcome.results[0].strings, expected.map { $0.joined(separator: "|") })
     }

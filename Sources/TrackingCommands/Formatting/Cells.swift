@@ -39,25 +39,6 @@ struct Cells {
         (seconds ? formatters.seconds : formatters.minutes).string(from: date)
     }
 
-    /// `0.4s`, `12.3s`, `4m08s`, `1h02m`.
-    static func duration(_ seconds: TimeInterval) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "-" }
-        if seconds < 60 { return String(format: "%.1fs", seconds) }
-        let whole = Int(seconds.rounded())
-        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
-        return String(format: "%dh%02dm", whole / 3600, (whole % 3600) / 60)
-    }
-
-    /// Six significant digits, no trailing zeros: `0.934`, `12`, `1e-05`.
-    static func number(_ value: Double) -> String {
-        String(format: "%.6g", value)
-    }
-
-    /// A delta with its sign: `+0.022`, `-3`, `0`.
-    static func delta(_ value: Double) -> String {
-        value > 0 ? "+" + number(value) : number(value)
-    }
-
     /// The text of `field` for one listed run. `full` gives ids, commits and times unabbreviated (CSV).
     func cell(_ field: RunField, _ summary: RunSummary, now: Date, full: Bool = false) -> String {
         let run = summary.run
@@ -70,7 +51,7 @@ struct Cells {
         case .duration:
             let seconds = run.duration(now: now)
             if run.endedAt == nil && run.status != .running { return full ? "" : "-" }
-            return full ? RunStore.formatNumber((seconds * 1000).rounded() / 1000) : Cells.duration(seconds)
+            return full ? RunStore.formatNumber((seconds * 1000).rounded() / 1000) : RunText.duration(seconds)
         case .commit:
             if full { return run.gitCommit + (run.gitDirty ? "*" : "") }
             return run.git.shortDescription
@@ -83,7 +64,7 @@ struct Cells {
         case .sweep: return summary.sweep ?? (full ? "" : "-")
         case .param(let key): return summary.params[key] ?? (full ? "" : "-")
         case .metric(let key):
-            if let value = summary.metrics[key] { return full ? RunStore.formatNumber(value) : Cells.number(value) }
+            if let value = summary.metrics[key] { return full ? RunStore.formatNumber(value) : RunText.number(value) }
             guard let structured = summary.structuredMetrics[key] else { return full ? "" : "-" }
             return full ? structured.compactText : Cells.shape(structured)
         }

@@ -17,10 +17,10 @@ struct RunDetailFormatter {
             facts.append(
                 (
                     "ended",
-                    "\(cells.time(end, seconds: true))  (\(Cells.duration(end.timeIntervalSince(run.startedAt))))"
+                    "\(cells.time(end, seconds: true))  (\(RunText.duration(end.timeIntervalSince(run.startedAt))))"
                 ))
         } else if run.status == .running {
-            facts.append(("running for", Cells.duration(run.duration(now: now))))
+            facts.append(("running for", RunText.duration(run.duration(now: now))))
         }
         let commit = run.gitCommit.isEmpty ? "none" : run.gitCommit + (run.gitDirty ? " (dirty)" : "")
         facts.append(
@@ -37,7 +37,7 @@ struct RunDetailFormatter {
         } else {
             let rows = detail.stages.map { stage -> [String] in
                 [
-                    stage.stage, stage.outcome.rawValue, Cells.duration(stage.duration),
+                    stage.stage, stage.outcome.rawValue, RunText.duration(stage.duration),
                     stage.exitStatus.map { "exit \($0)" } ?? "", String(stage.signature.prefix(12)),
                     stage.reason ?? "", stage.logPath ?? "",
                 ]
@@ -82,7 +82,7 @@ struct RunDetailFormatter {
         if metrics.isEmpty { out += "  none recorded\n" }
         if !single.isEmpty {
             out += TextTable(
-                header: ["key", "stage", "value"], rows: single.map { [$0.key, $0.stage, Cells.number($0.last)] },
+                header: ["key", "stage", "value"], rows: single.map { [$0.key, $0.stage, RunText.number($0.last)] },
                 rightAligned: [2], indent: "  "
             ).render()
         }
@@ -93,8 +93,8 @@ struct RunDetailFormatter {
             let range = "\(steps.min() ?? 0)…\(steps.max() ?? 0)"
             return [
                 metric.key, metric.stage, String(metric.count), range,
-                "\(Cells.number(metric.first)) → \(Cells.number(metric.last))", Cells.number(metric.min),
-                Cells.number(metric.max),
+                "\(RunText.number(metric.first)) → \(RunText.number(metric.last))", RunText.number(metric.min),
+                RunText.number(metric.max),
             ]
         }
         out += TextTable(
@@ -117,7 +117,7 @@ struct RunDetailFormatter {
 
     private func grid(_ value: JSONValue) -> String? {
         func text(_ cell: JSONValue?) -> String {
-            cell.map { $0.scalarNumber.map(Cells.number) ?? $0.compactText } ?? "-"
+            cell.map { $0.scalarNumber.map(RunText.number) ?? $0.compactText } ?? "-"
         }
         switch value {
         case .array(let rows):

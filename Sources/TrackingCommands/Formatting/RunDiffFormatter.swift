@@ -26,10 +26,10 @@ struct RunDiffFormatter {
         guard !rows.isEmpty else { return "\n\(title): no differences\n" }
         func show(_ text: String?) -> String {
             guard let text else { return "-" }
-            if numericCells, let number = Double(text) { return Cells.number(number) }
+            if numericCells, let number = Double(text) { return RunText.number(number) }
             return text
         }
-        let table = rows.map { row in [row.key, show(row.a), show(row.b), row.delta.map(Cells.delta) ?? ""] }
+        let table = rows.map { row in [row.key, show(row.a), show(row.b), row.delta.map(RunText.delta) ?? ""] }
         return "\n"
             + TextTable(
                 header: [title, "A", "B", "delta"], rows: table,
