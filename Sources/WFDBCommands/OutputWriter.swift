@@ -1,5 +1,20 @@
+import ArgumentParser
 import Foundation
 import JSONText
+
+/// A `pipe wfdb` command: it prints through an `OutputWriter`, standard output when run, a closure in the tests.
+public protocol PrintingCommand: ParsableCommand {
+    func execute(into output: inout OutputWriter) throws
+}
+
+extension PrintingCommand {
+    /// Prints to standard output; what was printed before a failure still goes out.
+    public func run() throws {
+        var output = OutputWriter.standardOutput()
+        defer { output.flush() }
+        try execute(into: &output)
+    }
+}
 
 /// Buffered text output: commands append bytes and numbers; the buffer goes out in large writes.
 public struct OutputWriter {

@@ -2,7 +2,7 @@ import ArgumentParser
 import WFDB
 
 /// `pipe wfdb annotations RECORD`: annotations, like rdann.
-public struct WFDBAnnotationsCommand: ParsableCommand {
+public struct WFDBAnnotationsCommand: PrintingCommand {
     public static let configuration = CommandConfiguration(
         commandName: "annotations",
         abstract: "Print a record's annotations, like WFDB's rdann: time, sample, symbol, subtype, chan, num, aux."
@@ -27,12 +27,6 @@ public struct WFDBAnnotationsCommand: ParsableCommand {
         guard !annotator.isEmpty, annotator.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw ValidationError("--annotator must be letters, digits or '_' (e.g. atr)")
         }
-    }
-
-    public func run() throws {
-        var output = OutputWriter.standardOutput()
-        try execute(into: &output)
-        output.flush()
     }
 
     public func execute(into output: inout OutputWriter) throws {

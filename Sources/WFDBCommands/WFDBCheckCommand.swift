@@ -4,7 +4,7 @@ import Parallel
 import WFDB
 
 /// `pipe wfdb check RECORD|DIR...`: decode everything and verify checksums (a database integrity check).
-public struct WFDBCheckCommand: ParsableCommand {
+public struct WFDBCheckCommand: PrintingCommand {
     public static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Decode records (all signals, physical units) and their annotations; verify checksums.",
@@ -27,12 +27,6 @@ public struct WFDBCheckCommand: ParsableCommand {
     public func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one record or directory") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-    }
-
-    public func run() throws {
-        var output = OutputWriter.standardOutput()
-        defer { output.flush() }
-        try execute(into: &output)
     }
 
     public func execute(into output: inout OutputWriter) throws {

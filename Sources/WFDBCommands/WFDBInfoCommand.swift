@@ -3,7 +3,7 @@ import Foundation
 import WFDB
 
 /// `pipe wfdb info RECORD [--json]`: header fields and a per-signal summary.
-public struct WFDBInfoCommand: ParsableCommand {
+public struct WFDBInfoCommand: PrintingCommand {
     public static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Show a record's header fields and a per-signal summary (format, gain, units, range, checksum)."
@@ -16,12 +16,6 @@ public struct WFDBInfoCommand: ParsableCommand {
     public var json = false
 
     public init() {}
-
-    public func run() throws {
-        var output = OutputWriter.standardOutput()
-        try execute(into: &output)
-        output.flush()
-    }
 
     public func execute(into output: inout OutputWriter) throws {
         let summary = try RecordSummary.make(path: record)

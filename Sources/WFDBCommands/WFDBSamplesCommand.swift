@@ -3,7 +3,7 @@ import Foundation
 import WFDB
 
 /// `pipe wfdb samples RECORD`: sample values, like rdsamp.
-public struct WFDBSamplesCommand: ParsableCommand {
+public struct WFDBSamplesCommand: PrintingCommand {
     public static let configuration = CommandConfiguration(
         commandName: "samples",
         abstract: "Print sample values of a record, like WFDB's rdsamp.",
@@ -53,12 +53,6 @@ public struct WFDBSamplesCommand: ParsableCommand {
         if let signals, signals.split(separator: ",").isEmpty {
             throw ValidationError("--signals needs at least one signal index or name")
         }
-    }
-
-    public func run() throws {
-        var output = OutputWriter.standardOutput()
-        try execute(into: &output)
-        output.flush()
     }
 
     public func execute(into output: inout OutputWriter) throws {
