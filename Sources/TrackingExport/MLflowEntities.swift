@@ -3,46 +3,47 @@ import Foundation
 // The parts of MLflow's REST responses that pipe reads. MLflow writes int64 fields as JSON numbers, but protobuf's
 // JSON mapping allows strings too, and non-finite doubles as "NaN" / "Infinity": the decoders take either.
 
-/// An int64 field written as a number or as a decimal string.
+/// An int64 field written as a number (a whole or a fractional one, truncated) or as a decimal string.
 struct FlexibleInt64: Decodable, Sendable, Equatable {
     var value: Int64
     init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self) {
-            value = number
-        } else if let double = try? container.decode(Double.self), double.isFinite {
-            value = Int64(double)
-        } else {
-            let text = try container.decode(String.self)
-            guard let number = Int64(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an integer: \(text)")
-            }
-            value = number
+        value = try decodeNumberOrText(decoder, expected: "an integer", Int64.init) { container in
+            // Int64(exactly:) after truncating: a double beyond Int64's range is refused, not trapped on.
+            guard let double = try? container.decode(Double.self), double.isFinite else { return nil }
+            return Int64(exactly: double.rounded(.towardZero))
         }
     }
 }
 
-/// A double field written as a number or as "NaN", "Infinity", "-Infinity".
+/// A double field written as a number or as "NaN", "Infinity", "-Infinity" (or a decimal string).
 struct FlexibleDouble: Decodable, Sendable, Equatable {
     var value: Double
     init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Double.self) {
-            value = number
-            return
-        }
-        let text = try container.decode(String.self)
-        switch text {
-        case "NaN": value = .nan
-        case "Infinity", "inf": value = .infinity
-        case "-Infinity", "-inf": value = -.infinity
-        default:
-            guard let number = Double(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a number: \(text)")
+        value = try decodeNumberOrText(decoder, expected: "a number") { text in
+            switch text {
+            case "NaN": return .nan
+            case "Infinity", "inf": return .infinity
+            case "-Infinity", "-inf": return -.infinity
+            default: return Double(text)
             }
-            value = number
         }
     }
+}
+
+/// A JSON number (or what `otherNumber` reads, when that fails), else a string that `parse` reads; anything else
+/// is a decoding error naming what was expected.
+private func decodeNumberOrText<Value: Decodable>(
+    _ decoder: Decoder, expected: String, _ parse: (String) -> Value?,
+    otherNumber: (SingleValueDecodingContainer) -> Value? = { _ in nil }
+) throws -> Value {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(Value.self) { return number }
+    if let number = otherNumber(container) { return number }
+    let text = try container.decode(String.self)
+    guard let value = parse(text) else {
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "not \(expected): \(text)")
+    }
+    return value
 }
 
 struct KeyValueJSON: Decodable, Sendable {
