@@ -12,14 +12,6 @@ public struct BiquadFilter: Equatable, Sendable {
     public var a1: Double
     public var a2: Double
 
-    public init(b0: Double, b1: Double, b2: Double, a1: Double, a2: Double) {
-        self.b0 = b0
-        self.b1 = b1
-        self.b2 = b2
-        self.a1 = a1
-        self.a2 = a2
-    }
-
     /// A second-order Butterworth low-pass with its −3 dB point at `cutoff` Hz (bilinear transform with
     /// pre-warping, Q = 1/√2).
     public static func butterworthLowPass(cutoff: Double, samplingRate: Double) -> BiquadFilter {

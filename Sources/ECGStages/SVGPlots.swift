@@ -5,23 +5,15 @@ import JSONText
 public struct PlotPoint: Equatable, Sendable {
     public var x: Double
     public var y: Double
-
-    public init(x: Double, y: Double) {
-        self.x = x
-        self.y = y
-    }
 }
 
 /// A named line of a chart (`train`, `validation`).
 public struct PlotSeries: Equatable, Sendable {
     public var name: String
     public var points: [PlotPoint]
+}
 
-    public init(name: String, points: [PlotPoint]) {
-        self.name = name
-        self.points = points
-    }
-
+extension PlotSeries {
     /// One value per epoch: `values[i]` is plotted at epoch `firstEpoch + i`.
     public init(name: String, perEpoch values: [Double], firstEpoch: Int = 1) {
         self.init(

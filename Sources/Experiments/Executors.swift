@@ -51,12 +51,6 @@ public struct JobCommand: Sendable {
     public var main: URL
     public var sweep: String
 
-    public init(executable: String, main: URL, sweep: String) {
-        self.executable = executable
-        self.main = main
-        self.sweep = sweep
-    }
-
     public func arguments(_ index: Int) -> [String] { ["exp", "job", sweep, String(index), "-C", main.path] }
 
     /// This process's own binary, resolved through `/proc/self/exe` so that a relative argv[0] still works.

@@ -64,11 +64,6 @@ public struct PlannedExperiment: Codable, Sendable, Equatable {
     public var index: Int
     public var overrides: [String]
 
-    public init(index: Int, overrides: [String]) {
-        self.index = index
-        self.overrides = overrides
-    }
-
     /// `train.lr=1e-3 train.seed=2`.
     public var label: String { overrides.joined(separator: " ") }
 }

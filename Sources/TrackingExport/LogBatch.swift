@@ -6,24 +6,12 @@ public struct MLflowMetric: Sendable, Equatable, Hashable {
     public var value: Double
     public var timestamp: Int64
     public var step: Int64
-
-    public init(key: String, value: Double, timestamp: Int64, step: Int64) {
-        self.key = key
-        self.value = value
-        self.timestamp = timestamp
-        self.step = step
-    }
 }
 
 /// A param or a tag: key and text value.
 public struct MLflowKeyValue: Sendable, Equatable, Hashable {
     public var key: String
     public var value: String
-
-    public init(key: String, value: String) {
-        self.key = key
-        self.value = value
-    }
 }
 
 /// The limits of one `runs/log-batch` request (MLflow's `MAX_*_PER_BATCH` and `MAX_BATCH_LOG_REQUEST_SIZE`).

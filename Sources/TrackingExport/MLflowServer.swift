@@ -102,11 +102,6 @@ public struct MLflowTarget: Sendable, Equatable {
     public var server: MLflowServer
     public var experiment: String
 
-    public init(server: MLflowServer, experiment: String) {
-        self.server = server
-        self.experiment = experiment
-    }
-
     /// The URI: `--uri`, else `MLFLOW_TRACKING_URI`, else pipeline.yaml's `tracking.mlflow.uri`; nil when none is
     /// set. The experiment: `--experiment`, else `MLFLOW_EXPERIMENT_NAME`, else pipeline.yaml's
     /// `tracking.mlflow.experiment`, else the workspace folder's name.
