@@ -41,7 +41,9 @@ let package = Package(
         // built-in stage protocol and registry, pipeline.lock, workspace lock. Knows nothing of ECG.
         .target(
             name: "PipelineEngine",
-            dependencies: ["ContentStore", "JSONText", "ExitCodes", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "ContentStore", "SystemFacts", "JSONText", "ExitCodes", .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // The exit-code protocol every domain's error enum adopts (1 a failure, 2 bad input), for PipeCLI's mapping.
         .target(name: "ExitCodes"),
@@ -56,7 +58,10 @@ let package = Package(
             ]
         ),
         // SHA-256 hashing (files, directory manifests), stat cache, object store, run-cache, checkout.
-        .target(name: "ContentStore", dependencies: ["COpenSSL", "Parallel", "ExitCodes"]),
+        .target(name: "ContentStore", dependencies: ["COpenSSL", "Parallel", "SystemFacts", "ExitCodes"]),
+        // What the kernel says about a path (the kind of a non-regular file, from stat(2)) and about a process (its
+        // /proc/PID/stat fields and start time), for every layer that checks a path or a pid. Foundation only.
+        .target(name: "SystemFacts"),
         // An ordered parallel map (first error in input order rethrown) and parallel loops over indices and
         // contiguous ranges, for records, files, training shards and kernels. Foundation only.
         .target(name: "Parallel"),
@@ -66,7 +71,7 @@ let package = Package(
         .target(
             name: "Tracking",
             dependencies: [
-                "CGit2", "ExitCodes", .product(name: "GRDB", package: "GRDB.swift"),
+                "CGit2", "SystemFacts", "ExitCodes", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
@@ -88,7 +93,7 @@ let package = Package(
         // `pipe report`'s one self-contained HTML page comparing runs (tables, curves, evaluation, diff, stage graph).
         .target(name: "Report", dependencies: ["Tracking", "PipelineEngine", "JSONText", "ExitCodes"]),
         // .hea / .dat / .atr reading; signal and annotation writing. Foundation only (and the exit-code protocol).
-        .target(name: "WFDB", dependencies: ["ExitCodes"]),
+        .target(name: "WFDB", dependencies: ["SystemFacts", "ExitCodes"]),
         // `pipe wfdb info|samples|annotations|check`: argument parsing, one call into WFDB, printing.
         .target(
             name: "WFDBCommands",
@@ -166,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineEngineTests",
-            dependencies: ["PipelineEngine", "ContentStore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PipelineEngine", "ContentStore", "SystemFacts", .product(name: "Yams", package: "Yams")]
         ),
         // MLflowTestServer.swift starts `mlflow server` through scripts/mlflow_test_server.py (#filePath).
         .testTarget(
@@ -213,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "TrackingTests",
             dependencies: [
-                "Tracking", "TrackingCommands", .product(name: "GRDB", package: "GRDB.swift"),
+                "Tracking", "TrackingCommands", "SystemFacts", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import SystemFacts
 
 #if canImport(Glibc)
 import Glibc
@@ -38,20 +39,9 @@ public struct FileStat: Equatable, Sendable {
     }
 }
 
-/// What stands at `path` (symlinks followed) when it is there but is not a regular file, for messages: "a directory",
-/// "a FIFO", "a device", "a socket". Nil when nothing is there or it is a regular file.
-public func nonRegularFileKind(_ path: String) -> String? {
-    var info = Glibc.stat()
-    guard stat(path, &info) == 0 else { return nil }
-    switch info.st_mode & S_IFMT {
-    case S_IFREG: return nil
-    case S_IFDIR: return "a directory"
-    case S_IFIFO: return "a FIFO"
-    case S_IFCHR, S_IFBLK: return "a device"
-    case S_IFSOCK: return "a socket"
-    default: return "not a regular file"
-    }
-}
+/// What stands at `path` when it is there but is not a regular file ("a directory", …); nil otherwise. Kept here for
+/// the callers that ask the content store; `SystemFacts.FileKind` answers.
+public func nonRegularFileKind(_ path: String) -> String? { FileKind.nonRegular(at: path) }
 
 /// `realpath(3)`: the absolute path with every symlink resolved; nil when it does not exist.
 func canonicalPath(_ path: String) -> String? {

@@ -1,6 +1,7 @@
 import ContentStore
 import Dispatch
 import Foundation
+import SystemFacts
 
 #if canImport(Glibc)
 import Glibc
@@ -95,7 +96,7 @@ final class CommandRunner: @unchecked Sendable {
         close(writeEnd)
         if status == 0 {
             // Taken now, while pipe is the parent: the child cannot have been reaped, so the pid is still its.
-            running[pid] = (ChildGroup.startTicks(of: pid), token)
+            running[pid] = (ProcessStat.startTicks(of: pid), token)
             saveChildren()
         }
         lock.unlock()
@@ -201,9 +202,10 @@ struct ChildGroup: Equatable {
     /// What `killLeftover` would signal: the whole group (its id negated) or the members carrying the token.
     func leftovers(of workspace: String) -> [pid_t] {
         guard workspace == self.workspace else { return [] }
-        let leaderState = Self.statFields(of: group)?.first
+        let leaderState = ProcessStat.fields(of: group)?.first
         if kill(group, 0) == 0 || errno == EPERM, leaderState != "Z", leaderState != "X" {
-            guard let recorded = startTicks, Self.startTicks(of: group) == recorded, getpgid(group) == group else {
+            guard let recorded = startTicks, ProcessStat.startTicks(of: group) == recorded, getpgid(group) == group
+            else {
                 return []
             }
             return [-group]
@@ -211,26 +213,12 @@ struct ChildGroup: Equatable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         let marker = Data("\(Self.tokenVariable)=\(token)".utf8)
         return names.compactMap { name in
-            guard let pid = pid_t(name), Self.statFields(of: pid)?.dropFirst(2).first == Substring(String(group)),
+            guard let pid = pid_t(name), ProcessStat.fields(of: pid)?.dropFirst(2).first == Substring(String(group)),
                 let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
                 environment.split(separator: 0).contains(where: { Data($0) == marker })
             else { return nil }
             return pid
         }
-    }
-
-    /// Field 22 of `/proc/PID/stat`: the start time in clock ticks after boot; nil where there is no procfs.
-    static func startTicks(of pid: pid_t) -> Int64? {
-        guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
-        return Int64(fields[19])
-    }
-
-    /// The fields of `/proc/PID/stat` after the command name: state, ppid, pgrp, … (field 3 on).
-    private static func statFields(of pid: pid_t) -> [Substring]? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        return Array(text[text.index(after: close)...].split(separator: " "))
     }
 }
 

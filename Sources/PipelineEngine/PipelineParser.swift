@@ -1,5 +1,6 @@
 import ContentStore
 import Foundation
+import SystemFacts
 import Yams
 
 /// Reads `pipeline.yaml` into a `PipelineDefinition`, rejecting unknown keys and wrong types with the
@@ -394,7 +395,7 @@ enum YAMLDocument {
         guard FileStat.at(url.path, followingSymlinks: true) != nil else {
             throw PipelineError.missingFile(path: display)
         }
-        if let kind = nonRegularFileKind(url.path) {
+        if let kind = FileKind.nonRegular(at: url.path) {
             throw PipelineError.unreadableFile(path: display, reason: "\(kind), not a regular file")
         }
         let data: Data

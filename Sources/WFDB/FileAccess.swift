@@ -1,4 +1,5 @@
 import Foundation
+import SystemFacts
 
 /// Small POSIX helpers: reads are bounded by the file's real size, never by a header's claims.
 enum FileAccess {
@@ -9,23 +10,9 @@ enum FileAccess {
         return Int(info.st_size)
     }
 
-    /// What stands at `path` when it is there but is not a regular file ("a directory", "a FIFO"…), else nil.
-    static func nonRegularKind(of path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: return nil
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO"
-        case S_IFCHR, S_IFBLK: return "a device"
-        case S_IFSOCK: return "a socket"
-        default: return "not a regular file"
-        }
-    }
-
     /// The error for a path `size(of:)` found nothing at: not found, or there but not a regular file.
     static func missingFileError(_ path: String, notFound: WFDBError) -> WFDBError {
-        guard let kind = nonRegularKind(of: path) else { return notFound }
+        guard let kind = FileKind.nonRegular(at: path) else { return notFound }
         return .unreadable(file: path, reason: "\(kind), not a regular file")
     }
 

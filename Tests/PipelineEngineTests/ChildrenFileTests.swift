@@ -1,4 +1,5 @@
 import Foundation
+import SystemFacts
 import XCTest
 
 @testable import PipelineEngine
@@ -64,7 +65,7 @@ final class ChildrenFileTests: XCTestCase {
     func testItem8_AGroupWhoseLeaderStartedAtAnotherTimeIsNotKilled() throws {
         let fixture = try TemporaryWorkspace()
         let leader = try startSession("sleep 30 &", in: fixture.root)
-        let ticks = try XCTUnwrap(ChildGroup.startTicks(of: leader))
+        let ticks = try XCTUnwrap(ProcessStat.startTicks(of: leader))
         try reproWithChildren(fixture, ["\(leader) \(ticks - 1) token \(fixture.workspace.root.path)"])
         XCTAssertTrue(isAlive(leader), "the pid was reused by another process")
     }
@@ -72,7 +73,7 @@ final class ChildrenFileTests: XCTestCase {
     func testItem8_AGroupOfAnotherWorkspaceIsNotKilled() throws {
         let fixture = try TemporaryWorkspace()
         let leader = try startSession("sleep 30 &", in: fixture.root)
-        let ticks = try XCTUnwrap(ChildGroup.startTicks(of: leader))
+        let ticks = try XCTUnwrap(ProcessStat.startTicks(of: leader))
         try reproWithChildren(fixture, ["\(leader) \(ticks) token /somewhere/else"])
         XCTAssertTrue(isAlive(leader))
     }
@@ -81,7 +82,7 @@ final class ChildrenFileTests: XCTestCase {
         let fixture = try TemporaryWorkspace()
         let leader = try startSession("sleep 30 & echo $! > member", in: fixture.root)
         let member = try pid(in: fixture, "member")
-        let ticks = try XCTUnwrap(ChildGroup.startTicks(of: leader))
+        let ticks = try XCTUnwrap(ProcessStat.startTicks(of: leader))
         try reproWithChildren(fixture, ["\(leader) \(ticks) token \(fixture.workspace.root.path)"])
         XCTAssertTrue(waitUntilDead(leader))
         XCTAssertTrue(waitUntilDead(member))

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SystemFacts
 import XCTest
 
 @testable import Tracking
@@ -15,7 +16,7 @@ final class StoreRobustnessTests: XCTestCase {
         child.arguments = ["30"]
         try child.run()
         let identity = ProcessIdentity(
-            pid: child.processIdentifier, startTicks: ProcessIdentity.startTicks(of: child.processIdentifier))
+            pid: child.processIdentifier, startTicks: ProcessStat.startTicks(of: child.processIdentifier))
         XCTAssertTrue(identity.isAlive)
 
         let store = try RunStore.open(workspace: workspace)
