@@ -38,16 +38,27 @@ public enum FileHashing {
         defer { buffer.deallocate() }
         let hasher = SHA256Hasher()
         var total: Int64 = 0
+        try readChunks(fd, through: buffer, path: path) { chunk in
+            hasher.update(chunk)
+            total += Int64(chunk.count)
+        }
+        return (hasher.finish(), total)
+    }
+
+    /// Reads `fd` to its end, `buffer.count` bytes at a time, handing each chunk read to `body`. An interrupted read
+    /// is retried; a failed one is `cannotRead` naming `path`.
+    static func readChunks(
+        _ fd: Int32, through buffer: UnsafeMutableRawBufferPointer, path: String,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         while true {
-            let count = read(fd, buffer.baseAddress, bufferSize)
+            let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ContentStoreError.cannotRead(path: path, reason: errnoText())
             }
-            if count == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            total += Int64(count)
+            if count == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
-        return (hasher.finish(), total)
     }
 }

@@ -470,18 +470,11 @@ public final class ObjectStore: @unchecked Sendable {
         let size = small ? FileHashing.smallFileLimit : FileHashing.chunkSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }
-        while true {
-            let count = read(input, buffer.baseAddress, size)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ContentStoreError.cannotRead(path: source, reason: errnoText())
-            }
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        try FileHashing.readChunks(input, through: buffer, path: source) { chunk in
             observe?(chunk)
             var offset = 0
-            while offset < count, let base = chunk.baseAddress {
-                let written = write(output, base + offset, count - offset)
+            while offset < chunk.count, let base = chunk.baseAddress {
+                let written = write(output, base + offset, chunk.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw writeError(destination, needed: Int64(info.st_size))

@@ -91,26 +91,6 @@ public struct SweepPlan: Codable, Sendable, Equatable {
     public var jobs: Int
     public var slurm: SlurmOptions
 
-    public init(
-        id: String, name: String, createdAt: Date = Date(), stages: [String], swept: [String],
-        experiments: [PlannedExperiment], workdir: String, gitCommit: String, gitBranch: String?, gitDirty: Bool,
-        executor: ExecutorKind, jobs: Int, slurm: SlurmOptions
-    ) {
-        self.id = id
-        self.name = name
-        self.createdAt = createdAt
-        self.stages = stages
-        self.swept = swept
-        self.experiments = experiments
-        self.workdir = workdir
-        self.gitCommit = gitCommit
-        self.gitBranch = gitBranch
-        self.gitDirty = gitDirty
-        self.executor = executor
-        self.jobs = jobs
-        self.slurm = slurm
-    }
-
     /// The workspace of experiment `index`.
     public func workspace(_ index: Int) -> URL {
         URL(fileURLWithPath: workdir, isDirectory: true).appendingPathComponent(name, isDirectory: true)

@@ -44,7 +44,8 @@ public enum SweepPlanner {
         let workdir = try checkWorkdir(request.workdir, layout: layout)
         let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
         return SweepPlan(
-            id: String(id), name: request.name, stages: request.stages, swept: request.grid.sweptTargets,
+            id: String(id), name: request.name, createdAt: Date(), stages: request.stages,
+            swept: request.grid.sweptTargets,
             experiments: rows.enumerated().map { PlannedExperiment(index: $0.offset + 1, overrides: $0.element) },
             workdir: workdir.path, gitCommit: git.commit, gitBranch: git.branch, gitDirty: git.isDirty,
             executor: request.executor, jobs: request.jobs, slurm: request.slurm)

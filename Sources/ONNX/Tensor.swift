@@ -29,20 +29,20 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
 
     /// A float32 tensor. The element count must equal the product of `shape` (a programming error otherwise).
     public init(shape: [Int], floats: [Float]) {
-        precondition(
-            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == floats.count,
-            "shape \(shape) needs \(shape.reduce(1, *)) elements, got \(floats.count)")
-        self.shape = shape
-        self.storage = .float32(floats)
+        self.init(shape: shape, storage: .float32(floats), count: floats.count)
     }
 
     /// An int64 tensor. The element count must equal the product of `shape` (a programming error otherwise).
     public init(shape: [Int], int64s: [Int64]) {
+        self.init(shape: shape, storage: .int64(int64s), count: int64s.count)
+    }
+
+    private init(shape: [Int], storage: Storage, count: Int) {
         precondition(
-            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == int64s.count,
-            "shape \(shape) needs \(shape.reduce(1, *)) elements, got \(int64s.count)")
+            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == count,
+            "shape \(shape) needs \(shape.reduce(1, *)) elements, got \(count)")
         self.shape = shape
-        self.storage = .int64(int64s)
+        self.storage = storage
     }
 
     public var elementType: ElementType {

@@ -34,13 +34,7 @@ public struct LockFile: Equatable, Sendable {
     /// Reads the lock; a missing file is an empty lock. `display` names the file in errors.
     public static func load(_ url: URL, display: String) throws -> LockFile {
         guard FileStat.at(url.path) != nil else { return LockFile() }
-        let root: Node?
-        do {
-            root = try YAMLDocument.load(url, display: display)
-        } catch let error as PipelineError {
-            throw PipelineError.malformedLock(path: display, problem: error.description)
-        }
-        return try parse(root, display: display)
+        return try parse(display: display) { try YAMLDocument.load(url, display: display) }
     }
 
     /// Reads a lock from bytes (an older version of the file, read from git history).
@@ -48,9 +42,14 @@ public struct LockFile: Equatable, Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PipelineError.malformedLock(path: display, problem: "not UTF-8 text")
         }
+        return try parse(display: display) { try YAMLDocument.compose(text, file: display) }
+    }
+
+    /// Parses the YAML `compose` reads; its YAML errors become `malformedLock` naming the file.
+    private static func parse(display: String, _ compose: () throws -> Node?) throws -> LockFile {
         let root: Node?
         do {
-            root = try YAMLDocument.compose(text, file: display)
+            root = try compose()
         } catch let error as PipelineError {
             throw PipelineError.malformedLock(path: display, problem: error.description)
         }

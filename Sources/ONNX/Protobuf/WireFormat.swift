@@ -91,19 +91,17 @@ struct ProtoReader {
         return (Int(field), wireType)
     }
 
-    mutating func readFixed32() throws -> UInt32 {
-        guard end - position >= 4 else { throw error("truncated fixed32") }
-        var value: UInt32 = 0
-        for index in 0..<4 { value |= UInt32(bytes[position + index]) << (8 * UInt32(index)) }
-        position += 4
-        return value
-    }
+    mutating func readFixed32() throws -> UInt32 { try readLittleEndian(UInt32.self, "fixed32") }
 
-    mutating func readFixed64() throws -> UInt64 {
-        guard end - position >= 8 else { throw error("truncated fixed64") }
-        var value: UInt64 = 0
-        for index in 0..<8 { value |= UInt64(bytes[position + index]) << (8 * UInt64(index)) }
-        position += 8
+    mutating func readFixed64() throws -> UInt64 { try readLittleEndian(UInt64.self, "fixed64") }
+
+    private mutating func readLittleEndian<Value: FixedWidthInteger>(_ type: Value.Type, _ name: String) throws -> Value
+    {
+        let size = Value.bitWidth / 8
+        guard end - position >= size else { throw error("truncated \(name)") }
+        var value: Value = 0
+        for index in 0..<size { value |= Value(bytes[position + index]) << (8 * index) }
+        position += size
         return value
     }
 
