@@ -217,113 +217,111 @@ public struct ReportPage {
 
     private func curves() -> String {
         let charts = charts()
-        var out = HTMLBuffer()
-        out.append("<section id=\"curves\" aria-labelledby=\"curves-h\"><h2 id=\"curves-h\">Learning curves</h2>")
-        guard !charts.isEmpty else {
-            out.append("<p>No metric of these runs has a history (two or more logged steps).</p></section>\n")
-            return out.markup
-        }
-        out.append(
-            "<p class=\"note\">One chart per metric with a history, one line per run. "
-                + "<span class=\"noprint\">Point at a line (or focus a chart and use the arrow keys) to read run, "
-                + "step and value; a legend button hides or shows its run in every chart.</span></p>"
-                + "<div class=\"charts\">")
-        for chart in charts {
-            let direction = MetricDirection(key: chart.key)
-            out.append(
-                "<figure class=\"chart\" aria-labelledby=\"\(chart.id)-h\"><figcaption><h3 id=\"\(chart.id)-h\">")
-            out.text(chart.key)
-            out.append("</h3><span class=\"note\">")
-            out.text("\(direction == .lowerIsBetter ? "lower" : "higher") is better")
-            if chart.decimated {
-                let most = chart.lines.map(\.loggedPoints).max() ?? 0
-                out.append("</span> <span class=\"note decimated\">")
-                out.text(
-                    " · decimated for drawing: at most \(chart.maxPointsPerLine) of \(most) points per line "
-                        + "(each stretch's lowest and highest kept)")
+        return section(id: "curves", headingID: "curves-h", title: "Learning curves") { out in
+            guard !charts.isEmpty else {
+                out.append("<p>No metric of these runs has a history (two or more logged steps).</p>")
+                return
             }
-            out.append("</span></figcaption>")
-            out.append(chart.svg())
             out.append(
-                "<div class=\"tip\" role=\"status\" aria-live=\"polite\"></div><ul class=\"legend\" aria-label=\"")
-            out.text("runs in \(chart.key)")
-            out.append("\">")
-            for line in chart.lines {
-                let runClass = line.runIndex % ReportStyle.runClasses
+                "<p class=\"note\">One chart per metric with a history, one line per run. "
+                    + "<span class=\"noprint\">Point at a line (or focus a chart and use the arrow keys) to read run, "
+                    + "step and value; a legend button hides or shows its run in every chart.</span></p>"
+                    + "<div class=\"charts\">")
+            for chart in charts {
+                let direction = MetricDirection(key: chart.key)
                 out.append(
-                    "<li><button type=\"button\" class=\"c\(runClass)\" data-run=\"\(line.runIndex)\" aria-pressed=\"true\">"
-                        + "<i class=\"\(runClass >= ReportStyle.palette.count ? "dash" : "")\"></i>")
-                out.text(line.label)
-                out.append("</button></li>")
+                    "<figure class=\"chart\" aria-labelledby=\"\(chart.id)-h\"><figcaption><h3 id=\"\(chart.id)-h\">")
+                out.text(chart.key)
+                out.append("</h3><span class=\"note\">")
+                out.text("\(direction == .lowerIsBetter ? "lower" : "higher") is better")
+                if chart.decimated {
+                    let most = chart.lines.map(\.loggedPoints).max() ?? 0
+                    out.append("</span> <span class=\"note decimated\">")
+                    out.text(
+                        " · decimated for drawing: at most \(chart.maxPointsPerLine) of \(most) points per line "
+                            + "(each stretch's lowest and highest kept)")
+                }
+                out.append("</span></figcaption>")
+                out.append(chart.svg())
+                out.append(
+                    "<div class=\"tip\" role=\"status\" aria-live=\"polite\"></div><ul class=\"legend\" aria-label=\"")
+                out.text("runs in \(chart.key)")
+                out.append("\">")
+                for line in chart.lines {
+                    let runClass = line.runIndex % ReportStyle.runClasses
+                    out.append(
+                        "<li><button type=\"button\" class=\"c\(runClass)\" data-run=\"\(line.runIndex)\" aria-pressed=\"true\">"
+                            + "<i class=\"\(runClass >= ReportStyle.palette.count ? "dash" : "")\"></i>")
+                    out.text(line.label)
+                    out.append("</button></li>")
+                }
+                out.append("</ul></figure>\n")
             }
-            out.append("</ul></figure>\n")
+            out.append("</div>")
         }
-        out.append("</div></section>\n")
-        return out.markup
     }
 
     // MARK: Evaluation
 
     private func evaluations() -> String {
-        var out = HTMLBuffer()
-        out.append("<section id=\"evaluation\" aria-labelledby=\"eval-h\"><h2 id=\"eval-h\">Evaluation</h2>")
-        var any = false
-        for (index, summary) in runs.enumerated() {
-            for (number, evaluation) in EvaluationMetrics.find(in: summary).enumerated() {
-                if !any {
-                    out.append("<div class=\"evals\">")
-                    any = true
+        section(id: "evaluation", headingID: "eval-h", title: "Evaluation") { out in
+            var any = false
+            for (index, summary) in runs.enumerated() {
+                for (number, evaluation) in EvaluationMetrics.find(in: summary).enumerated() {
+                    if !any {
+                        out.append("<div class=\"evals\">")
+                        any = true
+                    }
+                    out.append(EvaluationPanel(evaluation: evaluation, run: summary, id: "ev\(index)-\(number)").html())
                 }
-                out.append(EvaluationPanel(evaluation: evaluation, run: summary, id: "ev\(index)-\(number)").html())
             }
+            if any {
+                out.append("</div>")
+            } else {
+                out.append(
+                    "<p>No run here logged an evaluation (metric keys <code>….confusion.I.J</code> or "
+                        + "<code>….per_class.CLASS.FIELD</code>).</p>")
+            }
+            out.append("")
         }
-        if any {
-            out.append("</div>")
-        } else {
-            out.append(
-                "<p>No run here logged an evaluation (metric keys <code>….confusion.I.J</code> or "
-                    + "<code>….per_class.CLASS.FIELD</code>).</p>")
-        }
-        out.append("</section>\n")
-        return out.markup
     }
 
     // MARK: Diff
 
     private func diffPanel() -> String {
-        var out = HTMLBuffer()
-        out.append("<section id=\"diff\" aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff</h2>")
-        guard let diff = content.diff,
-            let aIndex = runs.firstIndex(where: { $0.run.id == diff.a.run.id }),
-            let bIndex = runs.firstIndex(where: { $0.run.id == diff.b.run.id })
-        else {
-            out.append("<p>One run only: nothing to compare.</p></section>\n")
-            return out.markup
-        }
-        out.append(
-            "<p class=\"note\">Params and latest metrics that differ between two runs, with deltas (B − A), as "
-                + "<code>pipe runs diff A B</code> prints them. Shown: the two newest runs.</p>"
-                + "<div class=\"diffpick\" role=\"group\" aria-label=\"runs to compare\">")
-        for (label, id, selected) in [("A", "diff-a", aIndex), ("B", "diff-b", bIndex)] {
-            out.append("<label>\(label) <select id=\"\(id)\">")
-            for (index, summary) in runs.enumerated() {
-                out.append("<option value=\"\(index)\"\(index == selected ? " selected" : "")>")
-                out.text(
-                    "\(summary.shortID) · \(Self.minuteTime(summary.run.startedAt)) · \(summary.run.status.rawValue)")
-                out.append("</option>")
+        section(id: "diff", headingID: "diff-h", title: "Diff") { out in
+            guard let diff = content.diff,
+                let aIndex = runs.firstIndex(where: { $0.run.id == diff.a.run.id }),
+                let bIndex = runs.firstIndex(where: { $0.run.id == diff.b.run.id })
+            else {
+                out.append("<p>One run only: nothing to compare.</p>")
+                return
             }
-            out.append("</select></label>")
+            out.append(
+                "<p class=\"note\">Params and latest metrics that differ between two runs, with deltas (B − A), as "
+                    + "<code>pipe runs diff A B</code> prints them. Shown: the two newest runs.</p>"
+                    + "<div class=\"diffpick\" role=\"group\" aria-label=\"runs to compare\">")
+            for (label, id, selected) in [("A", "diff-a", aIndex), ("B", "diff-b", bIndex)] {
+                out.append("<label>\(label) <select id=\"\(id)\">")
+                for (index, summary) in runs.enumerated() {
+                    out.append("<option value=\"\(index)\"\(index == selected ? " selected" : "")>")
+                    out.text(
+                        "\(summary.shortID) · \(Self.minuteTime(summary.run.startedAt)) · \(summary.run.status.rawValue)"
+                    )
+                    out.append("</option>")
+                }
+                out.append("</select></label>")
+            }
+            out.append("<label><input type=\"checkbox\" id=\"diff-all\"> every row, not only differences</label></div>")
+            out.append("<div id=\"diff-body\" aria-live=\"polite\"><p>")
+            out.text(
+                "A \(diff.a.shortID) (\(diff.a.run.status.rawValue), \(Self.minuteTime(diff.a.run.startedAt)))  →  "
+                    + "B \(diff.b.shortID) (\(diff.b.run.status.rawValue), \(Self.minuteTime(diff.b.run.startedAt)))")
+            out.append("</p>")
+            out.append(Self.diffTable("params", diff.params, numeric: false))
+            out.append(Self.diffTable("metrics", diff.metrics, numeric: true))
+            out.append("</div>")
         }
-        out.append("<label><input type=\"checkbox\" id=\"diff-all\"> every row, not only differences</label></div>")
-        out.append("<div id=\"diff-body\" aria-live=\"polite\"><p>")
-        out.text(
-            "A \(diff.a.shortID) (\(diff.a.run.status.rawValue), \(Self.minuteTime(diff.a.run.startedAt)))  →  "
-                + "B \(diff.b.shortID) (\(diff.b.run.status.rawValue), \(Self.minuteTime(diff.b.run.startedAt)))")
-        out.append("</p>")
-        out.append(Self.diffTable("params", diff.params, numeric: false))
-        out.append(Self.diffTable("metrics", diff.metrics, numeric: true))
-        out.append("</div></section>\n")
-        return out.markup
     }
 
     static func diffTable(_ title: String, _ rows: [RunDiff.Row], numeric: Bool) -> String {
@@ -357,35 +355,43 @@ public struct ReportPage {
     // MARK: Stage graph
 
     private func stageGraph() -> String {
+        section(id: "stages", headingID: "stages-h", title: "Stages") { out in
+            guard let newest = newestRun, !content.stages.isEmpty else {
+                out.append("<p>No stages to show.</p>")
+                return
+            }
+            out.append("<p class=\"note\">")
+            out.text("The pipeline's stage graph with each stage's outcome in the newest run, \(newest.shortID).")
+            if let note = content.stagesNote {
+                out.append(" ")
+                out.text(note)
+            }
+            out.append("</p>")
+            out.append(StageGraphDrawing(stages: content.stages, run: newest.shortID).svg())
+            out.append(
+                "<table class=\"stages\"><thead><tr><th scope=\"col\">stage</th><th scope=\"col\">outcome</th>"
+                    + "<th scope=\"col\" class=\"num\">duration</th><th scope=\"col\">reason</th></tr></thead><tbody>")
+            for stage in content.stages {
+                out.append("<tr><th scope=\"row\">")
+                out.text(stage.name)
+                out.append("</th><td>")
+                out.text(stage.outcome?.rawValue ?? "not in this run")
+                out.append("</td><td class=\"num\">")
+                out.text(stage.duration.map(RunText.duration) ?? "-")
+                out.append("</td><td>")
+                out.text(stage.reason ?? "")
+                out.append("</td></tr>")
+            }
+            out.append("</tbody></table>")
+        }
+    }
+
+    /// A `<section>` named by its `<h2>`, with what `body` writes inside it.
+    private func section(id: String, headingID: String, title: String, _ body: (inout HTMLBuffer) -> Void) -> String {
         var out = HTMLBuffer()
-        out.append("<section id=\"stages\" aria-labelledby=\"stages-h\"><h2 id=\"stages-h\">Stages</h2>")
-        guard let newest = newestRun, !content.stages.isEmpty else {
-            out.append("<p>No stages to show.</p></section>\n")
-            return out.markup
-        }
-        out.append("<p class=\"note\">")
-        out.text("The pipeline's stage graph with each stage's outcome in the newest run, \(newest.shortID).")
-        if let note = content.stagesNote {
-            out.append(" ")
-            out.text(note)
-        }
-        out.append("</p>")
-        out.append(StageGraphDrawing(stages: content.stages, run: newest.shortID).svg())
-        out.append(
-            "<table class=\"stages\"><thead><tr><th scope=\"col\">stage</th><th scope=\"col\">outcome</th>"
-                + "<th scope=\"col\" class=\"num\">duration</th><th scope=\"col\">reason</th></tr></thead><tbody>")
-        for stage in content.stages {
-            out.append("<tr><th scope=\"row\">")
-            out.text(stage.name)
-            out.append("</th><td>")
-            out.text(stage.outcome?.rawValue ?? "not in this run")
-            out.append("</td><td class=\"num\">")
-            out.text(stage.duration.map(RunText.duration) ?? "-")
-            out.append("</td><td>")
-            out.text(stage.reason ?? "")
-            out.append("</td></tr>")
-        }
-        out.append("</tbody></table></section>\n")
+        out.append("<section id=\"\(id)\" aria-labelledby=\"\(headingID)\"><h2 id=\"\(headingID)\">\(title)</h2>")
+        body(&out)
+        out.append("</section>\n")
         return out.markup
     }
 
