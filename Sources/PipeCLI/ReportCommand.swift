@@ -73,9 +73,8 @@ struct ReportCommand: ParsableCommand {
         }
         let store = try RunStore.openForReading(workspace: root)
         let selection = try selection()
-        let header = ReportHeader(
-            workspace: root.path, git: GitFacts.read(workspace: root), generatedAt: Date(),
-            pipeVersion: PipeCommand.version,
+        let header = ReportHeader.now(
+            workspace: root, pipeVersion: PipeCommand.version,
             selection: {
                 guard runs.isEmpty else { return "named: " + runs.joined(separator: " ") }
                 let count = limit ?? Self.defaultLimit

@@ -7,11 +7,9 @@ public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvert
     public var line: Int
     public var column: Int
 
-    public init(file: String, line: Int, column: Int) {
-        self.file = file
-        self.line = line
-        self.column = column
-    }
+    /// A value made outside any YAML document (a remote added from the command line): the file it goes into, at
+    /// line and column 0.
+    public static func whole(_ file: String) -> SourceLocation { SourceLocation(file: file, line: 0, column: 0) }
 
     public var description: String { "\(file):\(line):\(column)" }
 }

@@ -18,13 +18,14 @@ public struct ReportHeader: Sendable, Equatable {
     public var pipeVersion: String
     /// How the runs were chosen, in words (`the last 10 runs`, `--where …`).
     public var selection: String
+}
 
-    public init(workspace: String, git: GitFacts, generatedAt: Date, pipeVersion: String, selection: String) {
-        self.workspace = workspace
-        self.git = git
-        self.generatedAt = generatedAt
-        self.pipeVersion = pipeVersion
-        self.selection = selection
+extension ReportHeader {
+    /// The header of a page made now in `workspace`, with the git facts read there.
+    public static func now(workspace: URL, pipeVersion: String, selection: String) -> ReportHeader {
+        ReportHeader(
+            workspace: workspace.path, git: GitFacts.read(workspace: workspace), generatedAt: Date(),
+            pipeVersion: pipeVersion, selection: selection)
     }
 }
 
@@ -35,17 +36,6 @@ public struct ReportStage: Sendable, Equatable {
     public var outcome: StageOutcomeKind?
     public var reason: String?
     public var duration: Double?
-
-    public init(
-        name: String, upstream: [String], outcome: StageOutcomeKind? = nil, reason: String? = nil,
-        duration: Double? = nil
-    ) {
-        self.name = name
-        self.upstream = upstream
-        self.outcome = outcome
-        self.reason = reason
-        self.duration = duration
-    }
 }
 
 /// Everything the page shows, read from the run store (and the stage graph) once; the page builder only formats.

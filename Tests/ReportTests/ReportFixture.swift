@@ -1,6 +1,7 @@
 import Foundation
-import Report
 import Tracking
+
+@testable import Report
 
 /// Run stores made in the tests: runs with params, histories, evaluation keys and stage outcomes.
 enum ReportFixture {

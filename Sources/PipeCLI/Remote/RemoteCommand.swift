@@ -50,7 +50,7 @@ struct RemoteAddCommand: ParsableCommand {
     func run() throws {
         let workspace = try workspaceOptions.workspace()
         try editPipeline(workspace) { editor in
-            let location = SourceLocation(file: "pipeline.yaml", line: 0, column: 0)
+            let location = SourceLocation.whole("pipeline.yaml")
             try editor.add(
                 RemoteDefinition(name: name, url: url, endpoint: endpoint, region: region, location: location),
                 makeDefault: `default`, replace: force)
