@@ -242,7 +242,8 @@ def noise_table_command(evaluation_path, peer_paths):
     tools = [("pipe", {row["record"]: (row["tp"], row["fn"], row["fp"]) for row in evaluation["records"]})]
     for path in peer_paths:
         peer = json.load(open(path))
-        tools.append((peer["tool"].split(" ")[0], {name: tuple(c) for name, c in peer["records"].items()}))
+        short = "XQRS" if peer["tool"].endswith("XQRS") else peer["tool"].split(" ")[0]
+        tools.append((short, {name: tuple(c) for name, c in peer["records"].items()}))
     keys = sorted({tuple(name.split("_")) for name in tools[0][1]}, key=lambda k: (k[0], k[1], -float(k[2])))
 
     def cells(counts):

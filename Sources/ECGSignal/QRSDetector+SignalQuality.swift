@@ -79,22 +79,28 @@ extension QRSDetector {
         return ratios
     }
 
-    /// Runs of blocks whose ratio exceeds `lowQualityRatio`, as sample ranges, without those shorter than
-    /// `minimumLowQualityStretch`.
+    /// Runs of blocks whose ratio exceeds `lowQualityRatio`, as sample ranges: runs less than
+    /// `lowQualityGap` apart are joined (one noise burst dips below the line now and then), and what is then
+    /// shorter than `minimumLowQualityStretch` is left out.
     func lowQualityStretches(_ ratios: [Double], blockLength: Int, count: Int) -> [Range<Int>] {
         let minimum = Int((configuration.minimumLowQualityStretch * samplingRate).rounded())
-        var stretches: [Range<Int>] = []
+        let gap = Int((configuration.lowQualityGap * samplingRate).rounded())
+        var runs: [Range<Int>] = []
         var start: Int? = nil
         for block in 0...ratios.count {
             let isLow = block < ratios.count && ratios[block] > configuration.lowQualityRatio
             if isLow, start == nil { start = block * blockLength }
             if !isLow, let low = start {
-                let stretch = low..<min(count, block * blockLength)
-                if stretch.count >= minimum { stretches.append(stretch) }
+                let run = low..<min(count, block * blockLength)
+                if let last = runs.last, run.lowerBound - last.upperBound < gap {
+                    runs[runs.count - 1] = last.lowerBound..<run.upperBound
+                } else {
+                    runs.append(run)
+                }
                 start = nil
             }
         }
-        return stretches
+        return runs.filter { $0.count >= minimum }
     }
 
     /// The analysis of a signal with nothing to detect (too short, or no valid sample): all of it unreadable.

@@ -73,8 +73,10 @@ public struct QRSDetector: Sendable {
         public var lowQualityRatio: Double = 0.25
         /// Context (seconds each side) over which the local QRS level is the median of the beats' energies.
         public var qualityContext: Double = 15
-        /// Low-quality stretches shorter than this (seconds) are not reported.
+        /// Low-quality stretches shorter than this (seconds) are not reported; those less than `lowQualityGap`
+        /// seconds apart are reported as one.
         public var minimumLowQualityStretch: Double = 1
+        public var lowQualityGap: Double = 3
 
         public init() {}
     }
