@@ -23,7 +23,31 @@ public enum QRSReport {
             text += String(peak)
             text += "\n"
         }
+        for stretch in detections.lowQualityStretches {
+            text += "# low quality " + clock(frame: stretch.lowerBound, frequency: detections.samplingFrequency) + "-"
+            text += clock(frame: stretch.upperBound, frequency: detections.samplingFrequency)
+            text += " (samples \(stretch.lowerBound)-\(stretch.upperBound))\n"
+        }
+        text += "# " + verdict(detections) + "\n"
         return text
+    }
+
+    /// One sentence: the beats found and how much of the record could not be read.
+    public static func verdict(_ detections: RecordDetections) -> String {
+        let unreadable = detections.lowQualityStretches.reduce(0) { $0 + $1.count }
+        let stretches = detections.lowQualityStretches.count
+        let share = String(format: "%.1f", 100 * detections.unreadableFraction)
+        let frequency = detections.samplingFrequency
+        return "\(detections.peaks.count) beats; \(share) % of the record ("
+            + "\(duration(frames: unreadable, frequency: frequency)) of "
+            + "\(duration(frames: detections.frameCount, frequency: frequency))) could not be read reliably "
+            + "(\(stretches) low-quality stretch\(stretches == 1 ? "" : "es"))"
+    }
+
+    /// `m:ss` for a number of frames.
+    static func duration(frames: Int, frequency: Double) -> String {
+        let seconds = Int((Double(frames) / frequency).rounded())
+        return String(format: "%d:%02d", seconds / 60, seconds % 60)
     }
 
     struct DetectionsDocument: Encodable {
@@ -35,8 +59,17 @@ public enum QRSReport {
         var lead: String
         var leadIndex: Int
         var samplingFrequency: Double
+        struct Stretch: Encodable {
+            var start: Int
+            var end: Int
+            var startTime: String
+            var endTime: String
+        }
         var count: Int
         var beats: [Beat]
+        var lowQuality: [Stretch]
+        var unreadableFraction: Double
+        var verdict: String
     }
 
     public static func json(_ detections: RecordDetections) -> String {
@@ -45,7 +78,13 @@ public enum QRSReport {
             samplingFrequency: detections.samplingFrequency, count: detections.peaks.count,
             beats: detections.peaks.map {
                 .init(time: clock(frame: $0, frequency: detections.samplingFrequency), sample: $0)
-            })
+            },
+            lowQuality: detections.lowQualityStretches.map {
+                .init(
+                    start: $0.lowerBound, end: $0.upperBound,
+                    startTime: clock(frame: $0.lowerBound, frequency: detections.samplingFrequency),
+                    endTime: clock(frame: $0.upperBound, frequency: detections.samplingFrequency))
+            }, unreadableFraction: detections.unreadableFraction, verdict: verdict(detections))
         return encode(document)
     }
 
@@ -82,8 +121,9 @@ public enum QRSReport {
         var se: Double?
         var ppv: Double?
         var detectionSeconds: Double?
+        var unreadableFraction: Double?
 
-        init(record: String?, result: BeatMatchResult, detectionSeconds: Double?) {
+        init(record: String?, result: BeatMatchResult, detectionSeconds: Double?, unreadableFraction: Double? = nil) {
             self.record = record
             tp = result.truePositives
             fn = result.falseNegatives
@@ -91,6 +131,7 @@ public enum QRSReport {
             se = result.sensitivity
             ppv = result.positivePredictivity
             self.detectionSeconds = detectionSeconds
+            self.unreadableFraction = unreadableFraction
         }
     }
 
@@ -103,7 +144,9 @@ public enum QRSReport {
         encode(
             EvaluationDocument(
                 records: evaluation.records.map {
-                    Counts(record: $0.record, result: $0.result, detectionSeconds: $0.detectionSeconds)
+                    Counts(
+                        record: $0.record, result: $0.result, detectionSeconds: $0.detectionSeconds,
+                        unreadableFraction: $0.unreadableFraction)
                 },
                 gross: Counts(record: nil, result: evaluation.gross, detectionSeconds: nil)))
     }
@@ -114,5 +157,21 @@ public enum QRSReport {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         guard let data = try? encoder.encode(document) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension QRSReport {
+    /// One line per signal of a noise stress record, like `nst`'s: `[rec R, sig i] = [clean, sig i] + s * [noise]`.
+    public static func lines(_ summary: NoiseStressSummary) -> String {
+        var text =
+            "\(summary.record): SNR \(NoiseStressRecord.formatSNR(summary.snr)) dB, \(summary.stretches.count) noisy stretches\n"
+        for signal in summary.signals {
+            text += String(
+                format: "  signal %d: + %.6g x noise signal %d (QRS p-p %.4g, noise RMS %.4g)", signal.index,
+                signal.scale, signal.noiseIndex, signal.qrsAmplitude, signal.noiseAmplitude)
+            if signal.clippedSamples > 0 { text += ", \(signal.clippedSamples) samples clipped" }
+            text += "\n"
+        }
+        return text
     }
 }

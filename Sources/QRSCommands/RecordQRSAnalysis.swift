@@ -7,6 +7,12 @@ import WFDB
 public enum QRSAnalysisError: Error, Equatable, CustomStringConvertible {
     /// The lead's rate (frames per second × samples per frame) is outside `ECGSamplingRate.usable`.
     case unusableSamplingRate(header: String, rate: Double)
+    /// A clean record and a noise record that cannot be mixed sample for sample.
+    case noiseRecordMismatch(clean: String, noise: String, reason: String)
+    /// No normal beat of the reference annotations gives a QRS amplitude to scale the noise to.
+    case noQRSAmplitude(record: String, signal: Int, annotator: String)
+    /// A noise signal without amplitude cannot be scaled to an SNR.
+    case silentNoise(record: String, signal: Int)
 
     public var description: String {
         switch self {
@@ -14,6 +20,14 @@ public enum QRSAnalysisError: Error, Equatable, CustomStringConvertible {
             return
                 "\(header): sampling rate \(rate) Hz is outside \(ECGSamplingRate.rangeText), where QRS complexes can be "
                 + "detected"
+        case .noiseRecordMismatch(let clean, let noise, let reason):
+            return "\(clean) and \(noise) cannot be mixed: \(reason)"
+        case .noQRSAmplitude(let record, let signal, let annotator):
+            return
+                "\(record): signal \(signal) has no normal beat (N, L, R, e, j) in annotator '\(annotator)' to measure the "
+                + "QRS amplitude on"
+        case .silentNoise(let record, let signal):
+            return "\(record): noise signal \(signal) has no amplitude (constant, or shorter than a second)"
         }
     }
 }
@@ -29,8 +43,17 @@ public struct RecordDetections: Equatable, Sendable {
     public var samplingFrequency: Double
     /// R-peak frame numbers, ascending.
     public var peaks: [Int]
+    /// Frames where the signal was too noisy to read reliably (the detector's low-quality stretches), ascending.
+    public var lowQualityStretches: [Range<Int>] = []
+    /// Frames in the record.
+    public var frameCount: Int = 0
     /// Wall-clock seconds spent in the detector alone (not in reading the record).
     public var detectionSeconds: Double
+
+    /// The share of the record inside low-quality stretches, 0...1.
+    public var unreadableFraction: Double {
+        frameCount > 0 ? Double(lowQualityStretches.reduce(0) { $0 + $1.count }) / Double(frameCount) : 0
+    }
 }
 
 /// One record's bxb counts.
@@ -38,6 +61,8 @@ public struct RecordEvaluation: Equatable, Sendable {
     public var record: String
     public var result: BeatMatchResult
     public var detectionSeconds: Double
+    /// The share of the record the detector found too noisy to read (its low-quality stretches), 0...1.
+    public var unreadableFraction: Double = 0
 }
 
 /// Per-record and gross bxb counts over several records, in the order the records were given.
@@ -78,24 +103,46 @@ public enum RecordQRSAnalysis {
         }
         let samples = channel.physical()
         let clock = ContinuousClock()
-        var peaks: [Int] = []
+        var analysis = QRSAnalysis(beats: [], blockLength: 1, noiseRatio: [], lowQualityStretches: [])
         let elapsed = clock.measure {
-            peaks = QRSDetector(samplingRate: rate, configuration: configuration).detect(samples)
+            analysis = QRSDetector(samplingRate: rate, configuration: configuration).analyze(samples)
         }
+        var peaks = analysis.beats
+        var stretches = analysis.lowQualityStretches
         // Signals with several samples per frame are detected at their own rate; annotations count frames.
         if samplesPerFrame > 1 {
             var frames: [Int] = []
             for peak in peaks where frames.last != peak / samplesPerFrame { frames.append(peak / samplesPerFrame) }
             peaks = frames
+            stretches = stretches.map {
+                ($0.lowerBound / samplesPerFrame)..<(($0.upperBound + samplesPerFrame - 1) / samplesPerFrame)
+            }
         }
         return RecordDetections(
             record: record.location.name, leadIndex: index, leadName: record.signals[index].description,
-            samplingFrequency: record.header.samplingFrequency, peaks: peaks,
+            samplingFrequency: record.header.samplingFrequency, peaks: peaks, lowQualityStretches: stretches,
+            frameCount: block.frameCount,
             detectionSeconds: Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
     }
 
-    /// Writes the detections as annotation file `<record>.<annotator>` (every beat labelled N) in `directory`,
-    /// or next to the record when nil; returns the file's path.
+    /// The WFDB noise annotations of `detections`' low-quality stretches: a NOISE (`~`) annotation at the start
+    /// of each, its subtype marking the analysed lead noisy (bit `leadIndex` for leads 0–3, as in the WFDB
+    /// convention; −1, every signal unreadable, for a later lead, which the convention cannot name), and one
+    /// with subtype 0 (clean again) at its end.
+    public static func noiseAnnotations(_ detections: RecordDetections) -> [Annotation] {
+        let noise = AnnotationCode.code(for: "~") ?? 14
+        let subtype = detections.leadIndex < 4 ? 1 << detections.leadIndex : -1
+        return detections.lowQualityStretches.flatMap {
+            [
+                Annotation(sample: $0.lowerBound, code: noise, subtype: subtype),
+                Annotation(sample: $0.upperBound, code: noise, subtype: 0),
+            ]
+        }
+    }
+
+    /// Writes the detections as annotation file `<record>.<annotator>` (every beat labelled N, with the noise
+    /// annotations of the low-quality stretches) in `directory`, or next to the record when nil; returns the
+    /// file's path.
     @discardableResult
     public static func writeAnnotations(
         _ detections: RecordDetections, recordPath: String, annotator: String, directory: String?
@@ -103,7 +150,11 @@ public enum RecordQRSAnalysis {
         let source = RecordLocation(path: recordPath)
         let location = RecordLocation(directory: directory ?? source.directory, name: source.name)
         let normal = AnnotationCode.code(for: "N") ?? 1
-        let annotations = detections.peaks.map { Annotation(sample: $0, code: normal) }
+        let beats = detections.peaks.map { Annotation(sample: $0, code: normal) }
+        // A stable sort keeps a noise annotation before a beat of the same sample, as it was found first.
+        let annotations = (noiseAnnotations(detections) + beats).enumerated().sorted {
+            ($0.element.sample, $0.offset) < ($1.element.sample, $1.offset)
+        }.map(\.element)
         try AnnotationFile.write(annotations, record: location, annotator: annotator)
         return location.path(for: location.name + "." + annotator)
     }
@@ -120,7 +171,7 @@ public enum RecordQRSAnalysis {
         let matcher = BeatMatcher(samplingRate: detections.samplingFrequency, startTime: includeAll ? 0 : 300)
         return RecordEvaluation(
             record: detections.record, result: matcher.match(reference: referenceBeats, detected: detections.peaks),
-            detectionSeconds: detections.detectionSeconds)
+            detectionSeconds: detections.detectionSeconds, unreadableFraction: detections.unreadableFraction)
     }
 
     /// `evaluate` over many records, in parallel across cores; results keep the order of `recordPaths`.
