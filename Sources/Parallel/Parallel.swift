@@ -41,6 +41,7 @@ public func parallelFor(count: Int, parts: Int, _ body: (_ part: Int, _ range: R
 /// Once an item throws, no further index is started; the items already started finish, and the error of the
 /// failing item with the lowest index is rethrown: the error a serial loop would have stopped at, whatever the
 /// scheduling.
+@inlinable
 public func parallelMap<Value, Failure: Error>(
     count: Int, workers: Int = ProcessInfo.processInfo.activeProcessorCount, threads: ParallelThreads = .pool,
     progress: (_ finished: Int) -> Void = { _ in }, _ transform: (_ index: Int) throws(Failure) -> Value
@@ -53,12 +54,24 @@ public func parallelMap<Value, Failure: Error>(
 
 /// `parallelMap(count:)` with one worker per element of `workerStates`, each handed its own state with every item
 /// it takes (a runtime with its own buffers, say). `workerStates` must not be empty.
+@inlinable
 public func parallelMap<State, Value, Failure: Error>(
     count: Int, workerStates: [State], threads: ParallelThreads = .pool,
     progress: (_ finished: Int) -> Void = { _ in }, _ transform: (_ state: State, _ index: Int) throws(Failure) -> Value
 ) throws(Failure) -> [Value] {
     precondition(!workerStates.isEmpty || count <= 0, "parallelMap needs at least one worker state")
-    let work = ParallelWork<Value, Failure>(count: max(0, count))
+    // One worker, or one item: the loop a serial caller would write. Callers that map one small item at a time
+    // (a batch of one beat) would otherwise pay for the shared work list on every call.
+    if count <= 1 || workerStates.count == 1 {
+        var values: [Value] = []
+        values.reserveCapacity(max(0, count))
+        for index in 0..<max(0, count) {
+            values.append(try transform(workerStates[0], index))
+            progress(index + 1)
+        }
+        return values
+    }
+    let work = ParallelWork<Value, Failure>(count: count)
     runWorkers(min(workerStates.count, max(0, count)), threads: threads) { worker in
         while let index = work.claim() {
             let outcome = Result { () throws(Failure) -> Value in try transform(workerStates[worker], index) }
@@ -69,7 +82,8 @@ public func parallelMap<State, Value, Failure: Error>(
 }
 
 /// Runs `body(worker)` for each worker in 0..<workers at once and returns when all are done.
-private func runWorkers(_ workers: Int, threads: ParallelThreads, _ body: (_ worker: Int) -> Void) {
+@usableFromInline
+func runWorkers(_ workers: Int, threads: ParallelThreads, _ body: (_ worker: Int) -> Void) {
     guard workers > 1, threads == .dedicated else { return parallelFor(count: workers, body) }
     withoutActuallyEscaping(body) { body in
         // The threads reach `body` through a holder that lets go of it once they are done: a finished Thread may
@@ -99,16 +113,19 @@ private final class BodyHolder: @unchecked Sendable {
 }
 
 /// The indices handed out in order, and one result slot per index.
-private final class ParallelWork<Value, Failure: Error>: @unchecked Sendable {
+@usableFromInline
+final class ParallelWork<Value, Failure: Error>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<Value, Failure>?]
     private var next = 0
     private var finished = 0
     private var failed = false
 
+    @usableFromInline
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
     /// The next index no worker has taken; nil once all are taken or an item has failed.
+    @usableFromInline
     func claim() -> Int? {
         lock.lock()
         defer { lock.unlock() }
@@ -118,6 +135,7 @@ private final class ParallelWork<Value, Failure: Error>: @unchecked Sendable {
     }
 
     /// Stores an item's outcome; returns how many items have finished.
+    @usableFromInline
     func store(_ outcome: Result<Value, Failure>, at index: Int) -> Int {
         lock.lock()
         defer { lock.unlock() }
@@ -129,6 +147,7 @@ private final class ParallelWork<Value, Failure: Error>: @unchecked Sendable {
 
     /// The values in index order, or the lowest-indexed failure. Indices are taken in order and every taken one
     /// finishes, so every slot before the first failure (and every slot, without one) is filled.
+    @usableFromInline
     func values() throws(Failure) -> [Value] {
         var values: [Value] = []
         values.reserveCapacity(slots.count)
