@@ -10,6 +10,8 @@ enum BaselineInstructions: InstructionSet {
     #else
     static let name = KernelPath.portable.rawValue
     #endif
+    /// Sixteen registers: four filters' accumulators of two YMM registers each, and room for the operands.
+    static var twoVectorsPerFilter: Bool { false }
 }
 
 let baselineKernels = VectorKernelTable(BaselineInstructions.self)
