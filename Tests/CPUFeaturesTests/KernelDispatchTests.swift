@@ -17,10 +17,14 @@ final class KernelDispatchTests: XCTestCase {
         return features
     }
 
-    func testAutoPicksTheWidestPathTheCPUAndOSSupport() throws {
+    private func requireX86() throws {
         #if !arch(x86_64)
         throw XCTSkip("the AVX paths exist on x86-64 only")
         #endif
+    }
+
+    func testAutoPicksTheWidestPathTheCPUAndOSSupport() throws {
+        try requireX86()
         for request in [nil, "", "auto", " AUTO "] {
             XCTAssertEqual(KernelDispatch.choose(request: request, features: avx512Machine).path, .avx512)
             XCTAssertNil(KernelDispatch.choose(request: request, features: avx512Machine).warning)
@@ -29,9 +33,7 @@ final class KernelDispatchTests: XCTestCase {
     }
 
     func testAVX512NeedsTheOSToSaveZMMState() throws {
-        #if !arch(x86_64)
-        throw XCTSkip("the AVX paths exist on x86-64 only")
-        #endif
+        try requireX86()
         var features = avx512Machine
         features.osSavesZMM = false
         XCTAssertFalse(features.supportsAVX512)
@@ -42,18 +44,14 @@ final class KernelDispatchTests: XCTestCase {
     }
 
     func testAVX2ForcesTheBaselineOnAnAVX512Machine() throws {
-        #if !arch(x86_64)
-        throw XCTSkip("the AVX paths exist on x86-64 only")
-        #endif
+        try requireX86()
         let choice = KernelDispatch.choose(request: "avx2", features: avx512Machine)
         XCTAssertEqual(choice.path, .avx2)
         XCTAssertNil(choice.warning)
     }
 
     func testAskingForAVX512WithoutItWarnsAndRunsTheBaseline() throws {
-        #if !arch(x86_64)
-        throw XCTSkip("the AVX paths exist on x86-64 only")
-        #endif
+        try requireX86()
         let choice = KernelDispatch.choose(request: "avx512", features: avx2Machine)
         XCTAssertEqual(choice.path, .avx2)
         let warning = try XCTUnwrap(choice.warning)
