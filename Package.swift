@@ -3,10 +3,14 @@ import PackageDescription
 
 // The SIMD kernels of NeuralNet and ONNX need FMA: on x86-64 they are compiled for haswell (AVX2 + FMA + BMI, the
 // x86-64-v3 level; Swift 6.3's clang importer refuses the name "x86-64-v3"). Other architectures have FMA anyway.
+// VectorKernelsAVX512 specializes the same kernels for AVX-512 F/DQ/BW/VL (skylake-avx512; the importer refuses
+// "x86-64-v4" too); the runtime calls into it only where CPUFeatures finds that level and the OS saving ZMM state.
 #if arch(x86_64)
 let simdSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let simdSettings: [SwiftSetting] = []
+let avx512Settings: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -33,7 +37,7 @@ let package = Package(
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
                 "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments", "Report",
-                "TrackingExport", "ExitCodes",
+                "TrackingExport", "ExitCodes", "CPUFeatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -143,7 +147,20 @@ let package = Package(
         // OpenSSL libssl (TLS for the Transport client) from Debian's libssl-dev, with wrappers for its macros.
         .systemLibrary(name: "CLibSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // ONNX: hand-written protobuf wire format, a builder for export, a loader and a planned CPU runtime.
-        .target(name: "ONNX", dependencies: ["CBLAS", "Parallel", "ExitCodes"], swiftSettings: simdSettings),
+        .target(
+            name: "ONNX",
+            dependencies: ["CBLAS", "Parallel", "ExitCodes", "CPUFeatures", "VectorKernels", "VectorKernelsAVX512"],
+            swiftSettings: simdSettings
+        ),
+        // The runtime's hot loops (direct convolution, bias + Relu, pooling), generic over an instruction-set marker
+        // so that each target compiled for an instruction set specializes them under its own flags and names.
+        .target(name: "VectorKernels", swiftSettings: simdSettings),
+        // VectorKernels specialized for AVX-512: called only on a CPU that has it.
+        .target(name: "VectorKernelsAVX512", dependencies: ["VectorKernels"], swiftSettings: avx512Settings),
+        // Which SIMD kernel path runs: CPUID and XGETBV read once at start-up, and the PIPE_CPU override.
+        .target(name: "CPUFeatures", dependencies: ["CCPUID"]),
+        // CPUID and XGETBV, the two instructions Swift cannot issue (C, inline assembly).
+        .target(name: "CCPUID"),
         // 1D CNN training in Float32, llm.c style: explicit forward/backward per layer, one parameter buffer,
         // softmax cross-entropy, Adam/AdamW, seeded RNG, versioned checkpoints.
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Parallel", "ExitCodes"], swiftSettings: simdSettings),
@@ -187,7 +204,8 @@ let package = Package(
         // Fixtures/original_torch.onnx + .json are read through #filePath (written by scripts/onnx_reference.py).
         // Fixtures/neuralnet_reference.json is read through #filePath (written by scripts/neuralnet_reference.py).
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"], exclude: ["Fixtures"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ONNX"], exclude: ["Fixtures"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "CPUFeatures"], exclude: ["Fixtures"]),
+        .testTarget(name: "CPUFeaturesTests", dependencies: ["CPUFeatures"]),
         // Synthetic ECG records for the signal and stage tests.
         .target(name: "ECGFixtures", path: "Tests/ECGFixtures"),
         .testTarget(

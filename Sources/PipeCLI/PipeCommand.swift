@@ -30,6 +30,10 @@ public struct PipeCommand: ParsableCommand {
 
     /// Parses `arguments` (without the program name), runs the command and returns its exit code.
     public static func run(arguments: [String]) -> Int32 {
+        if VersionReport.isRequested(arguments) {
+            Console.output(VersionReport.text())
+            return 0
+        }
         if let first = arguments.first, first == "repro" || first == "verify" {
             // Every repro and verify records its git commit; libgit2's start-up overlaps with parsing.
             LibGit2.prepareInBackground()

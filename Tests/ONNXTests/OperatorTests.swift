@@ -56,8 +56,8 @@ final class OperatorTests: XCTestCase {
 
     func testConvBothPathsMatchANaiveConvolutionAcrossBatchesAndThreads() throws {
         var generator = SeededGenerator(seed: 3)
-        // (channels, kernel, stride, dilation, batch, filters): direct (C·K ≤ 16, or ≤ 16 filters at stride 1) and
-        // im2col (strided, dilated, or more filters), with ragged tails.
+        // (channels, kernel, stride, dilation, batch, filters): direct (stride 1, C·K ≤ 512) and im2col (strided or
+        // dilated), with ragged tails and filter blocks.
         let cases = [
             (1, 5, 1, 1, 3, 6), (3, 5, 1, 1, 2, 6), (4, 5, 1, 1, 37, 6), (2, 3, 2, 1, 5, 6), (5, 3, 1, 2, 4, 6),
             (16, 5, 1, 1, 9, 16), (16, 5, 1, 1, 9, 20), (6, 5, 1, 1, 3, 7),

@@ -1,29 +1,13 @@
 import Foundation
+import VectorKernels
 
 // Element-by-element operators: Relu, Add/Sub/Mul/Div with numpy broadcasting, BatchNormalization
 // (inference), Softmax.
 
-@inline(__always)
-func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
-}
-
-/// x = max(x, 0) over `count` floats, in place.
-@inline(__always)
-func reluInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
-    var index = 0
-    while index + 16 <= count {
-        storeVector(pointwiseMax(loadVector(values + index), .zero), values + index)
-        index += 16
-    }
-    while index < count {
-        values[index] = max(values[index], 0)
-        index += 1
+extension VectorKernelTable {
+    /// x = max(x, 0) over `count` floats, in place.
+    func reluInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        addScalar(values, 0, values, count, true)
     }
 }
 
@@ -32,6 +16,7 @@ func reluKernel(_ context: KernelContext) throws -> KernelPlan {
     let input = try context.input(0)
     try context.requireFloat(input, "Relu's input")
     let count = input.type.count
+    let kernels = context.kernels
     return KernelPlan(
         outputTypes: [input.type],
         kind: .compute { inputs, outputs in
@@ -42,7 +27,7 @@ func reluKernel(_ context: KernelContext) throws -> KernelPlan {
                     if source != destination {
                         (destination + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
                     }
-                    reluInPlace(destination + range.lowerBound, count: range.count)
+                    kernels.reluInPlace(destination + range.lowerBound, count: range.count)
                 }
             }
         },

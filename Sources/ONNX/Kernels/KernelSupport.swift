@@ -1,4 +1,5 @@
 import Foundation
+import VectorKernels
 
 /// One planned unit of work: a kernel bound to fixed input and output addresses.
 typealias Step = () throws -> Void
@@ -38,6 +39,8 @@ struct KernelContext {
     let opset: Int64
     /// A Relu that reads only this node's output has been folded into it.
     let fuseRelu: Bool
+    /// The SIMD loops of the instruction set the plan runs on.
+    let kernels: VectorKernelTable
 
     var attributes: Attributes { node.attributes }
 

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import VectorKernels
 
 // Gemm and MatMul on OpenBLAS. A single-row product goes to sgemv: sgemm would pack the whole weight
 // matrix for one row.
@@ -67,6 +68,7 @@ func gemmKernel(_ context: KernelContext) throws -> KernelPlan {
         biasStrides = broadcastStrides(c.type.shape, to: [m, n])
     }
     let fuseRelu = context.fuseRelu
+    let kernels = context.kernels
     return KernelPlan(
         outputTypes: [ValueType(element: .float32, shape: [m, n])],
         kind: .compute { inputs, outputs in
@@ -89,7 +91,7 @@ func gemmKernel(_ context: KernelContext) throws -> KernelPlan {
                         transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
                         a: aPointer + (transposeA ? rows.lowerBound : rows.lowerBound * lda), lda: lda, b: bPointer,
                         ldb: b.type.shape[1], beta: biasStrides == nil ? 0 : 1, c: y + rows.lowerBound * n, ldc: n)
-                    if fuseRelu { reluInPlace(y + rows.lowerBound * n, count: rows.count * n) }
+                    if fuseRelu { kernels.reluInPlace(y + rows.lowerBound * n, count: rows.count * n) }
                 }
             }
         })

@@ -1,4 +1,5 @@
 import Foundation
+import VectorKernels
 
 // MaxPool and AveragePool over one spatial dimension ([N, C, L]), and GlobalAveragePool over any.
 
@@ -91,6 +92,7 @@ func poolKernel(_ context: KernelContext, kind: PoolKind) throws -> KernelPlan {
     let countPadding = try context.attributes.int("count_include_pad", default: 0) != 0
     let rows = input.type.shape[0] * input.type.shape[1]
     let output = ValueType(element: .float32, shape: [input.type.shape[0], input.type.shape[1], geometry.outputLength])
+    let kernels = context.kernels
     return KernelPlan(
         outputTypes: [output],
         kind: .compute { inputs, outputs in
@@ -104,7 +106,7 @@ func poolKernel(_ context: KernelContext, kind: PoolKind) throws -> KernelPlan {
                         let x = source + row * length
                         let y = destination + row * outputLength
                         if kind == .max {
-                            maxPoolRow(x, y, geometry)
+                            maxPoolRow(x, y, geometry, kernels)
                         } else {
                             averagePoolRow(x, y, geometry, countPadding: countPadding)
                         }
@@ -115,12 +117,15 @@ func poolKernel(_ context: KernelContext, kind: PoolKind) throws -> KernelPlan {
 }
 
 @inline(__always)
-private func maxPoolRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ geometry: WindowGeometry) {
+private func maxPoolRow(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ geometry: WindowGeometry,
+    _ kernels: VectorKernelTable
+) {
     var start = 0
     if geometry.kernel == 2 && geometry.stride == 2 && geometry.dilation == 1 && geometry.padBegin == 0 {
-        // The common 2/2 pool: pairwise maxima, a loop LLVM vectorises with interleaved loads.
+        // The common 2/2 pool: pairwise maxima of the windows inside the input.
         start = min(geometry.outputLength, geometry.inputLength / 2)
-        for index in 0..<start { y[index] = max(x[2 * index], x[2 * index + 1]) }
+        kernels.maxPairs(x, y, start)
     }
     for index in start..<geometry.outputLength {
         let origin = index * geometry.stride - geometry.padBegin
@@ -164,17 +169,12 @@ func globalAveragePoolKernel(_ context: KernelContext) throws -> KernelPlan {
     let rows = input.type.shape[0] * input.type.shape[1]
     let spatial = input.type.shape[2...].reduce(1, *)
     let shape = Array(input.type.shape[..<2]) + [Int](repeating: 1, count: input.type.rank - 2)
+    let kernels = context.kernels
     return KernelPlan(
         outputTypes: [ValueType(element: .float32, shape: shape)],
         kind: .compute { inputs, outputs in
             let source = (inputs[0] ?? outputs[0]).floats
             let destination = outputs[0].floats
-            return {
-                for row in 0..<rows {
-                    var sum: Float = 0
-                    for index in 0..<spatial { sum += source[row * spatial + index] }
-                    destination[row] = spatial > 0 ? sum / Float(spatial) : 0
-                }
-            }
+            return { kernels.rowMeans(source, destination, rows, spatial) }
         })
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VectorKernels
 
 /// The graph compiled for one set of input shapes: every value's type is known, constant subgraphs (shape
 /// arithmetic, Constant nodes) are folded, views share their source's memory, buffers are reused once their
@@ -17,10 +18,10 @@ final class ExecutionPlan {
     private(set) var viewNodes = 0
     private(set) var fusedRelus = 0
 
-    init(graph: ValidatedGraph, inputTypes: [ValueType]) throws {
+    init(graph: ValidatedGraph, inputTypes: [ValueType], kernels: VectorKernelTable) throws {
         var values = ValueTable(graph: graph)
         let graphInputs = try values.declareInputs(inputTypes)
-        let pending = try bindNodes(graph, values: &values)
+        let pending = try bindNodes(graph, values: &values, kernels: kernels)
         try values.checkOutputs()
         var lifetimes = Lifetimes(pending, values: values)
         lifetimes.writeInPlace(pending, values: &values)
@@ -30,7 +31,9 @@ final class ExecutionPlan {
 
     /// Each node in order: folded into constants when it can be (a constant kind, a view of a constant, or a
     /// computation whose inputs are all known), a view of its input, or a step left to bind to memory.
-    private func bindNodes(_ graph: ValidatedGraph, values: inout ValueTable) throws -> [PendingStep] {
+    private func bindNodes(
+        _ graph: ValidatedGraph, values: inout ValueTable, kernels: VectorKernelTable
+    ) throws -> [PendingStep] {
         let relus = FusibleRelus(graph)
         var pending: [PendingStep] = []
         for (index, node) in graph.nodes.enumerated() {
@@ -45,7 +48,8 @@ final class ExecutionPlan {
                 }
                 plan = try makeKernel(
                     KernelContext(
-                        node: node, inputs: kernelInputs, opset: graph.opset, fuseRelu: relus.fused.contains(index)))
+                        node: node, inputs: kernelInputs, opset: graph.opset, fuseRelu: relus.fused.contains(index),
+                        kernels: kernels))
             }
             for type in plan.outputTypes { try ValueTable.checkSize(type, node.name) }
             var outputIDs: [Int] = []

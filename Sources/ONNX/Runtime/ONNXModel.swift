@@ -1,4 +1,6 @@
+import CPUFeatures
 import Foundation
+import VectorKernels
 
 /// A loaded, validated ONNX model: the decoded graph and its weights, immutable and shared by every thread.
 ///
@@ -50,7 +52,7 @@ public final class ONNXModel: @unchecked Sendable {
         irVersion = model.irVersion
         producerName = model.producerName
         producerVersion = model.producerVersion
-        builtInPlans = PlanCache(graph: graph)
+        builtInPlans = PlanCache(graph: graph, kernelPath: KernelDispatch.path)
         // A trial plan with symbolic dimensions at 1 checks every node's attributes and shapes now.
         let trialShapes = try inputs.map { input -> [Int] in
             guard let shape = input.shape else {
@@ -64,8 +66,12 @@ public final class ONNXModel: @unchecked Sendable {
         try builtInPlans.plan(for: trialShapes)
     }
 
-    /// A session for one thread: its own plans and buffers over this model's graph and weights.
-    public func makeSession() -> ONNXSession { ONNXSession(model: self) }
+    /// A session for one thread: its own plans and buffers over this model's graph and weights. Its kernels are
+    /// the process's (`KernelDispatch.path`) unless `kernelPath` names another the CPU supports (tests compare
+    /// the paths); one it does not support falls back to the process's, as `ONNXSession.kernelPath` then says.
+    public func makeSession(kernelPath: KernelPath = KernelDispatch.path) -> ONNXSession {
+        ONNXSession(model: self, kernelPath: ONNXRuntime.supports(kernelPath) ? kernelPath : KernelDispatch.path)
+    }
 
     /// Runs the graph. Every graph input must be given with its declared element type and a shape that
     /// matches the declared fixed dimensions (symbolic dimensions with the same name must agree).
@@ -145,11 +151,14 @@ public final class ONNXModel: @unchecked Sendable {
 /// Thread safety: meant for one thread at a time; calls from several threads are serialised.
 public final class ONNXSession: @unchecked Sendable {
     public let model: ONNXModel
+    /// The SIMD kernels this session's plans call.
+    public let kernelPath: KernelPath
     private let plans: PlanCache
 
-    init(model: ONNXModel) {
+    init(model: ONNXModel, kernelPath: KernelPath) {
         self.model = model
-        plans = PlanCache(graph: model.graph)
+        self.kernelPath = kernelPath
+        plans = PlanCache(graph: model.graph, kernelPath: kernelPath)
     }
 
     /// Runs the graph, as `ONNXModel.run(inputs:)` does, on this session's buffers.
@@ -162,13 +171,17 @@ public final class ONNXSession: @unchecked Sendable {
 /// buffers its steps write, so one plan runs at a time: every call holds the lock.
 final class PlanCache: @unchecked Sendable {
     private let graph: ValidatedGraph
+    private let kernels: VectorKernelTable
     private let lock = NSLock()
     private var plans: [[[Int]]: ExecutionPlan] = [:]
     private var planOrder: [[[Int]]] = []
     /// Plans kept for different input shapes (batch sizes); the oldest is dropped beyond this.
     private static let maximumPlans = 8
 
-    init(graph: ValidatedGraph) { self.graph = graph }
+    init(graph: ValidatedGraph, kernelPath: KernelPath) {
+        self.graph = graph
+        kernels = ONNXRuntime.kernels(for: kernelPath)
+    }
 
     /// Runs checked inputs (in graph-input order) on the plan for their shapes.
     func run(_ ordered: [Tensor]) throws -> [String: Tensor] {
@@ -187,7 +200,7 @@ final class PlanCache: @unchecked Sendable {
     private func planLocked(for shapes: [[Int]]) throws -> ExecutionPlan {
         if let plan = plans[shapes] { return plan }
         let types = zip(graph.inputs, shapes).map { ValueType(element: $0.elementType, shape: $1) }
-        let plan = try ExecutionPlan(graph: graph, inputTypes: types)
+        let plan = try ExecutionPlan(graph: graph, inputTypes: types, kernels: kernels)
         if planOrder.count >= Self.maximumPlans {
             plans[planOrder.removeFirst()] = nil
         }

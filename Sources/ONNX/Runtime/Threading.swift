@@ -52,6 +52,12 @@ public enum ONNXRuntime {
     nonisolated(unsafe) private static var blasUsers = 0
     nonisolated(unsafe) private static var savedBLASThreads: Int32 = 1
 
+    /// OpenBLAS's build and the core it chose (`openblas_get_config`), for `pipe --version --verbose`.
+    public static var blasConfiguration: String {
+        guard let configuration = openblas_get_config() else { return "OpenBLAS (no configuration string)" }
+        return String(cString: configuration)
+    }
+
     /// The most workers a kernel's scratch space is sized for.
     static let maximumWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
 }
