@@ -13,7 +13,7 @@ import WFDB
 /// for any number of cores.
 public struct PreprocessStage: BuiltinStage {
     public let name = "ecg.preprocess"
-    public let codeVersion = "4"
+    public let codeVersion = "5"  // 5: each beat carries its reference rhythm
     public let declaredParams = [
         "lead", "window", "resample_hz", "normalize", "peaks", "match_window_ms", "classes", "records",
     ]
@@ -140,7 +140,7 @@ public struct PreprocessStage: BuiltinStage {
         return (dataset, results)
     }
 
-    /// `summary.json`: settings, totals, and per record its lead, beats per class and skipped beats.
+    /// `summary.json`: settings, totals (beats per class and per reference rhythm), and per record its lead, beats per class and skipped beats.
     static func summary(dataset: BeatDataset, perRecord: [RecordResult], settings: BeatExtractionSettings) throws
         -> Data
     {
@@ -154,6 +154,10 @@ public struct PreprocessStage: BuiltinStage {
                 "unlabeled": counts.unlabeled, "out_of_bounds": counts.outOfBounds, "invalid": counts.invalid,
                 "unmatched_detections": counts.unmatchedDetections,
             ]
+        }
+        var rhythms: [String: Int] = [:]
+        for result in perRecord {
+            for rhythm in result.beats.rhythms where !rhythm.isEmpty { rhythms[rhythm, default: 0] += 1 }
         }
         var records: [String: Any] = [:]
         for result in perRecord {
@@ -170,6 +174,7 @@ public struct PreprocessStage: BuiltinStage {
             "classes": Dictionary(
                 uniqueKeysWithValues: zip(AAMIClass.allCases.map(\.rawValue), dataset.classCounts).map { ($0, $1) }),
             "skipped": skipped(total),
+            "rhythms": rhythms,
             "window": settings.windowLength,
             "sampling_rate": dataset.samplingRate,
             "normalize": settings.normalization.rawValue,
