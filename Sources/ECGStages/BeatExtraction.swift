@@ -8,13 +8,18 @@ public enum LeadSelection: Equatable, Sendable, CustomStringConvertible {
     case named(String, fallbackToFirst: Bool)
     /// A signal by its 0-based index.
     case index(Int)
+    /// Every signal of the record, each beat cut from each (`BeatExtraction.extractEveryLead`): a preprocess
+    /// setting for training on any lead. Extracting one lead refuses it.
+    case all
 
     /// MLII when the record has it, else channel 0 (channel 0 is V5 in records 102, 104 and 114).
     public static let preferMLII = LeadSelection.named("MLII", fallbackToFirst: true)
 
-    /// A param or option value: digits select by index, anything else by name.
+    /// A param or option value: digits select by index, `all` every lead, anything else by name.
     public init(text: String, fallbackToFirst: Bool) {
-        if let index = Int(text), index >= 0 {
+        if text == "all" {
+            self = .all
+        } else if let index = Int(text), index >= 0 {
             self = .index(index)
         } else {
             self = .named(text, fallbackToFirst: fallbackToFirst)
@@ -25,6 +30,7 @@ public enum LeadSelection: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .named(let name, let fallback): return fallback ? "\(name), else channel 0" : name
         case .index(let index): return "channel \(index)"
+        case .all: return "every lead"
         }
     }
 }
@@ -121,6 +127,7 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
     case recordTooShort(record: String, samples: Int, window: Int)
     case missingAnnotations(record: String, annotator: String, reason: String)
     case badSamplingRate(record: String, rate: Double)
+    case oneLeadNeeded(record: String)
 
     public var description: String {
         switch self {
@@ -128,6 +135,8 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
             return "\(record): the record has \(samples) samples, shorter than one \(window)-sample window"
         case .missingAnnotations(let record, let annotator, let reason):
             return "\(record): labels need the reference annotations \(record).\(annotator): \(reason)"
+        case .oneLeadNeeded(let record):
+            return "\(record): 'all' leads is a preprocess setting; one lead is read here (a name or an index)"
         case .badSamplingRate(let record, let rate):
             return
                 "\(record): sampling rate \(rate) Hz is outside \(ECGSamplingRate.rangeText), where ECG beats can be cut"
@@ -153,6 +162,16 @@ public enum BeatExtraction {
         counts.outOfBounds = windows.skippedOutOfBounds
         counts.invalid = windows.skippedInvalid
         return beats(of: lead, rhythm: rhythm, kept: kept, windows: windows, settings: settings, counts: counts)
+    }
+
+    /// Each lead of the record in turn (`lead: all`), in channel order: the beats of every lead.
+    public static func extractEveryLead(recordPath: String, settings: BeatExtractionSettings) throws -> [RecordBeats] {
+        let record = try WFDBRecord.open(recordPath)
+        return try record.signals.indices.map { index in
+            var single = settings
+            single.lead = .index(index)
+            return try extract(recordPath: recordPath, settings: single)
+        }
     }
 
     /// A record's chosen lead in physical units at the rate beats are cut at.
@@ -346,6 +365,8 @@ public enum BeatExtraction {
                 throw WFDBError.unknownSignal(record: record.headerPath, signal: name)
             }
             return 0
+        case .all:
+            throw BeatExtractionError.oneLeadNeeded(record: record.headerPath)
         }
     }
 

@@ -83,6 +83,29 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual((0..<dataset.count).map { dataset.rhythmName(of: $0) }, expected)
     }
 
+    func testEveryLeadGivesEachBeatOnceFromEachLeadUnderItsRecord() throws {
+        let (_, fixture) = try writeRecord("l")
+        var settings = BeatExtractionSettings()
+        settings.lead = LeadSelection(text: "all", fallbackToFirst: true)
+        XCTAssertEqual(settings.lead, .all)
+        let (dataset, parts) = try PreprocessStage.build(directory: directory, records: ["l"], settings: settings)
+        XCTAssertEqual(dataset.records, [.init(name: "l", lead: "V5"), .init(name: "l", lead: "MLII")])
+        XCTAssertEqual(parts.map(\.beats.leadIndex), [0, 1])
+        XCTAssertEqual(parts.map(\.beats.count), [fixture.peakSamples.count, fixture.peakSamples.count])
+        XCTAssertEqual(dataset.count, 2 * fixture.peakSamples.count)
+        let (train, _) = DatasetSplit.records(train: ["l"], test: []).assign(dataset)
+        XCTAssertEqual(train.count, dataset.count, "both leads of a record are on its side of the split")
+    }
+
+    func testExtractingOneLeadRefusesAllWithAClearError() throws {
+        let (path, _) = try writeRecord("o")
+        var settings = BeatExtractionSettings()
+        settings.lead = .all
+        XCTAssertThrowsError(try BeatExtraction.extract(recordPath: path, settings: settings)) {
+            XCTAssertTrue("\($0)".contains("'all' leads is a preprocess setting"), "\($0)")
+        }
+    }
+
     func testUnlabelledExtractionReadsNoAnnotationsAndKnowsNoRhythm() throws {
         let (path, _) = try writeRecord("i", rhythms: [(3, "(AFIB")])
         var settings = BeatExtractionSettings()
