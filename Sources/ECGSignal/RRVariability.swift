@@ -16,13 +16,6 @@ public struct RRVariability: Equatable, Sendable {
     /// (next interval − mean) / scale: how many spreads late the next beat came; positive after a pause.
     public var pause: Double
 
-    public init(spread: Double, successive: Double, prematurity: Double, pause: Double) {
-        self.spread = spread
-        self.successive = successive
-        self.prematurity = prematurity
-        self.pause = pause
-    }
-
     public static let zero = RRVariability(spread: 0, successive: 0, prematurity: 0, pause: 0)
 }
 

@@ -59,7 +59,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         validation_fraction: 0.2
         patience: null
         resume: true
-        augment_invert: 0
+        augment_invert: 0.25
         """
 
     /// Three records (or `records`) in which every fourth beat is a premature, taller V beat, and the whole chain
