@@ -76,7 +76,8 @@ public struct BeatClassifier: Sendable {
             guard let shape = features.shape, shape.count == 2, case .fixed(let k) = shape[1] else {
                 throw fail("input '\(features.name)' must be [N, k] RR features, found \(features)")
             }
-            guard k == BeatDataset.featureNames.count else {
+            // A model takes a prefix of the features the extraction computes (FeatureSet).
+            guard k > 0, k <= BeatDataset.featureNames.count else {
                 throw fail(
                     "input '\(features.name)' takes \(k) RR features; this pipe computes "
                         + "\(BeatDataset.featureNames.count) (\(BeatDataset.featureNames.joined(separator: ", ")))")

@@ -204,7 +204,8 @@ public enum RecordInference {
         guard from < to else { throw InferenceError.emptyRange(record: beats.record, from: from, to: to) }
 
         let window = classifier.settings.windowLength
-        let k = BeatDataset.featureNames.count
+        let stride = BeatDataset.featureNames.count
+        let k = classifier.featureCount  // the model takes the first k of each beat's features
         var selected: [Int] = []
         var frameOf: [Int] = []
         for index in 0..<beats.count {
@@ -218,13 +219,15 @@ public enum RecordInference {
         var features: [Float] = []
         if selected.count == beats.count {
             windows = beats.windows
-            if classifier.featureCount > 0 { features = beats.features }
         } else {
             windows.reserveCapacity(selected.count * window)
-            for index in selected {
-                windows += beats.windows[(index * window)..<((index + 1) * window)]
-                if classifier.featureCount > 0 { features += beats.features[(index * k)..<((index + 1) * k)] }
-            }
+            for index in selected { windows += beats.windows[(index * window)..<((index + 1) * window)] }
+        }
+        if k == stride && selected.count == beats.count {
+            features = beats.features
+        } else if k > 0 {
+            features.reserveCapacity(selected.count * k)
+            for index in selected { features += beats.features[(index * stride)..<(index * stride + k)] }
         }
 
         let classifyStart = clock.now

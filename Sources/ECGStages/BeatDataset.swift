@@ -5,7 +5,7 @@ import NeuralNet
 
 /// The labelled beats of a set of records: what `ecg.preprocess` writes and training reads.
 ///
-/// Per-beat arrays are parallel: beat `i` has `recordIndex[i]`, `sample[i]`, `label[i]`,
+/// Per-beat arrays are parallel: beat `i` has `recordIndex[i]`, `sample[i]`, `label[i]`, `rhythm[i]`,
 /// `features[i*featureCount ..< (i+1)*featureCount]` and `windows[i*windowLength ..< (i+1)*windowLength]`.
 public struct BeatDataset: Equatable, Sendable {
     /// One source record: its name and the lead its windows were cut from.
@@ -21,11 +21,14 @@ public struct BeatDataset: Equatable, Sendable {
     /// Names of the per-beat features, in their stored order. RR: seconds, then unitless ratios to the local mean
     /// (the last 10 intervals). Then the beat's shape against its record's median beat (`BeatMorphology`), which
     /// carries morphology across patients. (RR relative to the record's median interval was tried and dropped: in
-    /// a record whose ectopic beats are the majority, such as MIT-BIH 232, it makes them look normal.)
+    /// a record whose ectopic beats are the majority, such as MIT-BIH 232, it makes them look normal.) Then the
+    /// irregularity of the rhythm around the beat and its prematurity against it (`RRVariability`), which tell
+    /// atrial fibrillation's irregular normal beats from premature ones. A model takes a prefix of these
+    /// (`FeatureSet`): the first 8, or all 12.
     public static let featureNames =
         [
             "rr_previous", "rr_next", "rr_local_mean", "rr_previous_ratio", "rr_next_ratio",
-        ] + BeatMorphology.featureNames
+        ] + BeatMorphology.featureNames + ["rr_spread", "rr_successive", "rr_prematurity", "rr_pause"]
 
     public var windowLength: Int
     /// Rate of the windows' samples, Hz.
@@ -39,6 +42,10 @@ public struct BeatDataset: Equatable, Sendable {
     public var sample: [Int32]
     /// [count] AAMI class index, order N S V F Q.
     public var label: [UInt8]
+    /// The reference rhythm labels the beats carry (`N`, `AFIB`, …), in order of first appearance.
+    public var rhythmNames: [String]
+    /// [count] the beat's rhythm: 0 none known, `k` for `rhythmNames[k - 1]`; may be empty when no beat has one.
+    public var rhythm: [UInt8]
     /// [count × featureCount] RR features.
     public var features: [Float]
     /// [count × windowLength] normalised windows.
@@ -58,6 +65,8 @@ public struct BeatDataset: Equatable, Sendable {
         recordIndex = []
         sample = []
         label = []
+        rhythmNames = []
+        rhythm = []
         features = []
         windows = []
     }
@@ -70,9 +79,29 @@ public struct BeatDataset: Equatable, Sendable {
         recordIndex.append(contentsOf: repeatElement(index, count: beats.count))
         sample.append(contentsOf: beats.samples.map { Int32(clamping: $0) })
         label.append(contentsOf: beats.labels.map { UInt8($0?.index ?? 0) })
+        rhythm.append(contentsOf: beats.rhythms.map { rhythmCode(for: $0) })
         guard gather else { return }
         features.append(contentsOf: beats.features)
         windows.append(contentsOf: beats.windows)
+    }
+
+    /// The most rhythm labels a dataset tells apart (the file keeps a beat's rhythm in one byte); later labels
+    /// read as none. MIT-BIH has 15.
+    public static let maximumRhythmNames = 255
+
+    /// The code of a rhythm label, adding it to `rhythmNames` when new; 0 for "" and past the maximum.
+    mutating func rhythmCode(for name: String) -> UInt8 {
+        guard !name.isEmpty else { return 0 }
+        if let index = rhythmNames.firstIndex(of: name) { return UInt8(index + 1) }
+        guard rhythmNames.count < Self.maximumRhythmNames else { return 0 }
+        rhythmNames.append(name)
+        return UInt8(rhythmNames.count)
+    }
+
+    /// The rhythm label of beat `beat`; nil when none is known.
+    public func rhythmName(of beat: Int) -> String? {
+        let code = beat < rhythm.count ? Int(rhythm[beat]) : 0
+        return code > 0 && code <= rhythmNames.count ? rhythmNames[code - 1] : nil
     }
 
     /// Beats per class, order N S V F Q.
@@ -110,12 +139,13 @@ public enum BeatDatasetError: Error, Equatable, CustomStringConvertible {
 /// ```
 /// header
 ///   magic            8 bytes  "PIPEBEAT"
-///   version          u32      1
+///   version          u32      2 (version 1, without the rhythm table, is still read: no beat has a rhythm)
 ///   beat count       u32
 ///   window length    u32
-///   feature count    u32      8 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
+///   feature count    u32      12 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
 ///                             rr_previous_ratio, rr_next_ratio, template_correlation,
-///                             qrs_template_correlation, amplitude_to_record)
+///                             qrs_template_correlation, amplitude_to_record, rr_spread, rr_successive,
+///                             rr_prematurity, rr_pause)
 ///   class count      u32      5 (N S V F Q, in that order)
 ///   record count     u32
 ///   normalization    u8       0 none, 1 minmax, 2 zscore
@@ -123,17 +153,19 @@ public enum BeatDatasetError: Error, Equatable, CustomStringConvertible {
 ///   sampling rate    f64      Hz
 /// records (record count times)
 ///   name length u8, name (UTF-8), lead length u8, lead (UTF-8)
-/// beats (beat count times, fixed stride 12 + 4 × feature count + 4 × window length)
+/// rhythms (version 2)
+///   rhythm count u8, then that many times: label length u8, label (UTF-8)
+/// beats (beat count times, fixed stride 8 + 4 × feature count + 4 × window length)
 ///   record index     u16      into the records table
 ///   class            u8       index in N S V F Q
-///   reserved         u8       zero
+///   rhythm           u8       0 none known, k the k-th rhythm label (version 1: reserved, zero)
 ///   sample           i32      R-peak frame number in the record
 ///   features         f32 × feature count
 ///   window           f32 × window length
 /// ```
 public enum BeatDatasetFile {
     public static let magic = Array("PIPEBEAT".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let headerSize = 8 + 4 * 6 + 4 + 8
 
     public static func encode(_ dataset: BeatDataset) -> Data {
@@ -143,7 +175,9 @@ public enum BeatDatasetFile {
             dataset.windows.withUnsafeBufferPointer { windows in
                 for beat in 0..<dataset.count {
                     out.beat(
-                        record: dataset.recordIndex[beat], label: dataset.label[beat], sample: dataset.sample[beat],
+                        record: dataset.recordIndex[beat], label: dataset.label[beat],
+                        rhythm: beat < dataset.rhythm.count ? dataset.rhythm[beat] : 0,
+                        sample: dataset.sample[beat],
                         features: UnsafeBufferPointer(
                             rebasing: features[(beat * dataset.featureCount)...].prefix(dataset.featureCount)),
                         window: UnsafeBufferPointer(
@@ -167,7 +201,9 @@ public enum BeatDatasetFile {
     /// Streams the file's bytes (as `write(shape:parts:to:)` lays them out) through an atomic file's sink.
     public static func write(shape: BeatDataset, parts: [RecordBeats], into sink: AtomicFile.Sink) throws {
         precondition(shape.records.count == parts.count)
+        precondition(shape.rhythm.count == parts.reduce(0) { $0 + $1.count })
         let count = parts.reduce(0) { $0 + $1.count }
+        var first = 0  // the part's first beat in the shape
         let head = header(shape, count: count)
         try head.bytes.withUnsafeBytes { try sink.write($0) }
         for (index, part) in parts.enumerated() {
@@ -178,7 +214,7 @@ public enum BeatDatasetFile {
                     for beat in 0..<part.count {
                         rows.beat(
                             record: UInt16(clamping: index), label: UInt8(part.labels[beat]?.index ?? 0),
-                            sample: Int32(clamping: part.samples[beat]),
+                            rhythm: shape.rhythm[first + beat], sample: Int32(clamping: part.samples[beat]),
                             features: UnsafeBufferPointer(
                                 rebasing: features[(beat * shape.featureCount)...].prefix(shape.featureCount)),
                             window: UnsafeBufferPointer(
@@ -187,6 +223,7 @@ public enum BeatDatasetFile {
                 }
             }
             try rows.bytes.withUnsafeBytes { try sink.write($0) }
+            first += part.count
         }
     }
 
@@ -208,6 +245,12 @@ public enum BeatDatasetFile {
                 out.bytes([UInt8(bytes.count)])
                 out.bytes(bytes)
             }
+        }
+        out.bytes([UInt8(dataset.rhythmNames.count)])
+        for name in dataset.rhythmNames {
+            let bytes = Array(name.utf8.prefix(255))
+            out.bytes([UInt8(bytes.count)])
+            out.bytes(bytes)
         }
         return out
     }
@@ -233,7 +276,7 @@ public enum BeatDatasetFile {
         input.offset = magic.count
         let fileVersion = input.u32()
         guard fileVersion <= version else { throw BeatDatasetError.newerVersion(path: path, version: fileVersion) }
-        guard fileVersion == version else {
+        guard fileVersion == version || fileVersion == 1 else {
             throw BeatDatasetError.invalid(path: path, reason: "unknown format version \(fileVersion)")
         }
         let count = Int(input.u32())
@@ -259,19 +302,27 @@ public enum BeatDatasetFile {
         var dataset = BeatDataset(
             windowLength: windowLength, samplingRate: samplingRate, normalization: normalization,
             featureCount: featureCount)
-        for _ in 0..<recordCount {
-            var texts: [String] = []
-            for _ in 0..<2 {
-                guard input.remaining >= 1 else {
-                    throw BeatDatasetError.truncated(path: path, expected: input.offset + 1, actual: data.count)
-                }
-                let length = Int(input.bytes(1)[0])
-                guard input.remaining >= length else {
-                    throw BeatDatasetError.truncated(path: path, expected: input.offset + length, actual: data.count)
-                }
-                texts.append(String(decoding: input.bytes(length), as: UTF8.self))
+        /// A length-prefixed UTF-8 text of the header's tables.
+        func text() throws -> String {
+            guard input.remaining >= 1 else {
+                throw BeatDatasetError.truncated(path: path, expected: input.offset + 1, actual: data.count)
             }
-            dataset.records.append(BeatDataset.RecordEntry(name: texts[0], lead: texts[1]))
+            let length = Int(input.bytes(1)[0])
+            guard input.remaining >= length else {
+                throw BeatDatasetError.truncated(path: path, expected: input.offset + length, actual: data.count)
+            }
+            return String(decoding: input.bytes(length), as: UTF8.self)
+        }
+        for _ in 0..<recordCount {
+            let name = try text()
+            dataset.records.append(BeatDataset.RecordEntry(name: name, lead: try text()))
+        }
+        if fileVersion >= 2 {
+            guard input.remaining >= 1 else {
+                throw BeatDatasetError.truncated(path: path, expected: input.offset + 1, actual: data.count)
+            }
+            let rhythmCount = Int(input.bytes(1)[0])
+            for _ in 0..<rhythmCount { dataset.rhythmNames.append(try text()) }
         }
         let stride = beatStride(dataset)
         let (needed, overflow) = count.multipliedReportingOverflow(by: stride)
@@ -285,11 +336,14 @@ public enum BeatDatasetFile {
         dataset.recordIndex.reserveCapacity(count)
         dataset.sample.reserveCapacity(count)
         dataset.label.reserveCapacity(count)
+        dataset.rhythm.reserveCapacity(count)
         dataset.features = [Float](repeating: 0, count: count * featureCount)
         dataset.windows = [Float](repeating: 0, count: count * windowLength)
         for beat in 0..<count {
             let record = input.u16()
-            let classByte = input.bytes(2)[0]
+            let codes = input.bytes(2)
+            let classByte = codes[0]
+            let rhythmByte = fileVersion >= 2 ? codes[1] : 0
             guard Int(record) < recordCount else {
                 throw BeatDatasetError.invalid(
                     path: path, reason: "beat \(beat) names record \(record) of \(recordCount)")
@@ -297,8 +351,13 @@ public enum BeatDatasetFile {
             guard Int(classByte) < classCount else {
                 throw BeatDatasetError.invalid(path: path, reason: "beat \(beat) has class \(classByte)")
             }
+            guard Int(rhythmByte) <= dataset.rhythmNames.count else {
+                throw BeatDatasetError.invalid(
+                    path: path, reason: "beat \(beat) has rhythm \(rhythmByte) of \(dataset.rhythmNames.count)")
+            }
             dataset.recordIndex.append(record)
             dataset.label.append(classByte)
+            dataset.rhythm.append(rhythmByte)
             dataset.sample.append(Int32(bitPattern: input.u32()))
             input.floats(into: &dataset.features, at: beat * featureCount, count: featureCount)
             input.floats(into: &dataset.windows, at: beat * windowLength, count: windowLength)
@@ -327,13 +386,13 @@ public enum BeatDatasetFile {
 }
 
 extension ByteWriter {
-    /// One beat row: record index, class, a reserved byte, sample, features, window.
+    /// One beat row: record index, class, rhythm, sample, features, window.
     mutating func beat(
-        record: UInt16, label: UInt8, sample: Int32, features: UnsafeBufferPointer<Float>,
+        record: UInt16, label: UInt8, rhythm: UInt8, sample: Int32, features: UnsafeBufferPointer<Float>,
         window: UnsafeBufferPointer<Float>
     ) {
         u16(record)
-        bytes([label, 0])
+        bytes([label, rhythm])
         u32(UInt32(bitPattern: sample))
         floats(features)
         floats(window)

@@ -8,13 +8,18 @@ public enum LeadSelection: Equatable, Sendable, CustomStringConvertible {
     case named(String, fallbackToFirst: Bool)
     /// A signal by its 0-based index.
     case index(Int)
+    /// Every signal of the record, each beat cut from each (`BeatExtraction.extractEveryLead`): a preprocess
+    /// setting for training on any lead. Extracting one lead refuses it.
+    case all
 
     /// MLII when the record has it, else channel 0 (channel 0 is V5 in records 102, 104 and 114).
     public static let preferMLII = LeadSelection.named("MLII", fallbackToFirst: true)
 
-    /// A param or option value: digits select by index, anything else by name.
+    /// A param or option value: digits select by index, `all` every lead, anything else by name.
     public init(text: String, fallbackToFirst: Bool) {
-        if let index = Int(text), index >= 0 {
+        if text == "all" {
+            self = .all
+        } else if let index = Int(text), index >= 0 {
             self = .index(index)
         } else {
             self = .named(text, fallbackToFirst: fallbackToFirst)
@@ -25,6 +30,7 @@ public enum LeadSelection: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .named(let name, let fallback): return fallback ? "\(name), else channel 0" : name
         case .index(let index): return "channel \(index)"
+        case .all: return "every lead"
         }
     }
 }
@@ -52,6 +58,8 @@ public struct BeatExtractionSettings: Equatable, Sendable {
     public var annotator = "atr"
     /// Beats over which the local mean RR interval is taken.
     public var localBeats = 10
+    /// Beats on each side whose intervals the RR variability is measured over.
+    public var variabilityBeats = 8
 
     public init() {}
 }
@@ -102,7 +110,10 @@ public struct RecordBeats: Sendable {
     public var samples: [Int]
     /// [count] classes; nil for unlabelled extraction.
     public var labels: [AAMIClass?]
-    /// [count × 8] RR and morphology features (`BeatDataset.featureNames`).
+    /// [count] the reference's rhythm at each beat (`RhythmLabels`: `N`, `AFIB`, …); "" where the reference
+    /// names none or was not read (unlabelled extraction).
+    public var rhythms: [String]
+    /// [count × 12] RR, morphology and RR-variability features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
@@ -116,6 +127,7 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
     case recordTooShort(record: String, samples: Int, window: Int)
     case missingAnnotations(record: String, annotator: String, reason: String)
     case badSamplingRate(record: String, rate: Double)
+    case oneLeadNeeded(record: String)
 
     public var description: String {
         switch self {
@@ -123,6 +135,8 @@ public enum BeatExtractionError: Error, Equatable, CustomStringConvertible {
             return "\(record): the record has \(samples) samples, shorter than one \(window)-sample window"
         case .missingAnnotations(let record, let annotator, let reason):
             return "\(record): labels need the reference annotations \(record).\(annotator): \(reason)"
+        case .oneLeadNeeded(let record):
+            return "\(record): 'all' leads is a preprocess setting; one lead is read here (a name or an index)"
         case .badSamplingRate(let record, let rate):
             return
                 "\(record): sampling rate \(rate) Hz is outside \(ECGSamplingRate.rangeText), where ECG beats can be cut"
@@ -135,9 +149,9 @@ public enum BeatExtraction {
     /// Opens `recordPath` (without extension, or ending in `.hea`) and extracts its beats.
     public static func extract(recordPath: String, settings: BeatExtractionSettings) throws -> RecordBeats {
         let lead = try readLead(recordPath: recordPath, settings: settings)
-        let reference = try referenceBeats(of: lead, settings: settings)
+        let reference = try referenceAnnotations(of: lead, settings: settings)
         var counts = BeatExtractionCounts()
-        counts.referenceBeats = reference.count
+        counts.referenceBeats = reference.beats.count
         let rhythm = rhythm(of: lead, reference: reference, settings: settings, counts: &counts)
         let kept = keptBeats(of: rhythm, settings: settings, counts: &counts)
         // firstStart 1: the original project kept a beat only when `peak > half window`, and its counts are the
@@ -148,6 +162,16 @@ public enum BeatExtraction {
         counts.outOfBounds = windows.skippedOutOfBounds
         counts.invalid = windows.skippedInvalid
         return beats(of: lead, rhythm: rhythm, kept: kept, windows: windows, settings: settings, counts: counts)
+    }
+
+    /// Each lead of the record in turn (`lead: all`), in channel order: the beats of every lead.
+    public static func extractEveryLead(recordPath: String, settings: BeatExtractionSettings) throws -> [RecordBeats] {
+        let record = try WFDBRecord.open(recordPath)
+        return try record.signals.indices.map { index in
+            var single = settings
+            single.lead = .index(index)
+            return try extract(recordPath: recordPath, settings: single)
+        }
     }
 
     /// A record's chosen lead in physical units at the rate beats are cut at.
@@ -197,12 +221,17 @@ public enum BeatExtraction {
             record: record, leadIndex: leadIndex, signal: signal, rate: rate, sourceRate: sourceRate, scale: scale)
     }
 
-    /// The reference beat annotations (sample at the lead's rate, symbol), when labels or annotated peaks need
-    /// them; none otherwise.
-    static func referenceBeats(of lead: LeadSignal, settings: BeatExtractionSettings) throws -> [(
-        sample: Int, symbol: String
-    )] {
-        guard settings.labels != nil || settings.peaks == .annotated else { return [] }
+    /// What the reference annotation file says, at the lead's rate.
+    struct Reference {
+        /// The beat annotations: sample and symbol.
+        var beats: [(sample: Int, symbol: String)] = []
+        /// The rhythm changes: sample and label (`RhythmLabels.label`).
+        var rhythmChanges: [(sample: Int, label: String)] = []
+    }
+
+    /// The reference beats and rhythm changes, when labels or annotated peaks need them; none otherwise.
+    static func referenceAnnotations(of lead: LeadSignal, settings: BeatExtractionSettings) throws -> Reference {
+        guard settings.labels != nil || settings.peaks == .annotated else { return Reference() }
         let annotations: [Annotation]
         do {
             annotations = try AnnotationFile.read(record: lead.record.location, annotator: settings.annotator)
@@ -210,9 +239,16 @@ public enum BeatExtraction {
             throw BeatExtractionError.missingAnnotations(
                 record: lead.record.location.name, annotator: settings.annotator, reason: "\(error)")
         }
-        return annotations.filter { BeatAnnotationSymbols.isBeat($0.symbol) }.map {
-            (sample: Int((Double($0.sample) * lead.scale).rounded()), symbol: $0.symbol)
+        func sample(_ annotation: Annotation) -> Int { Int((Double(annotation.sample) * lead.scale).rounded()) }
+        var reference = Reference()
+        for annotation in annotations {
+            if BeatAnnotationSymbols.isBeat(annotation.symbol) {
+                reference.beats.append((sample: sample(annotation), symbol: annotation.symbol))
+            } else if annotation.symbol == "+", let label = annotation.aux.flatMap(RhythmLabels.label(aux:)) {
+                reference.rhythmChanges.append((sample: sample(annotation), label: label))
+            }
         }
+        return reference
     }
 
     /// Every beat the peak source gives, labelled or not, with its RR features. `labels[i]` is the class of
@@ -221,29 +257,33 @@ public enum BeatExtraction {
         var peaks: [Int]
         var labels: [AAMIClass?]
         var features: [RRFeatures]
+        var variability: [RRVariability]
+        /// The reference's rhythm label at each peak ("" where it names none).
+        var rhythmLabels: [String]
     }
 
     /// The rhythm: the annotated beats, or the detected ones matched to the reference for their labels. RR
     /// features are taken over every beat of it, as inference (which has no labels) does.
     static func rhythm(
-        of lead: LeadSignal, reference: [(sample: Int, symbol: String)], settings: BeatExtractionSettings,
+        of lead: LeadSignal, reference: Reference, settings: BeatExtractionSettings,
         counts: inout BeatExtractionCounts
     ) -> Rhythm {
+        let beats = reference.beats
         var peaks: [Int]
         var labels: [AAMIClass?]
         switch settings.peaks {
         case .annotated:
-            peaks = reference.map(\.sample)
-            labels = reference.map { settings.labels?.beatClass(for: $0.symbol) }
+            peaks = beats.map(\.sample)
+            labels = beats.map { settings.labels?.beatClass(for: $0.symbol) }
         case .detected:
             peaks = QRSDetector(samplingRate: lead.rate).detect(withoutInvalidSamples(lead.signal))
             counts.detections = peaks.count
             labels = Array(repeating: nil, count: peaks.count)
             if let map = settings.labels {
                 let matched = matchDetections(
-                    peaks, to: reference.map(\.sample), within: Int((settings.matchWindow * lead.rate).rounded()))
+                    peaks, to: beats.map(\.sample), within: Int((settings.matchWindow * lead.rate).rounded()))
                 for (index, referenceIndex) in matched.enumerated() {
-                    if let referenceIndex { labels[index] = map.beatClass(for: reference[referenceIndex].symbol) }
+                    if let referenceIndex { labels[index] = map.beatClass(for: beats[referenceIndex].symbol) }
                 }
                 counts.unmatchedDetections = matched.filter { $0 == nil }.count
                 counts.unlabeled = zip(matched, labels).filter { $0.0 != nil && $0.1 == nil }.count
@@ -251,7 +291,11 @@ public enum BeatExtraction {
         }
         let features = RRFeatureExtractor.features(
             peaks: peaks, samplingRate: lead.rate, localBeats: settings.localBeats)
-        return Rhythm(peaks: peaks, labels: labels, features: features)
+        return Rhythm(
+            peaks: peaks, labels: labels, features: features,
+            variability: RRVariabilityExtractor.variability(
+                peaks: peaks, samplingRate: lead.rate, beats: settings.variabilityBeats),
+            rhythmLabels: RhythmLabels.assign(beats: peaks, changes: reference.rhythmChanges))
     }
 
     /// Indices into the rhythm of the beats to cut: all of them, or the labelled ones when labels are asked for.
@@ -269,7 +313,8 @@ public enum BeatExtraction {
         return kept
     }
 
-    /// The beats whose windows were cut: sample, label, and the RR then morphology features of each.
+    /// The beats whose windows were cut: sample, label, and the RR, morphology and RR-variability features of
+    /// each.
     static func beats(
         of lead: LeadSignal, rhythm: Rhythm, kept: [Int], windows: BeatWindows, settings: BeatExtractionSettings,
         counts: BeatExtractionCounts
@@ -278,7 +323,8 @@ public enum BeatExtraction {
         var result = RecordBeats(
             record: record.location.name, lead: record.signals[lead.leadIndex].description, leadIndex: lead.leadIndex,
             samplingRate: lead.rate, sourceRate: lead.sourceRate, frameRate: record.header.samplingFrequency,
-            signalLength: lead.signal.count, samples: [], labels: [], features: [], windows: windows.samples,
+            signalLength: lead.signal.count, samples: [], labels: [], rhythms: [], features: [],
+            windows: windows.samples,
             counts: counts)
         result.samples.reserveCapacity(windows.count)
         result.features.reserveCapacity(windows.count * BeatDataset.featureNames.count)
@@ -291,6 +337,7 @@ public enum BeatExtraction {
             let source = kept[keptIndex]
             result.samples.append(rhythm.peaks[source])
             result.labels.append(rhythm.labels[source])
+            result.rhythms.append(rhythm.rhythmLabels[source])
             let rr = rhythm.features[source]
             result.features.append(Float(rr.previous))
             result.features.append(Float(rr.next))
@@ -298,6 +345,11 @@ public enum BeatExtraction {
             result.features.append(Float(rr.previousRatio))
             result.features.append(Float(rr.nextRatio))
             result.features += morphology[(position * shapeCount)..<((position + 1) * shapeCount)]
+            let variability = rhythm.variability[source]
+            result.features.append(Float(variability.spread))
+            result.features.append(Float(variability.successive))
+            result.features.append(Float(variability.prematurity))
+            result.features.append(Float(variability.pause))
         }
         return result
     }
@@ -313,6 +365,8 @@ public enum BeatExtraction {
                 throw WFDBError.unknownSignal(record: record.headerPath, signal: name)
             }
             return 0
+        case .all:
+            throw BeatExtractionError.oneLeadNeeded(record: record.headerPath)
         }
     }
 

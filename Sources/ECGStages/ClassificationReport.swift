@@ -152,7 +152,10 @@ public struct ClassificationReport: Equatable, Sendable {
     /// (`N` … `Q`, each with `f1`, `ppv`, `se`, `support`) and `split`, sorted at every level, indented by two
     /// spaces, each confusion row on one line, ending with a newline. Doubles are written in their shortest
     /// form that reads back to the same value; every score is finite (0/0 is 0).
-    public func json(split: String) -> String {
+    public func json(split: String) -> String { json(split: split, extra: []) }
+
+    /// The `metrics/eval.json` document with more top-level members (the per-rhythm breakdown).
+    func json(split: String, extra: [(String, ReportJSON)]) -> String {
         var perClassMembers: [(String, ReportJSON)] = []
         for metrics in perClass {
             perClassMembers.append(
@@ -164,11 +167,12 @@ public struct ClassificationReport: Equatable, Sendable {
                     ])
                 ))
         }
-        let document = ReportJSON.object([
-            ("split", .string(split)), ("n", .integer(count)), ("accuracy", .number(accuracy)),
-            ("macro_f1", .number(macroF1)), ("per_class", .object(perClassMembers)),
-            ("confusion", .array(confusion.map { .inlineArray($0.map { .integer($0) }) })),
-        ])
+        let document = ReportJSON.object(
+            [
+                ("split", .string(split)), ("n", .integer(count)), ("accuracy", .number(accuracy)),
+                ("macro_f1", .number(macroF1)), ("per_class", .object(perClassMembers)),
+                ("confusion", .array(confusion.map { .inlineArray($0.map { .integer($0) }) })),
+            ] + extra)
         var text = ""
         document.write(to: &text, indent: "")
         return text + "\n"
@@ -203,7 +207,7 @@ public struct ClassificationReport: Equatable, Sendable {
 
 /// Just enough of a JSON writer to control key order, indentation and number text exactly (JSONEncoder
 /// puts every array element on its own line and differs across Foundation versions in how it writes doubles).
-private enum ReportJSON {
+enum ReportJSON {
     case object([(String, ReportJSON)])
     case array([ReportJSON])
     /// An array written on one line (a confusion row).

@@ -8,6 +8,9 @@ public enum DatasetSplit: Equatable, Sendable, CustomStringConvertible {
     case random(testFraction: Double, seed: UInt64)
     /// Explicit record lists.
     case records(train: [String], test: [String])
+    /// Patient-wise K-fold cross-validation inside DS1 (`ds1Folds`): each fold's records are scored by a model
+    /// trained on the other folds, and DS2 is never read. `assign` gives all of DS1 to training, nothing to test.
+    case ds1CrossValidation(folds: Int, seed: UInt64)
 
     public static let ds1 = [
         "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203", "205",
@@ -25,6 +28,7 @@ public enum DatasetSplit: Equatable, Sendable, CustomStringConvertible {
         case .random(let fraction, let seed): return "random (test fraction \(fraction), seed \(seed))"
         case .records(let train, let test):
             return "records (train \(train.joined(separator: " ")); test \(test.joined(separator: " ")))"
+        case .ds1CrossValidation(let folds, let seed): return "ds1-cv (\(folds) folds, seed \(seed))"
         }
     }
 
@@ -34,6 +38,7 @@ public enum DatasetSplit: Equatable, Sendable, CustomStringConvertible {
         case .interPatient: return "inter-patient"
         case .random: return "random"
         case .records: return "records"
+        case .ds1CrossValidation: return "ds1-cv"
         }
     }
 
@@ -41,9 +46,11 @@ public enum DatasetSplit: Equatable, Sendable, CustomStringConvertible {
     public func assign(_ dataset: BeatDataset) -> (train: [Int], test: [Int]) {
         switch self {
         case .interPatient:
-            return byRecords(dataset, train: Set(Self.ds1), test: Set(Self.ds2))
+            return Self.byRecords(dataset, train: Set(Self.ds1), test: Set(Self.ds2))
         case .records(let train, let test):
-            return byRecords(dataset, train: Set(train), test: Set(test))
+            return Self.byRecords(dataset, train: Set(train), test: Set(test))
+        case .ds1CrossValidation:
+            return Self.byRecords(dataset, train: Set(Self.ds1), test: [])
         case .random(let fraction, let seed):
             var order = Array(0..<dataset.count)
             var generator = SplitMix64(seed: seed)
@@ -53,7 +60,28 @@ public enum DatasetSplit: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    private func byRecords(_ dataset: BeatDataset, train: Set<String>, test: Set<String>) -> (
+    /// The DS1 records among `available` (all of DS1 by default) dealt into `count` folds: in DS1's order,
+    /// shuffled with `seed`, then dealt in turn, so folds differ in size by at most one record. Each fold's records
+    /// are sorted; there are never more folds than records.
+    public static func ds1Folds(count: Int, seed: UInt64, available: [String] = ds1) -> [[String]] {
+        let present = Set(available)
+        var order = ds1.filter { present.contains($0) }
+        var generator = SplitMix64(seed: seed)
+        generator.shuffle(&order)
+        let folds = min(max(1, count), max(1, order.count))
+        var result = [[String]](repeating: [], count: folds)
+        for (position, record) in order.enumerated() { result[position % folds].append(record) }
+        return result.map { $0.sorted() }
+    }
+
+    /// The training and test beats of fold `fold` of `ds1Folds(count:seed:)`: the other folds' DS1 records and
+    /// this fold's.
+    public static func ds1Fold(_ fold: [String], of dataset: BeatDataset) -> (train: [Int], test: [Int]) {
+        let test = Set(fold)
+        return byRecords(dataset, train: Set(ds1).subtracting(test), test: test)
+    }
+
+    private static func byRecords(_ dataset: BeatDataset, train: Set<String>, test: Set<String>) -> (
         train: [Int], test: [Int]
     ) {
         let side = dataset.records.map { train.contains($0.name) ? 0 : (test.contains($0.name) ? 1 : 2) }

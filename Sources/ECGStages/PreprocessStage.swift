@@ -13,7 +13,7 @@ import WFDB
 /// for any number of cores.
 public struct PreprocessStage: BuiltinStage {
     public let name = "ecg.preprocess"
-    public let codeVersion = "4"
+    public let codeVersion = "5"  // 5: each beat carries its reference rhythm
     public let declaredParams = [
         "lead", "window", "resample_hz", "normalize", "peaks", "match_window_ms", "classes", "records",
     ]
@@ -120,10 +120,15 @@ public struct PreprocessStage: BuiltinStage {
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> (BeatDataset, [RecordResult]) {
         let finished: (Int) -> Void = { progress($0, records.count) }
-        let extracted = try parallelMap(count: records.count, progress: finished) { index in
-            try BeatExtraction.extract(
-                recordPath: directory.appendingPathComponent(records[index]).path, settings: settings)
+        let extractedByRecord = try parallelMap(count: records.count, progress: finished) { index in
+            let path = directory.appendingPathComponent(records[index]).path
+            guard settings.lead == .all else {
+                return [try BeatExtraction.extract(recordPath: path, settings: settings)]
+            }
+            return try BeatExtraction.extractEveryLead(recordPath: path, settings: settings)
         }
+        let names = zip(records, extractedByRecord).flatMap { name, leads in leads.map { _ in name } }
+        let extracted = extractedByRecord.flatMap { $0 }
         let rate = extracted.first?.samplingRate ?? settings.targetRate ?? 0
         if let mismatch = extracted.first(where: { $0.samplingRate != rate }) {
             throw StageFailure(
@@ -133,14 +138,14 @@ public struct PreprocessStage: BuiltinStage {
         var dataset = BeatDataset(
             windowLength: settings.windowLength, samplingRate: rate, normalization: settings.normalization)
         var results: [RecordResult] = []
-        for (name, beats) in zip(records, extracted) {
+        for (name, beats) in zip(names, extracted) {
             dataset.append(record: BeatDataset.RecordEntry(name: name, lead: beats.lead), beats: beats, gather: gather)
             results.append(RecordResult(name: name, beats: beats))
         }
         return (dataset, results)
     }
 
-    /// `summary.json`: settings, totals, and per record its lead, beats per class and skipped beats.
+    /// `summary.json`: settings, totals (beats per class and per reference rhythm), and per record its lead, beats per class and skipped beats.
     static func summary(dataset: BeatDataset, perRecord: [RecordResult], settings: BeatExtractionSettings) throws
         -> Data
     {
@@ -155,9 +160,15 @@ public struct PreprocessStage: BuiltinStage {
                 "unmatched_detections": counts.unmatchedDetections,
             ]
         }
+        var rhythms: [String: Int] = [:]
+        for result in perRecord {
+            for rhythm in result.beats.rhythms where !rhythm.isEmpty { rhythms[rhythm, default: 0] += 1 }
+        }
         var records: [String: Any] = [:]
         for result in perRecord {
-            records[result.name] = [
+            // With every lead, one entry per record and lead.
+            let key = settings.lead == .all ? "\(result.name)/\(result.beats.leadIndex)" : result.name
+            records[key] = [
                 "lead": result.beats.lead, "beats": result.beats.count, "classes": classCounts(result.beats.labels),
                 "reference_beats": result.beats.counts.referenceBeats, "detections": result.beats.counts.detections,
                 "skipped": skipped(result.beats.counts),
@@ -170,6 +181,7 @@ public struct PreprocessStage: BuiltinStage {
             "classes": Dictionary(
                 uniqueKeysWithValues: zip(AAMIClass.allCases.map(\.rawValue), dataset.classCounts).map { ($0, $1) }),
             "skipped": skipped(total),
+            "rhythms": rhythms,
             "window": settings.windowLength,
             "sampling_rate": dataset.samplingRate,
             "normalize": settings.normalization.rawValue,

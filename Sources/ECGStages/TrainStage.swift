@@ -86,28 +86,20 @@ public struct TrainStage: BuiltinStage {
         )
 
         setThreadCount(config.effectiveThreads)
+        var metadata = metadataFor(config, dataset: dataset, trainCount: beats.train.count)
+        if case .ds1CrossValidation(let folds, let seed) = config.split {
+            let result = try crossValidate(
+                DatasetSplit.ds1Folds(count: folds, seed: seed, available: dataset.records.map(\.name)),
+                dataset: dataset, config: config, context: context)
+            for line in result.table().split(separator: "\n") { context.log(String(line)) }
+            metadata.merge(result.metadata) { _, fold in fold }
+            context.log("the kept model trains on every DS1 record")
+        }
         var (model, state, firstEpoch) = try startOrResume(
             context, config: config, dataset: dataset, resumePath: lastPath)
-        let metadata = metadataFor(config, dataset: dataset, trainCount: beats.train.count)
-        let batch = BatchBuffers(
-            dataset: dataset, featureCount: config.features.extraFeatures, capacity: config.batchSize)
-        for epoch in stride(from: firstEpoch, to: config.epochs, by: 1) {
-            if let patience = config.patience, state.epochsWithoutImprovement >= patience {
-                context.log("early stop: no better validation macro-F1 for \(patience) epochs")
-                break
-            }
-            let pass = try trainEpoch(
-                &model, epoch: epoch, beats: beats, batch: batch, config: config, context: context)
-            let record = try evaluateEpoch(
-                model, epoch: epoch, pass: pass, dataset: dataset, validation: beats.validation, config: config)
-            state.record(record, model: model, validated: !beats.validation.isEmpty)
-            logEpoch(record, epochs: config.epochs, validated: !beats.validation.isEmpty, context: context)
-            let loopState = try JSONEncoder().encode(state)
-            try model.checkpoint(
-                classNames: AAMIClass.allCases.map(\.rawValue), metadata: metadata, epoch: epoch,
-                trainingState: [UInt8](loopState)
-            ).write(to: context.url(lastPath))
-        }
+        try runEpochs(
+            &model, state: &state, from: firstEpoch, beats: beats, dataset: dataset, config: config, context: context,
+            resume: (path: lastPath, metadata: metadata))
         try keepBestEpoch(&model, state: state, metadata: metadata, to: context.url(bestPath))
         let metricsPath = context.outputs.first { $0.hasSuffix("train.json") } ?? "metrics/train.json"
         try writeMetrics(state, validated: !beats.validation.isEmpty, to: context.url(metricsPath))
@@ -122,6 +114,71 @@ public struct TrainStage: BuiltinStage {
         )
     }
 
+    /// Trains the epochs from `firstEpoch` on `beats`, keeping the best in `state`. With `resume`, each epoch's
+    /// whole state goes to its path (the checkpoint carrying its metadata) and its figures to the run tracker;
+    /// without (a cross-validation fold), its line goes to the log only, after `label`.
+    private func runEpochs(
+        _ model: inout Model, state: inout LoopState, from firstEpoch: Int, beats: TrainingBeats,
+        dataset: BeatDataset, config: TrainingConfig, context: StageContext,
+        resume: (path: String, metadata: [String: String])?, label: String = ""
+    ) throws {
+        let batch = BatchBuffers(
+            dataset: dataset, featureCount: config.features.extraFeatures, capacity: config.batchSize)
+        for epoch in stride(from: firstEpoch, to: config.epochs, by: 1) {
+            if let patience = config.patience, state.epochsWithoutImprovement >= patience {
+                context.log(label + "early stop: no better validation macro-F1 for \(patience) epochs")
+                break
+            }
+            let pass = try trainEpoch(
+                &model, epoch: epoch, beats: beats, batch: batch, config: config, context: context)
+            let record = try evaluateEpoch(
+                model, epoch: epoch, pass: pass, dataset: dataset, validation: beats.validation, config: config)
+            state.record(record, model: model, validated: !beats.validation.isEmpty)
+            logEpoch(
+                record, epochs: config.epochs, validated: !beats.validation.isEmpty, context: context,
+                tracked: resume != nil, label: label)
+            guard let resume else { continue }
+            let loopState = try JSONEncoder().encode(state)
+            try model.checkpoint(
+                classNames: AAMIClass.allCases.map(\.rawValue), metadata: resume.metadata, epoch: epoch,
+                trainingState: [UInt8](loopState)
+            ).write(to: context.url(resume.path))
+        }
+    }
+
+    /// `split: ds1-cv`: per fold, a model (the same seed and params) trained on the other folds' records, kept at
+    /// its best validation epoch, then scored on the fold's beats, overall and per rhythm.
+    private func crossValidate(
+        _ folds: [[String]], dataset: BeatDataset, config: TrainingConfig, context: StageContext
+    ) throws -> CrossValidationResult {
+        var result = CrossValidationResult(folds: [])
+        for (index, records) in folds.enumerated() {
+            let (trainAll, test) = DatasetSplit.ds1Fold(records, of: dataset)
+            guard !test.isEmpty else { throw StageFailure("ds1-cv fold \(index + 1) (\(records)) has no beats") }
+            let beats = try TrainingBeats(dataset: dataset, trainAll: trainAll, test: test.count, config: config)
+            var model = try newModel(config: config, dataset: dataset)
+            var state = LoopState(
+                configuration: "", history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [], bestBuffers: [],
+                epochsWithoutImprovement: 0)
+            let label = "fold \(index + 1)/\(folds.count): "
+            context.log(label + "test records \(records.joined(separator: " ")), \(test.count) beats")
+            try runEpochs(
+                &model, state: &state, from: 0, beats: beats, dataset: dataset, config: config, context: context,
+                resume: nil, label: label)
+            if !state.bestParameters.isEmpty {
+                try model.setParameters(state.bestParameters)
+                try model.setBuffers(state.bestBuffers)
+            }
+            let evaluation = try Evaluation.run(
+                model, dataset: dataset, indices: test, features: config.features.extraFeatures)
+            let rhythms = try RhythmReport(
+                truth: test.map { Int(dataset.label[$0]) }, predicted: evaluation.predicted,
+                rhythms: test.map { dataset.rhythmName(of: $0) })
+            result.folds.append(.init(records: records, report: evaluation.report, rhythms: rhythms))
+        }
+        return result
+    }
+
     /// The training, validation and test beats of the split, and the class weights over the training beats.
     struct TrainingBeats {
         var train: [Int]
@@ -132,10 +189,15 @@ public struct TrainStage: BuiltinStage {
 
         init(dataset: BeatDataset, config: TrainingConfig) throws {
             let (trainAll, test) = config.split.assign(dataset)
+            try self.init(dataset: dataset, trainAll: trainAll, test: test.count, config: config)
+        }
+
+        /// `trainAll` less the validation share held out of it.
+        init(dataset: BeatDataset, trainAll: [Int], test: Int, config: TrainingConfig) throws {
             (train, validation) = DatasetSplit.holdOut(
                 trainAll, fraction: config.validationFraction, seed: config.seed &+ 1)
             guard !train.isEmpty else { throw StageFailure("split \(config.split) leaves no training beats") }
-            self.test = test.count
+            self.test = test
             classWeights = config.classWeighting.weights(labels: dataset.label, indices: train)
         }
     }
@@ -145,9 +207,7 @@ public struct TrainStage: BuiltinStage {
     private func startOrResume(
         _ context: StageContext, config: TrainingConfig, dataset: BeatDataset, resumePath: String
     ) throws -> (Model, LoopState, Int) {
-        let model = try Model(
-            specs: config.layers, inputLength: dataset.windowLength, featureCount: config.features.extraFeatures,
-            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: config.optimizer)
+        let model = try newModel(config: config, dataset: dataset)
         let fingerprint = configurationFingerprint(context, dataset: dataset)
         let state = LoopState(
             configuration: fingerprint, history: [], bestEpoch: -1, bestMacroF1: -1, bestParameters: [],
@@ -158,6 +218,13 @@ public struct TrainStage: BuiltinStage {
         else { return (model, state, 0) }
         context.log("resuming after epoch \(resumed.epoch + 1) of \(config.epochs) from \(resumePath)")
         return (resumed.model, resumed.state, resumed.epoch + 1)
+    }
+
+    /// A new model of the configured architecture, seeded.
+    private func newModel(config: TrainingConfig, dataset: BeatDataset) throws -> Model {
+        try Model(
+            specs: config.layers, inputLength: dataset.windowLength, featureCount: config.features.extraFeatures,
+            classCount: AAMIClass.allCases.count, seed: config.seed, optimizer: config.optimizer)
     }
 
     /// One pass over the training beats in a new shuffled order: the summed loss and correct count.
@@ -174,6 +241,9 @@ public struct TrainStage: BuiltinStage {
     ) throws -> EpochPass {
         var order = beats.train
         model.random.shuffle(&order)
+        // Its own generator, seeded by the epoch: the model's draws (and so a training without it) stay as they
+        // were, and a resumed epoch inverts the same beats.
+        var inversions = SplitMix64(seed: config.seed ^ (0x1A7E_0000 &+ UInt64(epoch)))
         let started = ContinuousClock.now
         var pass = EpochPass(beats: order.count, lossSum: 0, correct: 0, seconds: 0)
         var lastProgress = ContinuousClock.now
@@ -181,6 +251,11 @@ public struct TrainStage: BuiltinStage {
         while position < order.count {
             let count = min(config.batchSize, order.count - position)
             batch.gather(order[position..<(position + count)])
+            if config.invertProbability > 0 {
+                batch.invert(count) { _ in
+                    Double(inversions.next() >> 11) / Double(1 << 53) < config.invertProbability
+                }
+            }
             let result = try model.trainStep(
                 windows: batch.windows(count), features: batch.features(count), labels: batch.labels(count),
                 batch: count, epoch: epoch, classWeights: beats.classWeights)
@@ -214,8 +289,10 @@ public struct TrainStage: BuiltinStage {
             beatsPerSecond: Double(pass.beats) / max(pass.seconds, 1e-9))
     }
 
-    /// The epoch's metrics to the run tracker and its line to the log.
-    private func logEpoch(_ record: EpochRecord, epochs: Int, validated: Bool, context: StageContext) {
+    /// The epoch's metrics to the run tracker (when `tracked`) and its line to the log, after `label`.
+    private func logEpoch(
+        _ record: EpochRecord, epochs: Int, validated: Bool, context: StageContext, tracked: Bool, label: String
+    ) {
         var values = [
             "train_loss": record.trainLoss, "train_accuracy": record.trainAccuracy, "lr": record.learningRate,
             "beats_per_second": record.beatsPerSecond,
@@ -230,8 +307,8 @@ public struct TrainStage: BuiltinStage {
                 format: " | val loss %.4f acc %.4f macro-F1 %.4f", record.validationLoss, record.validationAccuracy,
                 record.validationMacroF1)
         }
-        context.logMetrics(values, step: record.epoch)
-        context.log(line + String(format: " | %.0f beats/s", record.beatsPerSecond))
+        if tracked { context.logMetrics(values, step: record.epoch) }
+        context.log(label + line + String(format: " | %.0f beats/s", record.beatsPerSecond))
     }
 
     /// The kept model: the best epoch's weights, with no optimizer state to carry.
@@ -291,7 +368,7 @@ public struct TrainStage: BuiltinStage {
             "lead": dataset.records.first?.lead ?? "",
             "leads": dataset.records.map { "\($0.name)=\($0.lead)" }.joined(separator: " "),
             "features": config.features.rawValue,
-            "feature_names": config.features == .window ? "" : BeatDataset.featureNames.joined(separator: " "),
+            "feature_names": BeatDataset.featureNames.prefix(config.features.extraFeatures).joined(separator: " "),
             "architecture": config.architectureName,
             "train_beats": String(trainCount),
         ]
@@ -394,6 +471,18 @@ final class BatchBuffers {
         }
     }
 
+    /// Turns upside down the windows of the first `count` slots that `chosen` picks (in slot order): 1 − x for
+    /// min-max windows, −x otherwise.
+    func invert(_ count: Int, chosen: (Int) -> Bool) {
+        let length = dataset.windowLength
+        let minMax = dataset.normalization == .minMax
+        for slot in 0..<count where chosen(slot) {
+            for offset in (slot * length)..<((slot + 1) * length) {
+                windowBuffer[offset] = minMax ? 1 - windowBuffer[offset] : -windowBuffer[offset]
+            }
+        }
+    }
+
     func windows(_ count: Int) -> [Float] {
         count * dataset.windowLength == windowBuffer.count
             ? windowBuffer : Array(windowBuffer.prefix(count * dataset.windowLength))
@@ -457,6 +546,8 @@ enum SplitMetadata {
                 "split": "records", "train_records": train.joined(separator: " "),
                 "test_records": test.joined(separator: " "),
             ]
+        case .ds1CrossValidation(let folds, let seed):
+            return ["split": "ds1-cv", "cv_folds": String(folds), "split_seed": String(seed)]
         }
     }
 
@@ -472,6 +563,11 @@ enum SplitMetadata {
             guard let train = metadata["train_records"], let test = metadata["test_records"] else { break }
             return .records(
                 train: train.split(separator: " ").map(String.init), test: test.split(separator: " ").map(String.init))
+        case "ds1-cv":
+            guard let folds = metadata["cv_folds"].flatMap(Int.init),
+                let seed = metadata["split_seed"].flatMap(UInt64.init)
+            else { break }
+            return .ds1CrossValidation(folds: folds, seed: seed)
         default: break
         }
         throw StageFailure("\(file): the checkpoint does not say which split it was trained on")

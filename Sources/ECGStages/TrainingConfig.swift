@@ -7,10 +7,19 @@ import PipelineEngine
 public enum FeatureSet: String, Sendable, CaseIterable {
     /// The beat window only (the original project).
     case window
-    /// The window plus the RR features (`BeatDataset.featureNames`), concatenated before the dense layers.
+    /// The window plus the first 8 per-beat features (RR and morphology), concatenated before the dense layers.
     case windowRR = "window+rr"
+    /// The window plus all of `BeatDataset.featureNames`: the 8, then the RR variability around the beat.
+    case windowRRRhythm = "window+rr+rhythm"
 
-    public var extraFeatures: Int { self == .window ? 0 : BeatDataset.featureNames.count }
+    /// How many of `BeatDataset.featureNames` (a prefix) the model takes.
+    public var extraFeatures: Int {
+        switch self {
+        case .window: return 0
+        case .windowRR: return 8
+        case .windowRRRhythm: return BeatDataset.featureNames.count
+        }
+    }
 }
 
 /// How the loss weighs the classes.
@@ -56,11 +65,16 @@ public struct TrainingConfig: Sendable {
     public var patience: Int?
     public var features: FeatureSet
     public var resume: Bool
+    /// Share of the training beats whose window is turned upside down in each epoch (a lead of the other
+    /// polarity). (Amplitude scaling is no augmentation here: min-max and z-score windows and the shape features
+    /// are the same at every amplitude.)
+    public var invertProbability: Double
 
     static let declaredParams = [
         "architecture", "architectures", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
         "step_size", "gamma", "clip_norm", "class_weights", "seed", "threads", "split", "test_fraction",
-        "split_seed", "train_records", "test_records", "validation_fraction", "patience", "features", "resume",
+        "split_seed", "train_records", "test_records", "cv_folds", "validation_fraction", "patience", "features",
+        "resume", "augment_invert",
     ]
 
     init(_ stageParams: StageParams) throws {
@@ -79,6 +93,7 @@ public struct TrainingConfig: Sendable {
         patience = params.isNull("patience") ? nil : try params.int("patience", in: 1...100_000)
         features = try params.choice("features", FeatureSet.self)
         resume = try params.bool("resume")
+        invertProbability = params.isNull("augment_invert") ? 0 : try params.double("augment_invert", in: 0...1)
     }
 
     /// The BLAS and worker thread count: `threads`, or every core when 0.
@@ -166,7 +181,8 @@ public struct TrainingConfig: Sendable {
         }
     }
 
-    /// `split`, with `test_fraction` and `split_seed` for random, `train_records` and `test_records` for records.
+    /// `split`, with `test_fraction` and `split_seed` for random, `train_records` and `test_records` for records,
+    /// `cv_folds` and `split_seed` for ds1-cv.
     private static func split(_ params: StageParams) throws -> DatasetSplit {
         switch try params.string("split") {
         case "inter-patient": return .interPatient
@@ -179,7 +195,11 @@ public struct TrainingConfig: Sendable {
                 let test = try params.optionalNames("test_records")
             else { throw params.failure("train_records", "a list of records when split is 'records'") }
             return .records(train: train, test: test)
-        default: throw params.failure("split", "inter-patient, random or records")
+        case "ds1-cv":
+            return .ds1CrossValidation(
+                folds: try params.int("cv_folds", in: 2...DatasetSplit.ds1.count),
+                seed: UInt64(try params.int("split_seed", in: 0...Int.max)))
+        default: throw params.failure("split", "inter-patient, random, records or ds1-cv")
         }
     }
 }

@@ -29,9 +29,11 @@ final class InferenceTests: XCTestCase {
     ]
 
     /// An untrained model (seeded), exported as ecg.export does; returns the Swift model and the .onnx path.
-    private func exportModel(metadata extra: [String: String] = [:]) throws -> (Model, URL) {
+    private func exportModel(
+        metadata extra: [String: String] = [:], featureCount: Int = BeatDataset.featureNames.count
+    ) throws -> (Model, URL) {
         let model = try Model(
-            specs: Self.specs, inputLength: 187, featureCount: BeatDataset.featureNames.count, classCount: 5, seed: 3)
+            specs: Self.specs, inputLength: 187, featureCount: featureCount, classCount: 5, seed: 3)
         var metadata = [
             "class_names": "N S V F Q", "window": "187", "sampling_rate": "360.0", "normalization": "minmax",
             "lead": "MLII", "architecture": "tiny",
@@ -86,6 +88,32 @@ final class InferenceTests: XCTestCase {
         XCTAssertNil(classifier.settings.labels)
         XCTAssertEqual(classifier.classes, AAMIClass.allCases)
         XCTAssertEqual(classifier.featureCount, BeatDataset.featureNames.count)
+    }
+
+    func testAModelTakingTheFirstEightFeaturesGetsThatPrefixOfEachBeat() throws {
+        let (model, url) = try exportModel(featureCount: 8)
+        let (path, _) = try writeRecord("p")
+        let whole = try infer(path, model: url)
+        var settings = try BeatClassifier(contentsOf: url).settings
+        settings.lead = .index(1)
+        let beats = try BeatExtraction.extract(recordPath: path, settings: settings)
+        let stride = BeatDataset.featureNames.count
+        let prefix = (0..<beats.count).flatMap { beats.features[($0 * stride)..<($0 * stride + 8)] }
+        let logits = try model.predict(windows: beats.windows, features: prefix, count: beats.count)
+        XCTAssertEqual(whole.beats.count, beats.count)
+        for (index, prediction) in whole.beats.enumerated() {
+            let row = Array(logits[(index * 5)..<((index + 1) * 5)])
+            XCTAssertEqual(prediction.beatClass.index, row.firstIndex(of: row.max() ?? 0), "beat \(index)")
+        }
+        var options = InferenceOptions()
+        options.from = "00:00:10.000"  // a subset of the beats takes the per-beat path
+        let part = try infer(path, model: url, options: options)
+        XCTAssertLessThan(part.beats.count, whole.beats.count)
+        let tail = Array(whole.beats.suffix(part.beats.count))
+        XCTAssertEqual(part.beats.map(\.beatClass), tail.map(\.beatClass))
+        for (a, b) in zip(part.beats.flatMap(\.probabilities), tail.flatMap(\.probabilities)) {
+            XCTAssertEqual(a, b, accuracy: 1e-5)
+        }
     }
 
     func testItem10_ADeviceOrAFIFOAsTheModelIsNamedAsOne() throws {

@@ -10,6 +10,8 @@ final class BeatDatasetTests: XCTestCase {
         dataset.recordIndex = [0, 0, 1]
         dataset.sample = [77, 370, 649_990]
         dataset.label = [0, 2, 4]
+        dataset.rhythmNames = ["N", "AFIB"]
+        dataset.rhythm = [1, 2, 0]
         dataset.features = (0..<15).map { Float($0) / 7 }
         dataset.windows = (0..<12).map { Float($0) * 0.25 - 1 }
         return dataset
@@ -22,6 +24,31 @@ final class BeatDatasetTests: XCTestCase {
         XCTAssertEqual(try BeatDatasetFile.decode(data, path: "beats.bin"), dataset)
         XCTAssertEqual(BeatDatasetFile.encode(try BeatDatasetFile.decode(data, path: "x")), data)
         XCTAssertEqual(dataset.classCounts, [1, 0, 1, 0, 1])
+    }
+
+    func testAVersion1FileReadsWithNoRhythm() throws {
+        var dataset = sample()
+        var data = BeatDatasetFile.encode(dataset)
+        // Version 1: no rhythm table after the records, and a zero where each beat's rhythm is now.
+        data[8] = 1
+        let tableEnd = 44 + [("100", "MLII"), ("102", "V5")].reduce(0) { $0 + 2 + $1.0.count + $1.1.count }
+        XCTAssertEqual(data[tableEnd], 2, "two rhythm labels")
+        data.removeSubrange(tableEnd..<(tableEnd + 1 + (1 + 1) + (1 + 4)))
+        let stride = 8 + 4 * 5 + 4 * 4
+        for beat in 0..<3 { data[tableEnd + beat * stride + 3] = 0 }
+        let read = try BeatDatasetFile.decode(data, path: "old.bin")
+        dataset.rhythmNames = []
+        dataset.rhythm = [0, 0, 0]
+        XCTAssertEqual(read, dataset)
+        XCTAssertNil(read.rhythmName(of: 0))
+    }
+
+    func testARhythmOutsideTheTableIsInvalid() {
+        var dataset = sample()
+        dataset.rhythm[2] = 3
+        XCTAssertThrowsError(try BeatDatasetFile.decode(BeatDatasetFile.encode(dataset), path: "f")) {
+            XCTAssertTrue("\($0)".contains("beat 2 has rhythm 3 of 2"), "\($0)")
+        }
     }
 
     func testATruncatedFileIsReportedWithItsSizes() {
@@ -112,6 +139,29 @@ final class DatasetSplitTests: XCTestCase {
         let (kept, validation) = DatasetSplit.holdOut(train, fraction: 0.1, seed: 1)
         XCTAssertEqual(validation.count, 2)
         XCTAssertEqual(Set(kept + validation), Set(train))
+    }
+
+    func testDS1FoldsPartitionDS1ByRecordTheSameWayForTheSameSeed() {
+        let folds = DatasetSplit.ds1Folds(count: 5, seed: 42)
+        XCTAssertEqual(folds.count, 5)
+        XCTAssertEqual(folds.flatMap { $0 }.sorted(), DatasetSplit.ds1.sorted())
+        XCTAssertEqual(folds.map(\.count).sorted(), [4, 4, 4, 5, 5])
+        XCTAssertEqual(DatasetSplit.ds1Folds(count: 5, seed: 42), folds)
+        XCTAssertNotEqual(DatasetSplit.ds1Folds(count: 5, seed: 7), folds)
+    }
+
+    func testADS1FoldTestsOnItsRecordsTrainsOnTheRestOfDS1AndNeverTouchesDS2() {
+        let all = (DatasetSplit.ds1 + DatasetSplit.ds2).sorted()
+        let data = dataset(records: all, beatsEach: 3)
+        let fold = DatasetSplit.ds1Folds(count: 4, seed: 1)[2]
+        let (train, test) = DatasetSplit.ds1Fold(fold, of: data)
+        func names(_ beats: [Int]) -> Set<String> { Set(beats.map { data.records[Int(data.recordIndex[$0])].name }) }
+        XCTAssertEqual(names(test), Set(fold))
+        XCTAssertEqual(names(train), Set(DatasetSplit.ds1).subtracting(fold))
+        XCTAssertEqual(test.count, fold.count * 3)
+        let (cvTrain, cvTest) = DatasetSplit.ds1CrossValidation(folds: 4, seed: 1).assign(data)
+        XCTAssertEqual(names(cvTrain), Set(DatasetSplit.ds1), "the kept model trains on all of DS1")
+        XCTAssertTrue(cvTest.isEmpty)
     }
 
     func testSplitMix64IsTheReferenceSequence() {

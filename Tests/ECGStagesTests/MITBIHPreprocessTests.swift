@@ -24,6 +24,20 @@ final class MITBIHPreprocessTests: XCTestCase {
         XCTAssertEqual(dataset.count, 109_467)
     }
 
+    /// The DS2 records with atrial fibrillation: the normal beats inside `(AFIB` that the issue counted (7,271).
+    func testTheDS2AtrialFibrillationRecordsHoldTheirNormalBeatsInsideAFIB() throws {
+        let directory = try database()
+        let records = ["202", "210", "219", "221", "222"]
+        let (dataset, _) = try PreprocessStage.build(
+            directory: directory, records: records, settings: BeatExtractionSettings())
+        let normalInAFIB = (0..<dataset.count).filter {
+            dataset.label[$0] == UInt8(AAMIClass.N.index) && dataset.rhythmName(of: $0) == "AFIB"
+        }
+        XCTAssertEqual(normalInAFIB.count, 7_271)
+        XCTAssertTrue(Set(dataset.rhythmNames).isSuperset(of: ["N", "AFIB", "AFL"]), "\(dataset.rhythmNames)")
+        XCTAssertEqual(dataset.rhythm.filter { $0 == 0 }.count, 0, "each record starts with a rhythm annotation")
+    }
+
     func testLeadByNameUsesMLIIWhereverTheRecordHasIt() throws {
         let directory = try database()
         let records = try PreprocessStage.recordNames(in: directory, requested: nil)

@@ -23,7 +23,8 @@ final class PreprocessTests: XCTestCase {
     @discardableResult
     private func writeRecord(
         _ name: String, in folder: URL? = nil, samplingRate: Double = 360, duration: Double = 60,
-        symbols: [String] = ["N"], invalidRange: Range<Int>? = nil, annotations writeAnnotations: Bool = true
+        symbols: [String] = ["N"], invalidRange: Range<Int>? = nil, annotations writeAnnotations: Bool = true,
+        rhythms: [(sample: Int, aux: String)] = [(3, "(N")]
     ) throws -> (path: String, fixture: SyntheticECG) {
         let folder = folder ?? directory
         let fixture = SyntheticECG.regular(samplingRate: samplingRate, beatsPerMinute: 75, duration: duration)
@@ -40,7 +41,10 @@ final class PreprocessTests: XCTestCase {
             var annotations = fixture.peakSamples.enumerated().map { index, sample in
                 Annotation(sample: sample, code: AnnotationCode.code(for: symbols[index % symbols.count]) ?? 1)
             }
-            annotations.append(Annotation(sample: 3, code: AnnotationCode.code(for: "+") ?? 28, aux: "(N"))
+            for rhythm in rhythms {
+                annotations.append(
+                    Annotation(sample: rhythm.sample, code: AnnotationCode.code(for: "+") ?? 28, aux: rhythm.aux))
+            }
             annotations.sort { $0.sample < $1.sample }
             try AnnotationFile.write(
                 annotations, record: RecordLocation(directory: folder.path, name: name), annotator: "atr")
@@ -59,6 +63,57 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual(beats.windows.count, beats.count * 187)
         XCTAssertEqual(beats.windows.min(), 0)
         XCTAssertEqual(beats.windows.max(), 1)
+    }
+
+    func testEachBeatCarriesTheRhythmInEffectAtItsPeakThroughTheDatasetFile() throws {
+        // 75 bpm: a beat every 288 samples from 0.5 s (180); AFIB from 20 s, back to N at 40 s (with its NUL pad).
+        let (path, fixture) = try writeRecord(
+            "r", rhythms: [(3, "(N"), (7_200, "(AFIB"), (14_400, "(N\0")])
+        let beats = try BeatExtraction.extract(recordPath: path, settings: BeatExtractionSettings())
+        let expected = fixture.peakSamples.map { $0 < 7_200 || $0 >= 14_400 ? "N" : "AFIB" }
+        XCTAssertEqual(beats.rhythms, expected)
+        XCTAssertTrue(beats.rhythms.contains("AFIB"))
+
+        let (shape, parts) = try PreprocessStage.build(
+            directory: directory, records: ["r"], settings: BeatExtractionSettings(), gather: false)
+        let file = directory.appendingPathComponent("beats.bin")
+        try BeatDatasetFile.write(shape: shape, parts: parts.map(\.beats), to: file)
+        let dataset = try BeatDatasetFile.read(file)
+        XCTAssertEqual(dataset.rhythmNames, ["N", "AFIB"])
+        XCTAssertEqual((0..<dataset.count).map { dataset.rhythmName(of: $0) }, expected)
+    }
+
+    func testEveryLeadGivesEachBeatOnceFromEachLeadUnderItsRecord() throws {
+        let (_, fixture) = try writeRecord("l")
+        var settings = BeatExtractionSettings()
+        settings.lead = LeadSelection(text: "all", fallbackToFirst: true)
+        XCTAssertEqual(settings.lead, .all)
+        let (dataset, parts) = try PreprocessStage.build(directory: directory, records: ["l"], settings: settings)
+        XCTAssertEqual(dataset.records, [.init(name: "l", lead: "V5"), .init(name: "l", lead: "MLII")])
+        XCTAssertEqual(parts.map(\.beats.leadIndex), [0, 1])
+        XCTAssertEqual(parts.map(\.beats.count), [fixture.peakSamples.count, fixture.peakSamples.count])
+        XCTAssertEqual(dataset.count, 2 * fixture.peakSamples.count)
+        let (train, _) = DatasetSplit.records(train: ["l"], test: []).assign(dataset)
+        XCTAssertEqual(train.count, dataset.count, "both leads of a record are on its side of the split")
+    }
+
+    func testExtractingOneLeadRefusesAllWithAClearError() throws {
+        let (path, _) = try writeRecord("o")
+        var settings = BeatExtractionSettings()
+        settings.lead = .all
+        XCTAssertThrowsError(try BeatExtraction.extract(recordPath: path, settings: settings)) {
+            XCTAssertTrue("\($0)".contains("'all' leads is a preprocess setting"), "\($0)")
+        }
+    }
+
+    func testUnlabelledExtractionReadsNoAnnotationsAndKnowsNoRhythm() throws {
+        let (path, _) = try writeRecord("i", rhythms: [(3, "(AFIB")])
+        var settings = BeatExtractionSettings()
+        settings.labels = nil
+        settings.peaks = .detected
+        let beats = try BeatExtraction.extract(recordPath: path, settings: settings)
+        XCTAssertFalse(beats.rhythms.isEmpty)
+        XCTAssertTrue(beats.rhythms.allSatisfy(\.isEmpty))
     }
 
     func testTheWindowIsCentredOnThePeak() throws {

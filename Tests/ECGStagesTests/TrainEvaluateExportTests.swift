@@ -55,16 +55,21 @@ final class TrainEvaluateExportTests: XCTestCase {
         split_seed: 42
         train_records: ["100", "101"]
         test_records: ["102"]
+        cv_folds: 5
         validation_fraction: 0.2
         patience: null
         resume: true
+        augment_invert: 0.25
         """
 
-    /// Three records in which every fourth beat is a premature, taller V beat, and the whole chain as a pipeline.
-    private func makeWorkspace(trainParams: String = trainParams) throws -> Workspace {
+    /// Three records (or `records`) in which every fourth beat is a premature, taller V beat, and the whole chain
+    /// as a pipeline. With `rhythms`, each record's reference says `(N` from its start and `(AFIB` from its middle.
+    private func makeWorkspace(
+        trainParams: String = trainParams, records: [String] = ["100", "101", "102"], rhythms: Bool = false
+    ) throws -> Workspace {
         let database = directory.appendingPathComponent("data/db")
         try FileManager.default.createDirectory(at: database, withIntermediateDirectories: true)
-        for (index, name) in ["100", "101", "102"].enumerated() {
+        for (index, name) in records.enumerated() {
             // Every third beat is premature and followed by a pause, as ventricular ectopic beats are.
             let pattern = [0.85, 0.85, 0.5, 1.2]
             var fixture = SyntheticECG.intervals(
@@ -78,13 +83,21 @@ final class TrainEvaluateExportTests: XCTestCase {
                 samplingFrequency: 360)
             try RecordWriter.write(header, samples: [ecg], directory: database.path)
             // Beat k + 1 follows interval k: the beats after a 0.5 s interval are the premature ones.
-            let annotations = fixture.peakSamples.enumerated().map { beat, sample in
+            var annotations = fixture.peakSamples.enumerated().map { beat, sample in
                 Annotation(sample: sample, code: AnnotationCode.code(for: beat % 4 == 3 ? "V" : "N") ?? 1)
+            }
+            if rhythms {
+                let rhythm = AnnotationCode.code(for: "+") ?? 28
+                annotations.insert(Annotation(sample: 0, code: rhythm, aux: "(N"), at: 0)
+                let middle = fixture.peakSamples[fixture.peakSamples.count / 2] - 1
+                annotations.append(Annotation(sample: middle, code: rhythm, aux: "(AFIB"))
+                annotations.sort { $0.sample < $1.sample }
             }
             try AnnotationFile.write(
                 annotations, record: RecordLocation(directory: database.path, name: name), annotator: "atr")
         }
-        try "100\n101\n102\n".write(to: database.appendingPathComponent("RECORDS"), atomically: true, encoding: .utf8)
+        try records.map { $0 + "\n" }.joined().write(
+            to: database.appendingPathComponent("RECORDS"), atomically: true, encoding: .utf8)
         try """
         stages:
           preprocess:
@@ -145,6 +158,51 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertEqual(try workspace.repro(ReproOptions(), observer: CollectingObserver()).stages(.ran), [])
     }
 
+    func testEvaluateScoresEachReferenceRhythmAndTheFalseSRateInsideAtrialFibrillation() throws {
+        let workspace = try makeWorkspace(rhythms: true)
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let eval = try XCTUnwrap(try JSONSerialization.jsonObject(with: file("metrics/eval.json")) as? [String: Any])
+        let perRhythm = try XCTUnwrap(eval["per_rhythm"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(perRhythm.keys), ["N", "AFIB"])
+        let counts = perRhythm.values.compactMap { $0["n"] as? Int }
+        XCTAssertEqual(counts.reduce(0, +), eval["n"] as? Int, "every test beat has a rhythm here")
+        let afibClasses = try XCTUnwrap(perRhythm["AFIB"]?["classes"] as? [String: [String: Any]])
+        let afibNormal = try XCTUnwrap(afibClasses["N"]?["support"] as? Int)
+        XCTAssertEqual(eval["afib_normal_beats"] as? Int, afibNormal)
+        let rate = try XCTUnwrap(eval["afib_false_s_rate"] as? Double)
+        XCTAssertTrue((0...1).contains(rate))
+        XCTAssertNotNil(eval["per_class"], "the earlier keys stay")
+    }
+
+    func testDS1CrossValidationScoresEachFoldOnDS1OnlyAndKeepsAModelOfAllDS1() throws {
+        let params = Self.trainParams.replacingOccurrences(of: "split: records", with: "split: ds1-cv")
+            .replacingOccurrences(of: "cv_folds: 5", with: "cv_folds: 2")
+            .replacingOccurrences(of: "epochs: 15", with: "epochs: 3")
+        // 101 106 108 109 are DS1; 100 is DS2 and must never be scored.
+        let workspace = try makeWorkspace(
+            trainParams: params, records: ["100", "101", "106", "108", "109"], rhythms: true)
+        let observer = CollectingObserver()
+        _ = try workspace.repro(ReproOptions(), observer: observer)
+        let eval = try XCTUnwrap(try JSONSerialization.jsonObject(with: file("metrics/eval.json")) as? [String: Any])
+        XCTAssertEqual(eval["split"] as? String, "ds1-cv")
+        let folds = try XCTUnwrap(eval["folds"] as? [[String: Any]])
+        XCTAssertEqual(folds.count, 2)
+        let scored = folds.flatMap { $0["records"] as? [String] ?? [] }
+        XCTAssertEqual(scored.sorted(), ["101", "106", "108", "109"])
+        let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
+        let ds1Beats = dataset.recordIndex.filter { dataset.records[Int($0)].name != "100" }.count
+        XCTAssertLessThan(ds1Beats, dataset.count)
+        XCTAssertEqual(eval["n"] as? Int, ds1Beats)
+        XCTAssertEqual(folds.compactMap { $0["n"] as? Int }.reduce(0, +), ds1Beats)
+        let mean = try XCTUnwrap(eval["cv_mean"] as? [String: Double])
+        let foldAccuracies = folds.compactMap { $0["accuracy"] as? Double }
+        XCTAssertEqual(mean["accuracy"] ?? -1, foldAccuracies.reduce(0, +) / 2, accuracy: 1e-12)
+        XCTAssertNotNil((eval["cv_sd"] as? [String: Double])?["accuracy"])
+        XCTAssertNotNil(eval["per_rhythm"], "pooled over the folds")
+        XCTAssertTrue(observer.lines.contains { $0.contains("fold 2/2: epoch 3/3") }, "\(observer.lines)")
+        XCTAssertTrue(observer.lines.contains { $0.contains("accuracy over the folds") }, "\(observer.lines)")
+    }
+
     func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
         let workspace = try makeWorkspace()
         _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
@@ -197,8 +255,11 @@ final class TrainEvaluateExportTests: XCTestCase {
         let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
         let count = min(64, dataset.count)
         let windows = Array(dataset.windows.prefix(count * 187))
-        let k = dataset.featureCount
-        let features = Array(dataset.features.prefix(count * k))
+        let k = model.featureCount  // a prefix of the dataset's features (FeatureSet)
+        XCTAssertEqual(k, 8)
+        let features = (0..<count).flatMap { beat in
+            dataset.features[(beat * dataset.featureCount)..<(beat * dataset.featureCount + k)]
+        }
         let expected = try model.predict(windows: windows, features: features, count: count)
         let outputs = try onnx.run(inputs: [
             "beats": Tensor(shape: [count, 1, 187], floats: windows),
@@ -222,13 +283,14 @@ final class TrainEvaluateExportTests: XCTestCase {
             checkpoint: try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt")))
         let dataset = try BeatDatasetFile.read(directory.appendingPathComponent("data/processed/beats.bin"))
         let count = 1_000
-        let k = dataset.featureCount
+        let k = model.featureCount  // a prefix of the dataset's features (FeatureSet)
+        let stride = dataset.featureCount
         var windows: [Float] = []
         var features: [Float] = []
         for beat in 0..<count {
             let source = beat % dataset.count
             windows += dataset.windows[(source * 187)..<((source + 1) * 187)]
-            features += dataset.features[(source * k)..<((source + 1) * k)]
+            features += dataset.features[(source * stride)..<(source * stride + k)]
         }
         let beatsURL = directory.appendingPathComponent("beats.f32")
         let rrURL = directory.appendingPathComponent("rr.f32")

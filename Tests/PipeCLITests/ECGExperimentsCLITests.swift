@@ -141,9 +141,11 @@ extension ExperimentFixture {
         split_seed: 42
         train_records: ["100", "101"]
         test_records: ["102"]
+        cv_folds: 5
         validation_fraction: 0.2
         patience: null
         resume: false
+        augment_invert: 0
 
         """
 }
