@@ -51,8 +51,12 @@ extension QRSDetector {
                     window.append(values[index])
                     index += stride
                 }
-                window.sort()
-                floor[block] = window.isEmpty ? 0 : window[Int(quantile * Double(window.count - 1))]
+                floor[block] =
+                    window.isEmpty
+                    ? 0
+                    : window.withUnsafeMutableBufferPointer {
+                        orderStatistic($0, Int(quantile * Double($0.count - 1)))
+                    }
             }
         }
         return floor
@@ -113,7 +117,6 @@ extension QRSDetector {
 
     static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
-        let sorted = values.sorted()
-        return sorted[sorted.count / 2]
+        return orderStatistic(of: values, values.count / 2)
     }
 }
