@@ -23,6 +23,15 @@ public struct FileStat: Equatable, Sendable {
         return FileStat(info)
     }
 
+    init(kind: Kind, inode: UInt64, size: Int64, mtime: Int64, ctime: Int64, permissions: UInt16) {
+        self.kind = kind
+        self.inode = inode
+        self.size = size
+        self.mtimeNanoseconds = mtime
+        self.ctimeNanoseconds = ctime
+        self.permissions = permissions
+    }
+
     private init(_ info: Glibc.stat) {
         switch info.st_mode & S_IFMT {
         case S_IFREG: kind = .file
