@@ -254,12 +254,13 @@ public final class ContentHasher: @unchecked Sendable {
         let remembered = snapshots[directory]
         lock.unlock()
         let previous = remembered ?? file.flatMap { try? Data(contentsOf: $0) }.flatMap(DirectorySnapshot.decode)
-        if let previous, previous.isCurrent(at: absolute) {
+        let unchanged = previous?.unchangedFolders(at: absolute) ?? []
+        if let previous, unchanged.count == previous.folders.count {
             if remembered == nil { keep(previous, for: directory) }
             return previous
         }
         let snapshot = try DirectorySnapshot.build(
-            directory: directory, root: root, previous: previous, linkTarget: linkTarget,
+            directory: directory, root: root, previous: previous, unchanged: unchanged, linkTarget: linkTarget,
             known: { path, stat in
                 if let fresh = self.freshDigest(path: path, stat: stat) { return fresh }
                 guard let digest = self.statCache.lookup(path: path, stat: stat) else { return nil }
@@ -268,6 +269,7 @@ public final class ContentHasher: @unchecked Sendable {
             },
             read: readRecording)
         keep(snapshot, for: directory)
+        statCache.forget(under: directory)
         if let file {
             try? FileManager.default.createDirectory(
                 at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -108,13 +108,13 @@ struct DirectorySnapshot {
 
     // MARK: Checking
 
-    /// Whether the tree at `absolute` still holds exactly the recorded entries with the recorded facts, none racy.
-    /// Folders are checked in parallel.
-    func isCurrent(at absolute: String) -> Bool {
+    /// The paths of the folders that still hold exactly the recorded entries with the recorded facts, none racy;
+    /// all of them when the tree is unchanged. Folders are checked in parallel.
+    func unchangedFolders(at absolute: String) -> Set<String> {
         let current = parallelMap(count: folders.count) { index in
             folderIsCurrent(folders[index], at: absolute)
         }
-        return !current.contains(false)
+        return Set(folders.indices.filter { current[$0] }.map { folders[$0].path })
     }
 
     private func folderIsCurrent(_ folder: Folder, at absolute: String) -> Bool {
@@ -154,16 +154,19 @@ struct DirectorySnapshot {
 
     // MARK: Building
 
-    /// The snapshot of the workspace-relative `directory` as it is now. An entry whose facts match its entry in
-    /// `previous` keeps that digest; the others get theirs from `known` (a digest this process or the stat cache
+    /// The snapshot of the workspace-relative `directory` as it is now. The folders of `previous` named in
+    /// `unchanged` (just checked) are taken as they are, the others listed again; an entry whose facts match its
+    /// entry in `previous` keeps that digest; the others get theirs from `known` (a digest this process or the stat cache
     /// trusts, with the time it was taken) or from reading the file, which `read` does for all of them at once.
     static func build(
-        directory: String, root: URL, previous: DirectorySnapshot?,
+        directory: String, root: URL, previous: DirectorySnapshot?, unchanged: Set<String>,
         linkTarget: (String) throws -> String,
         known: (String, FileStat) -> (digest: Digest, recordedAt: Int64)?,
         read: ([(path: String, stat: FileStat)]) throws -> [(digest: Digest, recordedAt: Int64)]
     ) throws -> DirectorySnapshot {
-        var snapshot = try list(directory: directory, absolute: root.appendingPathComponent(directory).path)
+        var snapshot = try list(
+            directory: directory, absolute: root.appendingPathComponent(directory).path, previous: previous,
+            unchanged: unchanged)
         snapshot.reuseDigests(from: previous)
         var toRead: [(index: Int, path: String, size: Int64)] = []
         for folder in snapshot.folders {
@@ -201,14 +204,22 @@ struct DirectorySnapshot {
         return snapshot
     }
 
-    /// Every entry under `directory`, folder by folder (each folder's in `readdir` order), without digests.
-    private static func list(directory: String, absolute: String) throws -> DirectorySnapshot {
+    /// Every entry under `directory`, folder by folder (each folder's in `readdir` order), without digests but for
+    /// the folders taken from `previous`.
+    private static func list(
+        directory: String, absolute: String, previous: DirectorySnapshot?, unchanged: Set<String>
+    ) throws -> DirectorySnapshot {
+        var previousFolders: [String: Folder] = [:]
+        for folder in previous?.folders ?? [] where unchanged.contains(folder.path) {
+            previousFolders[folder.path] = folder
+        }
         var snapshot = DirectorySnapshot(
             digest: Digest.of(Data()), size: 0, fileCount: 0, folders: [], entries: [], names: [])
         var wave = [""]
         while !wave.isEmpty {
             let listed = try parallelMap(count: wave.count) { index in
-                try listFolder(wave[index], directory: directory, absolute: absolute)
+                if let previous, let folder = previousFolders[wave[index]] { return previous.copy(of: folder) }
+                return try listFolder(wave[index], directory: directory, absolute: absolute)
             }
             var next: [String] = []
             for (path, folder) in zip(wave, listed) {
@@ -273,6 +284,15 @@ struct DirectorySnapshot {
             if let found { entries.append(found) }
         }
         return (entries, names)
+    }
+
+    /// The entries of one of this snapshot's folders, their names in a buffer of their own.
+    private func copy(of folder: Folder) -> (entries: [Entry], names: [UInt8]) {
+        var copied = Array(entries[folder.entries])
+        guard let start = copied.map(\.nameStart).min() else { return ([], []) }
+        let end = copied.map { $0.nameStart + $0.nameLength }.max() ?? start
+        for index in copied.indices { copied[index].nameStart -= start }
+        return (copied, Array(names[start..<end]))
     }
 
     /// Copies the digest of every entry whose facts are unchanged since `previous` recorded it (and not racy).

@@ -91,6 +91,18 @@ public final class StatCache: @unchecked Sendable {
         }
     }
 
+    /// Drops the entries of every file under the workspace-relative `directory`: a directory's snapshot keeps
+    /// their facts, and entries left here would only make every later load slower.
+    public func forget(under directory: String) {
+        let prefix = directory + "/"
+        lock.lock()
+        defer { lock.unlock() }
+        loadIfNeeded()
+        let before = entries.count
+        entries = entries.filter { !$0.key.hasPrefix(prefix) }
+        if entries.count != before { dirty = true }
+    }
+
     /// Writes the cache atomically when anything changed since it was loaded.
     public func save() throws {
         guard let fileURL else { return }

@@ -174,6 +174,25 @@ final class DirectorySnapshotTests: XCTestCase {
         }
     }
 
+    func testTheStatCacheDropsTheFilesOfADirectoryWithASnapshot() throws {
+        try makeTree()
+        try write("other.txt", "a file dependency")
+        let cache = StatCache(loading: cacheURL)
+        for path in ["data/a.txt", "other.txt"] {
+            let stat = try XCTUnwrap(FileStat.at(root.appendingPathComponent(path).path))
+            cache.record(
+                path: path, stat: stat,
+                digest: try FileHashing.hash(path: root.appendingPathComponent(path).path).digest)
+        }
+        try cache.save()
+        let hasher = ContentHasher(root: root, statCache: StatCache(loading: cacheURL))
+        XCTAssertEqual(try hasher.hash(["data", "other.txt"])["data"]?.digest, try referenceDigest("data"))
+        try hasher.statCache.save()
+        let saved = try String(contentsOf: cacheURL, encoding: .utf8)
+        XCTAssertTrue(saved.contains(" other.txt\n"))
+        XCTAssertFalse(saved.contains(" data/"), "the directory's snapshot holds its files' facts")
+    }
+
     func testACorruptSnapshotFileIsRebuilt() throws {
         try makeTree()
         let expected = try digest(freshHasher())
