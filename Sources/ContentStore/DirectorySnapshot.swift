@@ -54,27 +54,10 @@ struct DirectorySnapshot {
         func isUnchanged(_ info: Glibc.stat) -> Bool {
             guard DirectorySnapshot.kind(info) == kind else { return false }
             guard kind != .directory else { return true }
-            let facts = Facts(info)
-            return facts.inode == inode && facts.size == statSize && facts.mtime == mtime && facts.ctime == ctime
-                && facts.permissions == permissions
+            let facts = FileStat(info)
+            return facts.inode == inode && facts.size == statSize && facts.mtimeNanoseconds == mtime
+                && facts.ctimeNanoseconds == ctime && facts.permissions == permissions
                 && recordedAt - max(mtime, ctime) >= StatCache.racyWindowNanoseconds
-        }
-    }
-
-    /// The `stat` fields an entry records.
-    struct Facts {
-        var inode: UInt64
-        var size: Int64
-        var mtime: Int64
-        var ctime: Int64
-        var permissions: UInt16
-
-        init(_ info: Glibc.stat) {
-            inode = UInt64(info.st_ino)
-            size = Int64(info.st_size)
-            mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-            ctime = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
-            permissions = UInt16(info.st_mode & 0o7777)
         }
     }
 
@@ -272,10 +255,11 @@ struct DirectorySnapshot {
                         throw ContentStoreError.unsupportedFileType(
                             path: display + "/" + String(decoding: bytes, as: UTF8.self))
                     }
-                    let facts = Facts(info)
+                    let facts = FileStat(info)
                     let entry = Entry(
                         kind: kind, permissions: facts.permissions, inode: facts.inode, statSize: facts.size,
-                        mtime: facts.mtime, ctime: facts.ctime, recordedAt: 0, digest: RawDigest(), contentSize: 0,
+                        mtime: facts.mtimeNanoseconds, ctime: facts.ctimeNanoseconds, recordedAt: 0,
+                        digest: RawDigest(), contentSize: 0,
                         nameStart: names.count, nameLength: length)
                     names.append(contentsOf: bytes)
                     return entry

@@ -32,7 +32,7 @@ public struct FileStat: Equatable, Sendable {
         self.permissions = permissions
     }
 
-    private init(_ info: Glibc.stat) {
+    init(_ info: Glibc.stat) {
         switch info.st_mode & S_IFMT {
         case S_IFREG: kind = .file
         case S_IFDIR: kind = .directory

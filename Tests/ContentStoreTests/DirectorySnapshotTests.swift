@@ -6,21 +6,8 @@ import XCTest
 /// A directory's recorded snapshot must never hide a change: every edit, addition, removal, rename or restored stat
 /// deep in a large tree gives the digest a manifest built from scratch gives, and an unchanged tree is answered
 /// without reading a file.
-final class DirectorySnapshotTests: XCTestCase {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-snap-\(UUID().uuidString)")
+final class DirectorySnapshotTests: TemporaryFolderTestCase {
     var cacheURL: URL { root.appendingPathComponent(".cache/stat-cache") }
-
-    override func setUpWithError() throws {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
-
-    private func write(_ path: String, _ text: String) throws {
-        let url = root.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    }
 
     /// 3 folders of 4 subfolders of 25 files (300 files), names chosen so that byte order and folder order differ.
     private func makeTree() throws {
