@@ -69,6 +69,9 @@ public struct DirectoryManifest: Equatable, Sendable {
         self.entries = entries.sorted { $0.relativePath.utf8.lexicographicallyPrecedes($1.relativePath.utf8) }
     }
 
+    /// Entries already in the manifest's order (paths compared as bytes).
+    init(sortedEntries: [ManifestEntry]) { entries = sortedEntries }
+
     public var bytes: Data {
         var text = ""
         for entry in entries {
@@ -168,27 +171,36 @@ public final class ContentHasher: @unchecked Sendable {
     /// window: the engine holds the workspace lock, so within one process a file whose stat is unchanged since
     /// its bytes went through SHA-256 here still holds them. They let a stage that hashed an output while
     /// writing it, and a directory hashed once for the lock and again for its manifest, skip reading it again.
-    private var fresh: [String: (stat: FileStat, digest: Digest)] = [:]
+    private var fresh: [String: (stat: FileStat, digest: Digest, recordedAt: Int64)] = [:]
+    /// Where directory snapshots are kept (`.cache/tree-cache/`, beside the stat cache); nil keeps them in memory.
+    private let snapshotDirectory: URL?
+    /// The snapshots this process has taken or loaded, by workspace-relative directory.
+    private var snapshots: [String: DirectorySnapshot] = [:]
 
     public init(root: URL, statCache: StatCache) {
         self.root = root
         self.statCache = statCache
+        snapshotDirectory = statCache.fileURL?.deletingLastPathComponent().appendingPathComponent("tree-cache")
     }
 
     /// Remembers the digest of the bytes just written to (or read from) a workspace-relative file, valid while the
     /// file keeps `stat`; the stat cache records it too, for later processes.
     public func remember(path: String, stat: FileStat, digest: Digest) {
-        lock.lock()
-        fresh[path] = (stat, digest)
-        lock.unlock()
+        rememberFresh(path: path, stat: stat, digest: digest, recordedAt: nowNanoseconds())
         statCache.record(path: path, stat: stat, digest: digest)
     }
 
-    private func freshDigest(path: String, stat: FileStat) -> Digest? {
+    private func rememberFresh(path: String, stat: FileStat, digest: Digest, recordedAt: Int64) {
+        lock.lock()
+        fresh[path] = (stat, digest, recordedAt)
+        lock.unlock()
+    }
+
+    private func freshDigest(path: String, stat: FileStat) -> (digest: Digest, recordedAt: Int64)? {
         lock.lock()
         defer { lock.unlock() }
         guard let entry = fresh[path], entry.stat == stat else { return nil }
-        return entry.digest
+        return (entry.digest, entry.recordedAt)
     }
 
     /// Hashes each workspace-relative path (file or directory); all files involved are read in parallel.
@@ -198,7 +210,7 @@ public final class ContentHasher: @unchecked Sendable {
     /// or `/proc/self/root` costs one `readlink`, and one pointing outside the workspace is refused.
     public func hash(_ relativePaths: [String]) throws -> [String: PathHash] {
         var files: [String] = []  // workspace-relative
-        var listings: [String: DirectoryListing] = [:]  // directory -> what it holds
+        var directories: [String: DirectorySnapshot] = [:]
         var knownStats: [String: FileStat] = [:]
         for path in relativePaths {
             let absolute = root.appendingPathComponent(path).path
@@ -211,23 +223,16 @@ public final class ContentHasher: @unchecked Sendable {
                 files.append(path)
                 knownStats[path] = stat
             case .directory:
-                let listing = try listDirectory(path)
-                listings[path] = listing
-                for (file, fileStat) in listing.files {
-                    files.append(file)
-                    knownStats[file] = fileStat
-                }
+                directories[path] = try snapshot(directory: path)
             default: throw ContentStoreError.unsupportedFileType(path: path)
             }
         }
         let fileHashes = try hashFiles(files, knownStats: knownStats)
         var result: [String: PathHash] = [:]
         for path in relativePaths {
-            if let listing = listings[path] {
-                let manifest = manifest(directory: path, listing: listing, hashes: fileHashes)
-                let size = manifest.entries.reduce(Int64(0)) { $0 + $1.size }
+            if let snapshot = directories[path] {
                 result[path] = PathHash(
-                    digest: manifest.digest, isDirectory: true, size: size, fileCount: manifest.entries.count)
+                    digest: snapshot.digest, isDirectory: true, size: snapshot.size, fileCount: snapshot.fileCount)
             } else if let hash = fileHashes[path] {
                 result[path] = PathHash(digest: hash.digest, isDirectory: false, size: hash.size, fileCount: 1)
             }
@@ -235,68 +240,76 @@ public final class ContentHasher: @unchecked Sendable {
         return result
     }
 
-    /// The manifest of a workspace directory (hashing what the stat cache cannot answer).
+    /// The manifest of a workspace directory (hashing what its snapshot and the stat cache cannot answer).
     public func manifest(directory: String) throws -> DirectoryManifest {
-        let listing = try listDirectory(directory)
-        let paths = listing.files.map(\.path)
-        let stats = Dictionary(uniqueKeysWithValues: listing.files.map { ($0.path, $0.stat) })
-        return manifest(directory: directory, listing: listing, hashes: try hashFiles(paths, knownStats: stats))
+        try snapshot(directory: directory).manifest()
     }
 
-    private func manifest(
-        directory: String, listing: DirectoryListing, hashes: [String: (digest: Digest, size: Int64)]
-    ) -> DirectoryManifest {
-        let prefixLength = directory.count + 1
-        var entries: [ManifestEntry] = listing.files.compactMap { file, stat in
-            guard let hash = hashes[file] else { return nil }
-            return ManifestEntry(
-                relativePath: String(file.dropFirst(prefixLength)), digest: hash.digest, size: hash.size,
-                kind: .file(permissions: ManifestEntry.recordedPermissions(stat.permissions)))
+    /// The current snapshot of a workspace directory: the one recorded last when every entry still has the
+    /// recorded facts, else one rebuilt from what changed (and recorded).
+    func snapshot(directory: String) throws -> DirectorySnapshot {
+        let absolute = root.appendingPathComponent(directory).path
+        let file = snapshotDirectory?.appendingPathComponent(Digest.of(directory).hex)
+        lock.lock()
+        let remembered = snapshots[directory]
+        lock.unlock()
+        let previous = remembered ?? file.flatMap { try? Data(contentsOf: $0) }.flatMap(DirectorySnapshot.decode)
+        let unchanged = previous?.unchangedFolders(at: absolute) ?? []
+        if let previous, unchanged.count == previous.folders.count {
+            if remembered == nil { keep(previous, for: directory) }
+            return previous
         }
-        for (link, target) in listing.links {
-            let bytes = Data(target.utf8)
-            entries.append(
-                ManifestEntry(
-                    relativePath: String(link.dropFirst(prefixLength)), digest: Digest.of(bytes),
-                    size: Int64(bytes.count), kind: .symlink))
+        let snapshot = try DirectorySnapshot.build(
+            directory: directory, root: root, previous: previous, unchanged: unchanged, linkTarget: linkTarget,
+            known: { path, stat in
+                if let fresh = self.freshDigest(path: path, stat: stat) { return fresh }
+                guard let digest = self.statCache.lookup(path: path, stat: stat) else { return nil }
+                // Trusted by the stat cache: recorded at least the racy window after the file's last change.
+                return (digest, max(stat.mtimeNanoseconds, stat.ctimeNanoseconds) + StatCache.racyWindowNanoseconds)
+            },
+            read: readRecording)
+        keep(snapshot, for: directory)
+        statCache.forget(under: directory)
+        if let file {
+            try? FileManager.default.createDirectory(
+                at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? AtomicFile.write(Data(snapshot.encoded()), to: file, durable: false)
         }
-        return DirectoryManifest(entries: entries)
+        return snapshot
     }
 
-    /// What a directory holds, as pipe stores it: regular files, with the `lstat` taken while listing (so it is
-    /// not taken twice), and symlinks with their target text. Both workspace-relative, sorted.
-    struct DirectoryListing {
-        var files: [(path: String, stat: FileStat)] = []
-        var links: [(path: String, target: String)] = []
+    private func keep(_ snapshot: DirectorySnapshot, for directory: String) {
+        lock.lock()
+        snapshots[directory] = snapshot
+        lock.unlock()
     }
 
-    /// Every regular file and symlink under a workspace-relative directory, recursively, never following a link.
-    func listDirectory(_ directory: String) throws -> DirectoryListing {
-        var listing = DirectoryListing()
-        var pending = [directory]
-        while let current = pending.popLast() {
-            let absolute = root.appendingPathComponent(current).path
-            let names: [String]
+    /// Reads and hashes workspace-relative files of a directory in parallel, largest first, each with the time
+    /// taken before its read (0, never trusted, when the file's size changed under the read).
+    private func readRecording(_ files: [(path: String, stat: FileStat)]) throws -> [(
+        digest: Digest, recordedAt: Int64
+    )] {
+        guard !files.isEmpty else { return [] }
+        let order = files.indices.sorted { files[$0].stat.size > files[$1].stat.size }
+        lock.lock()
+        filesRead += files.count
+        lock.unlock()
+        let hashes = try parallelMap(count: order.count, threads: .dedicated) { position in
+            let (path, stat) = files[order[position]]
+            let recordedAt = nowNanoseconds()
+            let hash: (digest: Digest, size: Int64)
             do {
-                names = try FileManager.default.contentsOfDirectory(atPath: absolute)
-            } catch {
-                throw ContentStoreError.cannotRead(path: current, reason: error.localizedDescription)
+                hash = try FileHashing.hash(path: root.appendingPathComponent(path).path)
+            } catch ContentStoreError.notFound {
+                throw ContentStoreError.notFound(path: path)
             }
-            for name in names {
-                let child = current + "/" + name
-                guard !name.contains("\n") else { throw ContentStoreError.unsupportedName(path: child) }
-                guard let stat = FileStat.at(root.appendingPathComponent(child).path) else { continue }
-                switch stat.kind {
-                case .file: listing.files.append((child, stat))
-                case .directory: pending.append(child)
-                case .symlink: listing.links.append((child, try linkTarget(child)))
-                case .other: throw ContentStoreError.unsupportedFileType(path: child)
-                }
-            }
+            guard stat.size == hash.size else { return (hash.digest, Int64(0)) }
+            rememberFresh(path: path, stat: stat, digest: hash.digest, recordedAt: recordedAt)
+            return (hash.digest, recordedAt)
         }
-        listing.files.sort { $0.path < $1.path }
-        listing.links.sort { $0.path < $1.path }
-        return listing
+        var result = [(digest: Digest, recordedAt: Int64)](repeating: (Digest.of(Data()), 0), count: files.count)
+        for (position, index) in order.enumerated() { result[index] = hashes[position] }
+        return result
     }
 
     /// The target text of the symlink at a workspace-relative path inside a directory output, refused when it is
@@ -343,7 +356,7 @@ public final class ContentHasher: @unchecked Sendable {
             else {
                 throw ContentStoreError.notFound(path: path)
             }
-            if let digest = freshDigest(path: path, stat: stat) ?? statCache.lookup(path: path, stat: stat) {
+            if let digest = freshDigest(path: path, stat: stat)?.digest ?? statCache.lookup(path: path, stat: stat) {
                 result[path] = (digest, stat.size)
             } else {
                 toRead.append((path, stat))

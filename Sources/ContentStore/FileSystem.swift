@@ -24,7 +24,16 @@ public struct FileStat: Equatable, Sendable {
         return FileStat(info)
     }
 
-    private init(_ info: Glibc.stat) {
+    init(kind: Kind, inode: UInt64, size: Int64, mtime: Int64, ctime: Int64, permissions: UInt16) {
+        self.kind = kind
+        self.inode = inode
+        self.size = size
+        self.mtimeNanoseconds = mtime
+        self.ctimeNanoseconds = ctime
+        self.permissions = permissions
+    }
+
+    init(_ info: Glibc.stat) {
         switch info.st_mode & S_IFMT {
         case S_IFREG: kind = .file
         case S_IFDIR: kind = .directory

@@ -31,10 +31,20 @@ public final class StatCache: @unchecked Sendable {
     /// An empty cache that is never saved (tests, `--no-stat-cache`).
     public init() { fileURL = nil }
 
-    /// Loads the cache at `url`; a missing or unreadable file is an empty cache (it is only an accelerator).
+    /// The cache at `url`, read on first use, so that a command whose paths all have other answers (a directory's
+    /// snapshot) never parses it; a missing or unreadable file is an empty cache (it is only an accelerator).
     public init(loading url: URL) {
         fileURL = url
-        guard let data = try? Data(contentsOf: url) else { return }
+        isLoaded = false
+    }
+
+    private var isLoaded = true
+
+    /// Reads the file into `entries` once; called with `lock` held.
+    private func loadIfNeeded() {
+        guard !isLoaded else { return }
+        isLoaded = true
+        guard let fileURL, let data = try? Data(contentsOf: fileURL) else { return }
         let text = String(decoding: data, as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
         guard lines.first == Substring(Self.header) else { return }
@@ -54,6 +64,7 @@ public final class StatCache: @unchecked Sendable {
     public func lookup(path: String, stat: FileStat) -> Digest? {
         lock.lock()
         defer { lock.unlock() }
+        loadIfNeeded()
         guard let entry = entries[path], entry.inode == stat.inode, entry.size == stat.size,
             entry.mtime == stat.mtimeNanoseconds, entry.ctime == stat.ctimeNanoseconds,
             entry.recordedAt - max(entry.mtime, entry.ctime) >= Self.racyWindowNanoseconds
@@ -73,10 +84,23 @@ public final class StatCache: @unchecked Sendable {
             ctime: stat.ctimeNanoseconds, recordedAt: nowNanoseconds())
         lock.lock()
         defer { lock.unlock() }
+        loadIfNeeded()
         if entries[path] != entry {
             entries[path] = entry
             dirty = true
         }
+    }
+
+    /// Drops the entries of every file under the workspace-relative `directory`: a directory's snapshot keeps
+    /// their facts, and entries left here would only make every later load slower.
+    public func forget(under directory: String) {
+        let prefix = directory + "/"
+        lock.lock()
+        defer { lock.unlock() }
+        loadIfNeeded()
+        let before = entries.count
+        entries = entries.filter { !$0.key.hasPrefix(prefix) }
+        if entries.count != before { dirty = true }
     }
 
     /// Writes the cache atomically when anything changed since it was loaded.

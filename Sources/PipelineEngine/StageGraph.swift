@@ -24,11 +24,24 @@ public struct StageGraph: Sendable {
             upstream[stage.name] = []
             downstream[stage.name] = []
         }
+        // Outputs indexed by their path and by every path enclosing them, so that finding the producers of a
+        // dependency costs its depth, not a pass over every output of the pipeline.
+        var producersByPath: [String: [Int]] = [:]
+        var producersByEnclosing: [String: [Int]] = [:]
+        for (index, stage) in definition.stages.enumerated() {
+            for output in stage.outputs {
+                producersByPath[output.path, default: []].append(index)
+                for enclosing in enclosingPaths(output.path) {
+                    producersByEnclosing[enclosing, default: []].append(index)
+                }
+            }
+        }
         for stage in definition.stages {
             for dep in stage.deps {
-                let producers = definition.stages.filter { other in
-                    other.outputs.contains { pathsOverlap($0.path, dep.path) }
-                }
+                // Overlap: the same path, the dependency inside an output, or an output inside the dependency.
+                var indices = Set(producersByEnclosing[dep.path] ?? [])
+                for path in [dep.path] + enclosingPaths(dep.path) { indices.formUnion(producersByPath[path] ?? []) }
+                let producers = indices.sorted().map { definition.stages[$0] }
                 if producers.isEmpty,
                     FileStat.at(workspace.appendingPathComponent(dep.path).path, followingSymlinks: true) == nil
                 {
@@ -65,6 +78,14 @@ public struct StageGraph: Sendable {
     // MARK: - Checks
 
     private static func checkOutputs(_ definition: PipelineDefinition) throws {
+        // The usual case, no clash at all, in one pass over the outputs; a clash is then named by the pairwise
+        // search below, which reports the first one in declaration order.
+        let paths = definition.stages.flatMap { $0.outputs.map(\.path) }
+        let distinct = Set(paths)
+        guard
+            distinct.count != paths.count
+                || paths.contains(where: { enclosingPaths($0).contains(where: distinct.contains) })
+        else { return }
         var owners: [(path: String, stage: String)] = []
         for stage in definition.stages {
             for output in stage.outputs {
@@ -178,6 +199,17 @@ public struct StageGraph: Sendable {
 
 /// Whether two workspace paths name the same file or one lies inside the other.
 func pathsOverlap(_ a: String, _ b: String) -> Bool { a == b || isInside(a, b) || isInside(b, a) }
+
+/// Every `outer` for which `isInside(path, outer)` holds: ".", and the path up to each of its slashes.
+func enclosingPaths(_ path: String) -> [String] {
+    var result = ["."]
+    var index = path.startIndex
+    while let slash = path[index...].firstIndex(of: "/") {
+        result.append(String(path[..<slash]))
+        index = path.index(after: slash)
+    }
+    return result
+}
 
 /// Whether `inner` lies strictly inside the directory `outer`.
 func isInside(_ inner: String, _ outer: String) -> Bool { outer == "." || inner.hasPrefix(outer + "/") }

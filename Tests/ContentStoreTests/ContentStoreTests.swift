@@ -3,20 +3,7 @@ import XCTest
 
 @testable import ContentStore
 
-final class ContentStoreTests: XCTestCase {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-cs-\(UUID().uuidString)")
-
-    override func setUpWithError() throws {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
-
-    private func write(_ path: String, _ text: String) throws {
-        let url = root.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    }
+final class ContentStoreTests: TemporaryFolderTestCase {
 
     func testSHA256MatchesTheStandardVectors() throws {
         XCTAssertEqual(Digest.of("").hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
