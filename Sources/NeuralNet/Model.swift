@@ -80,8 +80,10 @@ public final class Model {
     let adamM: UnsafeMutablePointer<Float>  // [parameterCount]
     let adamV: UnsafeMutablePointer<Float>  // [parameterCount]
     let runningStats: UnsafeMutablePointer<Float>  // [bufferCount]
-    private var workspace: Workspace?
-    private var shardBuffers: [Shard] = []
+    /// One workspace per purpose, each grown to the largest batch it has served.
+    private var workspaces: [Workspace.Purpose: Workspace] = [:]
+    private var shardWorkspaces: [Workspace] = []
+    private var shardGradients: [ShardGradients] = []
 
     /// The layer specs, in order.
     public var specs: [LayerSpec] { layers.map(\.spec) }
@@ -225,7 +227,7 @@ public final class Model {
     /// Logits [B, classCount] for windows [B, inputLength] and features [B, featureCount].
     /// `training` selects batch statistics and dropout (and updates BatchNorm running statistics).
     public func forward(windows: [Float], features: [Float], batch B: Int, training: Bool) throws -> [Float] {
-        let ws = try prepare(windows: windows, features: features, labels: nil, batch: B)
+        let ws = try prepare(windows: windows, features: features, labels: nil, batch: B, purpose: .inference)
         forwardPass(ws, B: B, training: training)
         return Array(UnsafeBufferPointer(start: ws.acts[layers.count], count: B * classCount))
     }
@@ -236,10 +238,13 @@ public final class Model {
     public func computeGradients(
         windows: [Float], features: [Float], labels: [Int], batch B: Int, classWeights: [Float]? = nil
     ) throws -> TrainingStepResult {
-        let ws = try prepare(windows: windows, features: features, labels: labels, batch: B)
+        // A sharded step only stages the batch here; each shard runs in its own workspace.
+        let shards = shardCount(batch: B)
+        let ws = try prepare(
+            windows: windows, features: features, labels: labels, batch: B,
+            purpose: shards > 1 ? .batchInputs : .training)
         let weights = try loadClassWeights(classWeights, ws)
         let weightSum = classWeightSum(targets: ws.targets, classWeights: weights, B: B)
-        let shards = shardCount(batch: B)
         if shards > 1 {
             return computeGradientsInShards(ws, B: B, classWeights: weights, weightSum: weightSum, shards: shards)
         }
@@ -276,13 +281,22 @@ public final class Model {
     /// Samples below which a batch is not worth splitting.
     static let minimumShardSize = 8
 
+    /// The most samples a shard takes once a batch is split. A larger batch is cut into more shards than workers,
+    /// each worker taking the next: a shard of 32 beats of the original CNN keeps its activations (about 9 MB) in
+    /// the caches, where a worker's half of a batch of 256 (about 40 MB) streams through memory at every layer.
+    /// Batches of up to 32 samples per worker (the default pipeline's 32 on 2 threads) are split as before.
+    static let maximumShardSize = 32
+
     /// How many shards a training batch of B is split into: one per worker (`setThreadCount`) when every shard gets
-    /// at least `minimumShardSize` samples, and 1 (the whole batch in one pass, each kernel parallel inside) for a
-    /// model with BatchNorm, whose batch statistics need the whole batch.
+    /// at least `minimumShardSize` samples, more when that leaves a shard over `maximumShardSize`, and 1 (the whole
+    /// batch in one pass, each kernel parallel inside) on one thread or for a model with BatchNorm, whose batch
+    /// statistics need the whole batch.
     func shardCount(batch B: Int) -> Int {
         guard !layers.contains(where: { if case .batchNorm1d = $0.spec { return true } else { return false } })
         else { return 1 }
-        return max(1, min(threadCount(), B / Self.minimumShardSize))
+        let workers = max(1, min(threadCount(), B / Self.minimumShardSize))
+        guard workers > 1 else { return 1 }
+        return max(workers, (B + Self.maximumShardSize - 1) / Self.maximumShardSize)
     }
 
     /// A small batch keeps two cores busy poorly when every layer forks and joins its own kernels (the OpenBLAS
@@ -296,25 +310,28 @@ public final class Model {
         _ ws: Workspace, B: Int, classWeights: UnsafePointer<Float>?, weightSum: Float, shards: Int
     ) -> TrainingStepResult {
         drawDropoutMasks(ws, B: B)
-        let parts = shardState(shards: shards, capacity: (B + shards - 1) / shards)
+        let workers = min(shards, threadCount())
+        let state = shardState(shards: shards, workers: workers, capacity: (B + shards - 1) / shards)
         let bounds = (0...shards).map { B * $0 / shards }
         let totals = withSerialKernels {
-            parallelMap(count: shards, workers: shards) { shard in
-                let part = parts[shard]
+            parallelMap(count: shards, workerStates: state.workspaces) { workspace, shard in
                 let first = bounds[shard]
                 let count = bounds[shard + 1] - first
-                copyShardInputs(from: ws, to: part.workspace, first: first, count: count)
+                copyShardInputs(from: ws, to: workspace, first: first, count: count)
                 return pass(
-                    part.workspace, B: count, grads: part.grads, classWeights: classWeights, weightSum: weightSum,
-                    dropoutMasksDrawn: true)
+                    workspace, B: count, grads: state.gradients[shard].values, classWeights: classWeights,
+                    weightSum: weightSum, dropoutMasksDrawn: true)
             }
         }
-        // grads = Σ shard gradients, in shard order.
-        grads.update(from: parts[0].grads, count: parameterCount)
-        for part in parts.dropFirst() {
-            let source = part.grads
-            for i in 0..<parameterCount {
-                grads[i] += source[i]
+        // grads = Σ shard gradients, in shard order for every element, whichever worker sums it.
+        let gradients = state.gradients.map(\.values)
+        parallelFor(parameterCount, grain: 16_384) { range in
+            let base = range.lowerBound
+            (grads + base).update(from: gradients[0] + base, count: range.count)
+            for source in gradients.dropFirst() {
+                for i in range {
+                    grads[i] += source[i]
+                }
             }
         }
         let loss = totals.reduce(0.0) { $0 + $1.weightedLoss } / totals.reduce(0.0) { $0 + $1.weight }
@@ -350,32 +367,35 @@ public final class Model {
         var correct: Int
     }
 
-    /// A shard's workspace and gradient buffer, kept for the next step.
-    final class Shard {
-        let workspace: Workspace
-        let grads: UnsafeMutablePointer<Float>
+    /// One shard's parameter gradients [parameterCount], kept for the next step.
+    final class ShardGradients {
+        let values: UnsafeMutablePointer<Float>
 
-        init(workspace: Workspace, parameterCount: Int) {
-            self.workspace = workspace
-            grads = UnsafeMutablePointer<Float>.allocate(capacity: max(parameterCount, 1))
-            grads.initialize(repeating: 0, count: max(parameterCount, 1))
+        init(parameterCount: Int) {
+            values = UnsafeMutablePointer<Float>.allocate(capacity: max(parameterCount, 1))
+            values.initialize(repeating: 0, count: max(parameterCount, 1))
         }
 
-        deinit { grads.deallocate() }
+        deinit { values.deallocate() }
     }
 
-    private func shardState(shards: Int, capacity: Int) -> [Shard] {
-        if shardBuffers.count == shards, let first = shardBuffers.first, first.workspace.capacity >= capacity {
-            return shardBuffers
-        }
-        shardBuffers = (0..<shards).map { _ in
-            Shard(
-                workspace: Workspace(
+    /// A workspace per worker (each pass runs in the worker's, so a shard's result does not depend on which worker
+    /// ran it) and a gradient buffer per shard.
+    private func shardState(shards: Int, workers: Int, capacity: Int) -> (
+        workspaces: [Workspace], gradients: [ShardGradients]
+    ) {
+        if shardWorkspaces.count != workers || (shardWorkspaces.first?.capacity ?? 0) < capacity {
+            shardWorkspaces = []  // freed before the replacements are allocated
+            shardWorkspaces = (0..<workers).map { _ in
+                Workspace(
                     layers: layers, inputLength: inputLength, featureCount: featureCount, classCount: classCount,
-                    capacity: capacity),
-                parameterCount: parameterCount)
+                    capacity: capacity)
+            }
         }
-        return shardBuffers
+        if shardGradients.count != shards {
+            shardGradients = (0..<shards).map { _ in ShardGradients(parameterCount: parameterCount) }
+        }
+        return (shardWorkspaces, shardGradients)
     }
 
     /// Applies one optimizer update from `gradients` at the schedule's rate for `epoch` (0-based), clipping first
@@ -410,7 +430,7 @@ public final class Model {
         try checkSize("features", features.count, count * featureCount)
         var logits = [Float](repeating: 0, count: count * classCount)
         let chunk = max(1, chunkSize)
-        let ws = workspace(capacity: min(chunk, max(count, 1)))
+        let ws = workspace(capacity: min(chunk, max(count, 1)), purpose: .inference)
         var start = 0
         while start < count {
             let B = min(chunk, count - start)
@@ -450,21 +470,24 @@ public final class Model {
         guard got == expected else { throw ModelError.inputSize(argument: argument, expected: expected, got: got) }
     }
 
-    private func workspace(capacity: Int) -> Workspace {
-        if let existing = workspace, existing.capacity >= capacity { return existing }
+    private func workspace(capacity: Int, purpose: Workspace.Purpose) -> Workspace {
+        if let existing = workspaces[purpose], existing.capacity >= capacity { return existing }
+        workspaces[purpose] = nil  // freed before its replacement is allocated
         let created = Workspace(
             layers: layers, inputLength: inputLength, featureCount: featureCount, classCount: classCount,
-            capacity: capacity)
-        workspace = created
+            capacity: capacity, purpose: purpose)
+        workspaces[purpose] = created
         return created
     }
 
-    /// Validates a batch and copies it into the workspace.
-    private func prepare(windows: [Float], features: [Float], labels: [Int]?, batch B: Int) throws -> Workspace {
+    /// Validates a batch and copies it into the workspace for `purpose`.
+    private func prepare(
+        windows: [Float], features: [Float], labels: [Int]?, batch B: Int, purpose: Workspace.Purpose
+    ) throws -> Workspace {
         guard B > 0 else { throw ModelError.invalidBatch(B) }
         try checkSize("windows", windows.count, B * inputLength)
         try checkSize("features", features.count, B * featureCount)
-        let ws = workspace(capacity: B)
+        let ws = workspace(capacity: B, purpose: purpose)
         if let labels {
             try checkSize("labels", labels.count, B)
             for (b, label) in labels.enumerated() {

@@ -112,4 +112,59 @@ final class DeterminismTests: XCTestCase {
         let model = try Model(specs: unsharded, inputLength: 32, featureCount: 2, classCount: 3, seed: 7)
         XCTAssertEqual(model.shardCount(batch: 15), 1, "shards of fewer than 8 samples are not worth it")
     }
+
+    /// A batch of more than 32 samples per worker is cut into shards of at most 32, more shards than workers, each
+    /// worker taking the next: still the one-pass step's function, and bit-identical from run to run however the
+    /// shards fall to the workers.
+    func testABatchSplitIntoMoreShardsThanWorkersComputesWhatTheWholeBatchDoes() throws {
+        let previous = threadCount()
+        defer { setThreadCount(previous) }
+        let batch = SyntheticBeats(count: 100, length: 32, featureCount: 2, classCount: 3, seed: 8)
+        let unsharded: [LayerSpec] = specs.filter { $0 != .batchNorm1d }
+        var results: [(TrainingStepResult, [Float])] = []
+        for count in [1, 2, 2] {
+            setThreadCount(count)
+            let model = try Model(
+                specs: unsharded, inputLength: 32, featureCount: 2, classCount: 3, seed: 7, optimizer: optimizer)
+            XCTAssertEqual(model.shardCount(batch: 100), count == 1 ? 1 : 4)
+            let result = try model.computeGradients(
+                windows: batch.windows, features: batch.features, labels: batch.labels, batch: 100)
+            results.append((result, model.gradients))
+        }
+        let (whole, wholeGradients) = results[0]
+        let (split, splitGradients) = results[1]
+        XCTAssertEqual(split.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)))
+        XCTAssertEqual(split.correct, whole.correct)
+        let scale = wholeGradients.map(abs).max() ?? 1
+        XCTAssertGreaterThan(scale, 0)
+        for (index, (a, b)) in zip(splitGradients, wholeGradients).enumerated() {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "gradient \(index)")
+        }
+        XCTAssertEqual(bits(results[2].1), bits(splitGradients), "the same split twice")
+
+        setThreadCount(2)
+        let model = try Model(specs: unsharded, inputLength: 32, featureCount: 2, classCount: 3, seed: 7)
+        XCTAssertEqual(model.shardCount(batch: 64), 2, "32 per worker: one shard each, as before")
+        XCTAssertEqual(model.shardCount(batch: 256), 8)
+    }
+
+    /// Prediction runs in a workspace without gradients whose activations alternate between two buffers: chunks of
+    /// 16, a smaller batch in the front of the same buffers, and one sample at a time must give the same logits.
+    func testPredictionInChunksMatchesPredictionOneSampleAtATime() throws {
+        let model = try freshModel()
+        try train(model, on: data, epochs: 1, batchSize: 8)
+        let predicted = try model.predict(
+            windows: data.windows, features: data.features, count: data.count, chunkSize: 16)
+        let firstEight = try model.predict(
+            windows: Array(data.windows.prefix(8 * 32)), features: Array(data.features.prefix(16)), count: 8)
+        XCTAssertEqual(bits(firstEight), bits(Array(predicted.prefix(8 * 3))))
+        for sample in [0, 17, 47] {
+            let one = try model.predict(
+                windows: Array(data.windows[(sample * 32)..<((sample + 1) * 32)]),
+                features: Array(data.features[(sample * 2)..<((sample + 1) * 2)]), count: 1)
+            for (a, b) in zip(one, predicted[(sample * 3)..<((sample + 1) * 3)]) {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "sample \(sample)")
+            }
+        }
+    }
 }
