@@ -107,45 +107,11 @@ public enum BeatMorphology {
             guard let base = buffer.baseAddress else { return }
             for offset in 0..<length {
                 let column = UnsafeMutableBufferPointer(start: base + offset * used, count: used)
-                let upper = select(column, rank: used / 2)
+                let upper = orderStatistic(column, rank: used / 2)
                 template[offset] = used % 2 == 1 ? upper : (upper + (column[..<(used / 2)].max() ?? upper)) / 2
             }
         }
         return template
-    }
-
-    /// The value of rank `rank` (0-based, ascending) in `values`, which are reordered so that everything before
-    /// that rank is ≤ it (Hoare's selection, median-of-three pivots): linear time, where a sort is n log n.
-    static func select(_ values: UnsafeMutableBufferPointer<Float>, rank: Int) -> Float {
-        var low = 0
-        var high = values.count - 1
-        while low < high {
-            let middle = low + (high - low) / 2
-            // Median of three as the pivot.
-            if values[middle] < values[low] { values.swapAt(middle, low) }
-            if values[high] < values[low] { values.swapAt(high, low) }
-            if values[high] < values[middle] { values.swapAt(high, middle) }
-            let pivot = values[middle]
-            var i = low
-            var j = high
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if rank <= j {
-                high = j
-            } else if rank >= i {
-                low = i
-            } else {
-                return values[rank]
-            }
-        }
-        return values[rank]
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -1,14 +1,15 @@
-/// The k-th smallest of a buffer's values (0-based), found by quickselect: the value `sorted()[k]` would
-/// give, in linear time on average instead of a sort's n log n. The buffer is reordered. Pivots are the median
-/// of the first, middle and last values, so the cost does not depend on luck and the result never does.
-func orderStatistic(_ values: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
-    precondition(k >= 0 && k < values.count, "orderStatistic: k \(k) outside 0..<\(values.count)")
+/// The value of rank `rank` (0-based, ascending) in `values`, which are reordered so that everything before
+/// that rank is ≤ it (Hoare's selection, median-of-three pivots): linear time, where a sort is n log n.
+func orderStatistic<Value: Comparable>(_ values: UnsafeMutableBufferPointer<Value>, rank: Int) -> Value {
     var low = 0
     var high = values.count - 1
     while low < high {
         let middle = low + (high - low) / 2
-        let pivot = medianOfThree(values[low], values[middle], values[high])
-        // Hoare partition: low...j holds values ≤ pivot, j+1...high values ≥ pivot.
+        // Median of three as the pivot.
+        if values[middle] < values[low] { values.swapAt(middle, low) }
+        if values[high] < values[low] { values.swapAt(high, low) }
+        if values[high] < values[middle] { values.swapAt(high, middle) }
+        let pivot = values[middle]
         var i = low
         var j = high
         while i <= j {
@@ -20,23 +21,19 @@ func orderStatistic(_ values: UnsafeMutableBufferPointer<Double>, _ k: Int) -> D
                 j -= 1
             }
         }
-        if k <= j {
+        if rank <= j {
             high = j
-        } else if k >= i {
+        } else if rank >= i {
             low = i
         } else {
-            return values[k]  // between the two parts: equal to the pivot
+            return values[rank]
         }
     }
-    return values[low]
+    return values[rank]
 }
 
 /// `orderStatistic` over a copy of `values`, which stay as they are.
-func orderStatistic(of values: some Collection<Double>, _ k: Int) -> Double {
+func orderStatistic(of values: some Collection<Double>, rank: Int) -> Double {
     var copy = Array(values)
-    return copy.withUnsafeMutableBufferPointer { orderStatistic($0, k) }
-}
-
-private func medianOfThree(_ a: Double, _ b: Double, _ c: Double) -> Double {
-    max(min(a, b), min(max(a, b), c))
+    return copy.withUnsafeMutableBufferPointer { orderStatistic($0, rank: rank) }
 }

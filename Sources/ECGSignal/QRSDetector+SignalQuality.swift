@@ -55,7 +55,7 @@ extension QRSDetector {
                     window.isEmpty
                     ? 0
                     : window.withUnsafeMutableBufferPointer {
-                        orderStatistic($0, Int(quantile * Double($0.count - 1)))
+                        orderStatistic($0, rank: Int(quantile * Double($0.count - 1)))
                     }
             }
         }
@@ -117,6 +117,6 @@ extension QRSDetector {
 
     static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
-        return orderStatistic(of: values, values.count / 2)
+        return orderStatistic(of: values, rank: values.count / 2)
     }
 }

@@ -52,7 +52,7 @@ final class MedianSelectionTests: XCTestCase {
             let sorted = values.sorted()
             for rank in Set([0, count / 2, count - 1]) {
                 var copy = values
-                let selected = copy.withUnsafeMutableBufferPointer { BeatMorphology.select($0, rank: rank) }
+                let selected = copy.withUnsafeMutableBufferPointer { orderStatistic($0, rank: rank) }
                 XCTAssertEqual(selected, sorted[rank], "rank \(rank) of \(count)")
                 XCTAssertTrue(copy[..<rank].allSatisfy { $0 <= selected })
             }
