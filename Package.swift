@@ -128,7 +128,8 @@ let package = Package(
         // `pipe infer`'s library: beat classification of raw records with an exported ONNX model (the model read once,
         // beats cut as ecg.preprocess cuts them), the record lists, the parallel schedule, the reports.
         .target(
-            name: "ECGInference", dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX", "Parallel", "ExitCodes"]
+            name: "ECGInference",
+            dependencies: ["ECGStages", "ECGSignal", "WFDB", "ONNX", "ContentStore", "Parallel", "ExitCodes"]
         ),
         // HTTP/1.1 client over POSIX sockets and libssl: methods, streamed request and response bodies, ranges,
         // redirects, a keep-alive connection pool. No domain knowledge: ecg.fetch and the S3 remote use it.
