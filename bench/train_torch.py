@@ -64,12 +64,17 @@ def read_beats(path):
     if data[:8] != b"PIPEBEAT":
         sys.exit(f"{path}: not a pipe beat dataset")
     version, count, window, features, classes, records = np.frombuffer(data, "<u4", 6, 8)
-    if version != 1 or classes != 5:
-        sys.exit(f"{path}: format version {version} with {classes} classes; this reads version 1 with 5")
+    if version not in (1, 2) or classes != 5:
+        sys.exit(f"{path}: format version {version} with {classes} classes; this reads versions 1 and 2 with 5")
     offset = 44
     for _ in range(int(records) * 2):  # name and lead of each record
         offset += 1 + data[offset]
-    beat = np.dtype([("record", "<u2"), ("label", "u1"), ("reserved", "u1"), ("sample", "<i4"),
+    if version == 2:  # the rhythm labels: a count, then each label's length and bytes
+        rhythms = data[offset]
+        offset += 1
+        for _ in range(rhythms):
+            offset += 1 + data[offset]
+    beat = np.dtype([("record", "<u2"), ("label", "u1"), ("rhythm", "u1"), ("sample", "<i4"),
                      ("features", "<f4", (int(features),)), ("window", "<f4", (int(window),))])
     rows = np.frombuffer(data, beat, int(count), offset)
     if offset + rows.nbytes != len(data):
