@@ -68,7 +68,7 @@ extension QRSDetector {
     func noiseRatio(floor: [Double], blockLength: Int, beatEnergies: [(position: Int, energy: Double)]) -> [Double] {
         guard !beatEnergies.isEmpty else { return floor.map { $0 > 0 ? 1 : 0 } }
         let context = Int((configuration.qualityContext * samplingRate).rounded())
-        let recordLevel = Self.median(beatEnergies.map(\.energy))
+        let recordLevel = Self.median(beatEnergies.lazy.map(\.energy))
         var ratios = [Double](repeating: 0, count: floor.count)
         var first = 0
         var last = 0  // beats first..<last lie within the context of the block
@@ -77,7 +77,7 @@ extension QRSDetector {
             while first < beatEnergies.count && beatEnergies[first].position < centre - context { first += 1 }
             last = max(last, first)
             while last < beatEnergies.count && beatEnergies[last].position <= centre + context { last += 1 }
-            let level = last > first ? Self.median(beatEnergies[first..<last].map(\.energy)) : recordLevel
+            let level = last > first ? Self.median(beatEnergies[first..<last].lazy.map(\.energy)) : recordLevel
             ratios[block] = level > 0 ? floor[block] / level : 1
         }
         return ratios
@@ -115,7 +115,7 @@ extension QRSDetector {
             lowQualityStretches: count > 0 ? [0..<count] : [])
     }
 
-    static func median(_ values: [Double]) -> Double {
+    static func median(_ values: some Collection<Double>) -> Double {
         guard !values.isEmpty else { return 0 }
         return orderStatistic(of: values, rank: values.count / 2)
     }
