@@ -18,10 +18,14 @@ public struct JobState: Sendable, Equatable {
     public var state: String
     public var reason: String?
 
-    /// Slurm's states for a job that will not change any more.
+    /// The state pipe gives a job that neither `squeue` nor `sacct` knows any more (purged, no accounting):
+    /// final, since nothing will report it again, and a failure, since nothing says it completed.
+    static let lost = "UNKNOWN"
+
+    /// Slurm's states for a job that will not change any more, and `lost`.
     static let finalStates: Set<String> = [
         "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
-        "DEADLINE", "REVOKED", "SPECIAL_EXIT",
+        "DEADLINE", "REVOKED", "SPECIAL_EXIT", lost,
     ]
 
     public var isFinal: Bool { Self.finalStates.contains(state) }

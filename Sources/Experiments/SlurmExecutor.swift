@@ -126,7 +126,7 @@ public final class SlurmExecutor {
             if listing != nil, ids.count > 1, let single = poll1(id) {
                 states[id] = single
             } else if listing != nil {
-                states[id] = JobState(id: id, state: "UNKNOWN", reason: "no longer known to squeue or sacct")
+                states[id] = JobState(id: id, state: JobState.lost, reason: "no longer known to squeue or sacct")
             }
         }
         return states

@@ -28,4 +28,13 @@ final class JobStateTests: XCTestCase {
         XCTAssertNil(job("COMPLETED").correctedStatus(recorded: .failed), "the run's own word: a stage failed")
         XCTAssertEqual(job("COMPLETED").correctedStatus(recorded: .running), .succeeded)
     }
+
+    func testAJobNeitherSqueueNorSacctKnowsIsFinalAndFailed() {
+        // Without accounting, a job purged from squeue is reported UNKNOWN: following it must end, not poll forever.
+        let lost = job(JobState.lost)
+        XCTAssertTrue(lost.isFinal)
+        XCTAssertFalse(lost.succeeded)
+        XCTAssertEqual(lost.runStatus, .failed)
+        XCTAssertEqual(lost.correctedStatus(recorded: .running), .failed)
+    }
 }
