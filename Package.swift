@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(name: "ContentStoreTests", dependencies: ["ContentStore"]),
         .testTarget(name: "ParallelTests", dependencies: ["Parallel"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Tracking"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Tracking", "ServiceFixtures"]),
         // Real services for the tests: S3TestServer starts moto's S3 server (authentication on) through
         // scripts/s3_test_server.py (found through #filePath) and stops it by its pid.
         .target(name: "ServiceFixtures", path: "Tests/ServiceFixtures"),

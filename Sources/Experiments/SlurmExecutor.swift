@@ -10,6 +10,10 @@ public final class SlurmExecutor {
     public let layout: SweepLayout
     /// Seconds between two polls.
     public var pollInterval: Double = 1
+    /// Seconds `squeue` may keep failing (the controller down or unreachable) before following gives up.
+    public var controllerTimeout: Double = 300
+    /// Variables set for the Slurm commands on top of this process's environment (`SLURM_CONF`, say).
+    public var environment: [String: String] = [:]
 
     public init(command: JobCommand, options: SlurmOptions, layout: SweepLayout) {
         self.command = command
@@ -39,7 +43,7 @@ public final class SlurmExecutor {
             do {
                 submitted[index] = try submitOne(index)
             } catch {
-                if !submitted.isEmpty { _ = try? Self.run("scancel", Array(submitted.values)) }
+                if !submitted.isEmpty { _ = try? run("scancel", Array(submitted.values)) }
                 throw error
             }
         }
@@ -64,7 +68,7 @@ public final class SlurmExecutor {
         } catch {
             throw ExperimentError.workspaceSetup(path: script.path, detail: error.localizedDescription)
         }
-        let output = try Self.run("sbatch", ["--parsable"] + options.sbatchArguments + [script.path])
+        let output = try run("sbatch", ["--parsable"] + options.sbatchArguments + [script.path])
         // --parsable prints `JOBID` or `JOBID;CLUSTER`.
         let id = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init)
         guard let id, !id.isEmpty, id.allSatisfy({ $0.isNumber || $0 == "_" }) else {
@@ -73,12 +77,28 @@ public final class SlurmExecutor {
         return id
     }
 
-    /// Polls until every job is final, calling `finished` once per job as it ends.
-    public func follow(_ jobs: [Int: String], finished: (ExperimentEnd) -> Void) {
+    /// Polls until every job is final, calling `finished` once per job as it ends. Throws when `squeue` has
+    /// failed for `controllerTimeout` seconds in a row, naming the jobs still open: they stay in Slurm's hands
+    /// and record their own runs.
+    public func follow(_ jobs: [Int: String], finished: (ExperimentEnd) -> Void) throws {
         var open = jobs
         let started = Date()
+        var failingSince: Date?
         while !open.isEmpty {
-            let states = poll(Array(open.values))
+            let (states, failure) = poll(Array(open.values))
+            if let failure {
+                let since = failingSince ?? Date()
+                failingSince = since
+                if Date().timeIntervalSince(since) >= controllerTimeout {
+                    let ids = open.sorted { $0.key < $1.key }.map(\.value).joined(separator: ", ")
+                    let seconds = String(format: "%g", controllerTimeout)
+                    throw ExperimentError.slurm(
+                        command: "squeue",
+                        detail: "failing for \(seconds) s (\(failure)); stopped following jobs \(ids)")
+                }
+            } else {
+                failingSince = nil
+            }
             for (index, id) in open.sorted(by: { $0.key < $1.key }) {
                 guard let state = states[id], state.isFinal else { continue }
                 open[index] = nil
@@ -92,15 +112,22 @@ public final class SlurmExecutor {
     }
 
     /// The current state of each job: `squeue` for the ones it still knows (finished ones stay listed for
-    /// `MinJobAge`), `sacct` for the others; a job neither knows is reported as `UNKNOWN`, final.
-    func poll(_ ids: [String]) -> [String: JobState] {
+    /// `MinJobAge`), `sacct` for the others; a job neither knows is reported as `UNKNOWN`, final. When
+    /// `squeue` itself fails, its error comes back beside what `sacct` could tell.
+    func poll(_ ids: [String]) -> (states: [String: JobState], squeueFailure: String?) {
         var states: [String: JobState] = [:]
-        let listing = try? Self.run(
-            "squeue",
-            [
-                "--noheader", "--states=all", "--jobs=" + ids.joined(separator: ","),
-                "--format=%i|%T|%r",
-            ])
+        var listing: String?
+        var squeueFailure: String?
+        do {
+            listing = try run(
+                "squeue",
+                [
+                    "--noheader", "--states=all", "--jobs=" + ids.joined(separator: ","),
+                    "--format=%i|%T|%r",
+                ])
+        } catch {
+            squeueFailure = "\(error)"
+        }
         for line in (listing ?? "").split(separator: "\n") {
             let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
@@ -110,7 +137,7 @@ public final class SlurmExecutor {
                 id: fields[0], state: Self.normalize(fields[1]), reason: Self.reason(fields[2]))
         }
         for id in ids where states[id] == nil {
-            if let accounted = try? Self.run(
+            if let accounted = try? run(
                 "sacct", ["--noheader", "--parsable2", "--allocations", "--jobs=\(id)", "--format=JobID,State,Reason"]),
                 let line = accounted.split(separator: "\n").first
             {
@@ -129,12 +156,12 @@ public final class SlurmExecutor {
                 states[id] = JobState(id: id, state: JobState.lost, reason: "no longer known to squeue or sacct")
             }
         }
-        return states
+        return (states, squeueFailure)
     }
 
     private func poll1(_ id: String) -> JobState? {
         guard
-            let listing = try? Self.run("squeue", ["--noheader", "--states=all", "--jobs=\(id)", "--format=%i|%T|%r"]),
+            let listing = try? run("squeue", ["--noheader", "--states=all", "--jobs=\(id)", "--format=%i|%T|%r"]),
             let line = listing.split(separator: "\n").first
         else { return nil }
         let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
@@ -167,12 +194,13 @@ public final class SlurmExecutor {
 
     /// Runs a Slurm command; a non-zero exit throws its stderr.
     @discardableResult
-    static func run(_ name: String, _ arguments: [String]) throws -> String {
-        guard let executable = findExecutable(name) else {
+    func run(_ name: String, _ arguments: [String]) throws -> String {
+        guard let executable = Self.findExecutable(name) else {
             throw ExperimentError.slurm(command: name, detail: "not found on PATH")
         }
         let result = try ToolProcess.run(
-            executable, arguments, launchFailure: { ExperimentError.slurm(command: name, detail: $0) })
+            executable, arguments, environment: environment,
+            launchFailure: { ExperimentError.slurm(command: name, detail: $0) })
         guard result.status == 0 else {
             throw ExperimentError.slurm(
                 command: ([name] + arguments).joined(separator: " "),

@@ -82,7 +82,7 @@ public struct SweepRunner {
             let executor = SlurmExecutor(command: command, options: plan.slurm, layout: layout)
             let jobs = try executor.submit(todo)
             for index in todo { if let id = jobs[index] { report("experiment \(index): Slurm job \(id)") } }
-            executor.follow(jobs, finished: finish)
+            try executor.follow(jobs, finished: finish)
         }
         outcome.seconds = Date().timeIntervalSince(started)
         return outcome

@@ -335,7 +335,7 @@ final class S3RemoteTests: XCTestCase {
     }
 
     func testClosedPortIsUnreachableQuickly() throws {
-        let port = try closedPort()
+        let port = try LoopbackPort.unused()
         let remote = try S3Remote(
             url: "s3://\(server.bucket)/\(prefix)",
             configuration: AWSConfiguration(
@@ -362,24 +362,6 @@ final class S3RemoteTests: XCTestCase {
         let source = try put(Data("through make".utf8), to: remote)
         XCTAssertTrue(try remote.exists(source.key))
         XCTAssertEqual(remote.configuration.credentialSource, "environment")
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on: bound, then closed.
-    private func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
-            }
-        }
-        guard bound else { throw XCTSkip("cannot bind a socket on 127.0.0.1") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
