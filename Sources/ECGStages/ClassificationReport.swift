@@ -34,13 +34,6 @@ public struct ClassMetrics: Equatable, Sendable {
     /// Beats of another class predicted as this class.
     public var falsePositives: Int
 
-    public init(beatClass: AAMIClass, truePositives: Int, falseNegatives: Int, falsePositives: Int) {
-        self.beatClass = beatClass
-        self.truePositives = truePositives
-        self.falseNegatives = falseNegatives
-        self.falsePositives = falsePositives
-    }
-
     /// Beats of this class in the truth: TP + FN.
     public var support: Int { truePositives + falseNegatives }
 

@@ -54,10 +54,8 @@ struct StatusCommand: ParsableCommand {
 
 extension StatusCommand {
     private func runRemote(_ name: String?) throws {
-        var options = SyncOptions()
-        options.targets = stages
-        options.remoteName = name
-        let statuses = try RemoteSync(workspace: try workspaceOptions.workspace()).status(options)
+        let statuses = try RemoteSync(workspace: try workspaceOptions.workspace()).status(
+            SyncOptions(targets: stages, remoteName: name))
         let outOfSync = statuses.filter { $0.state != .inSync }
         if json {
             Console.output(try JSONText.encode(statuses))

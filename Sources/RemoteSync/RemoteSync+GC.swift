@@ -32,9 +32,7 @@ extension RemoteSync {
     /// Removes the cache objects (and with `runCache`, the run-cache entries) that nothing kept refers to.
     /// Locally it takes the workspace lock, so it never runs while a repro does.
     public func gc(_ options: GCOptions) throws -> GCSummary {
-        var sync = SyncOptions()
-        sync.allCommits = options.allCommits
-        let roots = try roots(sync)
+        let roots = try roots(SyncOptions(allCommits: options.allCommits))
         let keptSignatures = try keptSignatures(allCommits: options.allCommits)
         if let name = options.remoteName {
             return try remoteGC(options, remote: try openRemote(name).storage, roots: roots, signatures: keptSignatures)

@@ -12,17 +12,26 @@ import Glibc
 /// What push, fetch, pull and `status --remote` act on.
 public struct SyncOptions: Sendable {
     /// Stages whose outputs move (all when empty).
-    public var targets: [String] = []
+    public var targets: [String]
     /// A remote of `pipeline.yaml`; nil is `default_remote` (or the only remote).
     public var remoteName: String?
     /// Transfers at once; nil picks a default per remote kind.
     public var jobs: Int?
     /// Also move run-cache entries and the objects they name.
-    public var runCache = false
+    public var runCache: Bool
     /// The outputs of `pipeline.lock` at every commit of every branch and tag, not only the workspace's.
-    public var allCommits = false
+    public var allCommits: Bool
 
-    public init() {}
+    public init(
+        targets: [String] = [], remoteName: String? = nil, jobs: Int? = nil, runCache: Bool = false,
+        allCommits: Bool = false
+    ) {
+        self.targets = targets
+        self.remoteName = remoteName
+        self.jobs = jobs
+        self.runCache = runCache
+        self.allCommits = allCommits
+    }
 }
 
 /// What a push or fetch moved: the command prints it as one line.

@@ -29,13 +29,7 @@ struct TransferOptions: ParsableArguments {
     }
 
     var sync: SyncOptions {
-        var options = SyncOptions()
-        options.targets = stages
-        options.remoteName = remote
-        options.jobs = jobs
-        options.runCache = runCache
-        options.allCommits = allCommits
-        return options
+        SyncOptions(targets: stages, remoteName: remote, jobs: jobs, runCache: runCache, allCommits: allCommits)
     }
 }
 
