@@ -46,19 +46,9 @@ final class Workspace {
         capacity = B
         self.purpose = purpose
         var owned: [UnsafeMutablePointer<Float>] = []
-        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: 0, count: max(count, 1))
-            owned.append(pointer)
-            return pointer
-        }
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> { Self.zeroed(count, keptIn: &owned) }
         var ownedIndices: [UnsafeMutablePointer<Int32>] = []
-        func int32s(_ count: Int) -> UnsafeMutablePointer<Int32> {
-            let pointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
-            pointer.initialize(repeating: 0, count: max(count, 1))
-            ownedIndices.append(pointer)
-            return pointer
-        }
+        func int32s(_ count: Int) -> UnsafeMutablePointer<Int32> { Self.zeroed(count, keptIn: &ownedIndices) }
         let sizes = Workspace.sizes(layers, inputLength: inputLength, batch: B)
         let largestActivation = sizes.activations.max() ?? 1
         let unused = floats(1)
@@ -103,6 +93,16 @@ final class Workspace {
         targets = int32s(B)
         self.owned = owned
         self.ownedIndices = ownedIndices
+    }
+
+    /// A zeroed buffer of `count` elements (at least one), kept in `owner` so that the workspace frees it.
+    private static func zeroed<Element: Numeric>(
+        _ count: Int, keptIn owner: inout [UnsafeMutablePointer<Element>]
+    ) -> UnsafeMutablePointer<Element> {
+        let pointer = UnsafeMutablePointer<Element>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        owner.append(pointer)
+        return pointer
     }
 
     /// Per-layer float counts for a batch of B. activations: [layers + 1] (the input, then each output);
