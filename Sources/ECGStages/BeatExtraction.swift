@@ -152,12 +152,20 @@ public enum BeatExtraction {
     /// Opens `recordPath` (without extension, or ending in `.hea`) and extracts its beats.
     public static func extract(recordPath: String, settings: BeatExtractionSettings) throws -> RecordBeats {
         let lead = try readLead(recordPath: recordPath, settings: settings)
+        let (rhythm, kept, counts) = try peaks(of: lead, settings: settings)
+        return cut(lead, rhythm: rhythm, kept: kept, settings: settings, counts: counts)
+    }
+
+    /// The lead's rhythm, the beats of it to cut, and the counts so far.
+    static func peaks(of lead: LeadSignal, settings: BeatExtractionSettings) throws -> (
+        rhythm: Rhythm, kept: [Int], counts: BeatExtractionCounts
+    ) {
         let reference = try referenceAnnotations(of: lead, settings: settings)
         var counts = BeatExtractionCounts()
         counts.referenceBeats = reference.beats.count
         let rhythm = rhythm(of: lead, reference: reference, settings: settings, counts: &counts)
         let kept = keptBeats(of: rhythm, settings: settings, counts: &counts)
-        return cut(lead, rhythm: rhythm, kept: kept, settings: settings, counts: counts)
+        return (rhythm, kept, counts)
     }
 
     /// Every lead of the record cut at the same R peaks, found once on the lead `settings` selects (detected
@@ -169,11 +177,7 @@ public enum BeatExtraction {
         -> [RecordBeats]
     {
         let primary = try readLead(recordPath: recordPath, settings: settings)
-        let reference = try referenceAnnotations(of: primary, settings: settings)
-        var counts = BeatExtractionCounts()
-        counts.referenceBeats = reference.beats.count
-        let rhythm = rhythm(of: primary, reference: reference, settings: settings, counts: &counts)
-        let kept = keptBeats(of: rhythm, settings: settings, counts: &counts)
+        let (rhythm, kept, counts) = try peaks(of: primary, settings: settings)
         var leads = [cut(primary, rhythm: rhythm, kept: kept, settings: settings, counts: counts)]
         for index in primary.record.signals.indices where index != primary.leadIndex {
             var single = settings
