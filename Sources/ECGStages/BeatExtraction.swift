@@ -171,7 +171,8 @@ public enum BeatExtraction {
     /// Every lead of the record cut at the same R peaks, found once on the lead `settings` selects (detected
     /// there, or annotated): each window is centred on the same instant in each lead, and the RR features,
     /// which only the peaks decide, are the same in each. The first element is the selecting lead's beats, then
-    /// the other leads in channel order. With detected peaks, each lead's own low-quality stretches are
+    /// the other leads in channel order; a signal whose units are not a voltage (a blood pressure in mmHg, a
+    /// respiration or oxygen saturation signal) is not an ECG lead and is left out. With detected peaks, each lead's own low-quality stretches are
     /// analysed by the detector too (`RecordBeats.detection`).
     public static func extractAtSharedPeaks(recordPath: String, settings: BeatExtractionSettings) throws
         -> [RecordBeats]
@@ -179,7 +180,8 @@ public enum BeatExtraction {
         let primary = try readLead(recordPath: recordPath, settings: settings)
         let (rhythm, kept, counts) = try peaks(of: primary, settings: settings)
         var leads = [cut(primary, rhythm: rhythm, kept: kept, settings: settings, counts: counts)]
-        for index in primary.record.signals.indices where index != primary.leadIndex {
+        let signals = primary.record.signals
+        for index in signals.indices where index != primary.leadIndex && isVoltage(signals[index].units) {
             var single = settings
             single.lead = .index(index)
             let lead = try readLead(recordPath: recordPath, settings: single)
@@ -193,6 +195,11 @@ public enum BeatExtraction {
             leads.append(cut(lead, rhythm: shared, kept: kept, settings: settings, counts: counts))
         }
         return leads
+    }
+
+    /// Whether a signal's units are a voltage, as an ECG lead's are.
+    static func isVoltage(_ units: String) -> Bool {
+        ["V", "mV", "uV", "µV", "μV", "nV"].contains(units.trimmingCharacters(in: .whitespaces))
     }
 
     /// The windows of the `kept` beats of the rhythm, cut from the lead, with their features.

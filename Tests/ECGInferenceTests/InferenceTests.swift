@@ -466,6 +466,22 @@ final class InferenceTests: XCTestCase {
         XCTAssertFalse(text.contains("leads deciding"), text)
     }
 
+    func testASignalThatIsNotAVoltageIsNotReadAsALead() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 40)
+        let path = try writeLeads("abp", [("MLII", fixture.samples()), ("ABP", fixture.samples())], fixture: fixture)
+        let header = URL(fileURLWithPath: path + ".hea")
+        let text = try String(contentsOf: header, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[2] = lines[2].replacingOccurrences(of: "/mV", with: "/mmHg")
+        if !lines[2].contains("mmHg") { lines[2] = lines[2].replacingOccurrences(of: " 200 ", with: " 200/mmHg ") }
+        try lines.joined(separator: "\n").write(to: header, atomically: true, encoding: .utf8)
+        let result = try infer(path, model: url)
+        XCTAssertEqual(result.leads.map(\.name), ["MLII"], "the blood pressure is left out")
+        XCTAssertNil(result.fusion)
+        XCTAssertFalse(result.beats.isEmpty)
+    }
+
     func testANoiseBurstOnTheDetectionLeadIsReportedInTheVerdictTheJSONAndTheAnnotations() throws {
         let (_, url) = try exportModel()
         let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 75, duration: 120)
