@@ -277,7 +277,7 @@ public enum RecordInference {
         var counts: [AAMIClass: Int] = [:]
         var decided = [Int](repeating: 0, count: leads.count)
         for (beat, beatRows) in zip(inRange, rows) {
-            var deciding = beat.members.indices.map { $0 }
+            var deciding = Array(beat.members.indices)
             if fusion == .quality {
                 let clean = deciding.filter {
                     let lead = beat.members[$0].lead
