@@ -29,19 +29,33 @@ public enum InferenceReport {
     public static func text(_ result: RecordInferenceResult, model: BeatClassifier, summaryOnly: Bool) -> String {
         var lines: [String] = []
         lines.append(
-            "record \(result.record): \(InferenceFormat.clock(result.duration)), lead \(result.lead) "
-                + "(channel \(result.leadIndex)), \(number(result.frameRate)) Hz"
+            "record \(result.record): \(InferenceFormat.clock(result.duration)), \(leadsDescription(result)), "
+                + "\(number(result.frameRate)) Hz"
                 + (result.modelRate != result.frameRate ? " (resampled to \(number(result.modelRate)) Hz)" : ""))
         lines.append("model \(model.path)\(modelDescription(model))")
+        let fused = result.fusion != nil
         if !summaryOnly && !result.beats.isEmpty {
-            lines.append("time          sample  class  probability")
+            lines.append("time          sample  class  probability" + (fused ? "  leads" : ""))
             for beat in result.beats {
                 lines.append(
                     InferenceFormat.clock(beat.time) + "  " + pad(String(beat.sample), 8) + "  "
-                        + beat.beatClass.rawValue + "      " + String(format: "%.3f", beat.probability))
+                        + beat.beatClass.rawValue + "      " + String(format: "%.3f", beat.probability)
+                        + (fused ? "        " + channels(beat.leads) : ""))
             }
         }
+        for stretch in result.unreadable.stretches {
+            lines.append(
+                "low quality " + InferenceFormat.clock(Double(stretch.lowerBound) / result.frameRate) + "-"
+                    + InferenceFormat.clock(Double(stretch.upperBound) / result.frameRate)
+                    + " (samples \(stretch.lowerBound)-\(stretch.upperBound))")
+        }
         lines += summaryLines(result.summary)
+        if fused {
+            lines.append(
+                "leads deciding: "
+                    + result.leads.map { "\($0.name) (channel \($0.index)) \($0.beats) beats" }.joined(separator: ", ")
+                    + " of \(result.summary.beats)")
+        }
         if result.skipped > 0 {
             lines.append("not classified: \(result.skipped) detections too close to the record's ends or invalid")
         }
@@ -57,15 +71,20 @@ public enum InferenceReport {
         let classes = AAMIClass.allCases
         lines.append(
             pad("record", -8) + pad("duration", 14) + pad("beats", 8)
-                + classes.map { pad($0.rawValue, 8) }.joined() + pad("HR bpm", 8) + "  arrhythmia")
-        func row(_ name: String, _ summary: InferenceSummary) -> String {
-            pad(name, -8) + pad(InferenceFormat.clock(summary.duration), 14) + pad(String(summary.beats), 8)
+                + classes.map { pad($0.rawValue, 8) }.joined() + pad("HR bpm", 8) + pad("unread", 8)
+                + "  arrhythmia  leads")
+        func row(_ name: String, _ summary: InferenceSummary, leads: String) -> String {
+            let unread = summary.duration > 0 ? 100 * summary.unreadableSeconds / summary.duration : 0
+            return pad(name, -8) + pad(InferenceFormat.clock(summary.duration), 14) + pad(String(summary.beats), 8)
                 + classes.map { pad(String(summary.count($0)), 8) }.joined()
-                + pad(summary.meanHeartRate.map { String(format: "%.0f", $0) } ?? "-", 8) + "  "
-                + (summary.arrhythmia ? "present" : "absent")
+                + pad(summary.meanHeartRate.map { String(format: "%.0f", $0) } ?? "-", 8)
+                + pad(String(format: "%.1f %%", unread), 8) + "  "
+                + pad(summary.arrhythmia ? "present" : "absent", -10) + "  " + leads
         }
-        for result in results { lines.append(row(result.record, result.summary)) }
-        lines.append(row("total", total))
+        for result in results {
+            lines.append(row(result.record, result.summary, leads: result.leads.map(\.name).joined(separator: "+")))
+        }
+        lines.append(row("total", total, leads: ""))
         lines += summaryLines(total).dropFirst(2)
         if let evaluation = results.compactMap(\.evaluation).reduce(nil, { ($0 ?? .empty) + $1 }) {
             lines += evaluationLines(evaluation)
@@ -75,7 +94,10 @@ public enum InferenceReport {
 
     static func summaryLines(_ summary: InferenceSummary) -> [String] {
         guard summary.beats > 0 else {
-            return ["no beats detected", "arrhythmia: absent (no beats to classify; rule: \(summary.rule))"]
+            return [
+                "no beats detected", "arrhythmia: absent (no beats to classify; rule: \(summary.rule))",
+                "signal quality: " + summary.unreadableSentence,
+            ]
         }
         let counts = AAMIClass.allCases.map {
             "\($0.rawValue) \(summary.count($0)) (\(InferenceFormat.percent(summary.share($0))))"
@@ -91,6 +113,7 @@ public enum InferenceReport {
                 "  \(finding.rawValue): \(summary.count(finding)) beats (\(InferenceFormat.percent(summary.share(finding))))"
             )
         }
+        lines.append("signal quality: " + summary.unreadableSentence)
         return lines
     }
 
@@ -127,6 +150,21 @@ public enum InferenceReport {
         let records: [[String: Any]] = results.map { result in
             var object: [String: Any] = [
                 "record": result.record, "path": result.path, "lead": result.lead, "lead_index": result.leadIndex,
+                "fusion": result.fusion?.rawValue ?? NSNull(),
+                "leads": result.leads.map { lead -> [String: Any] in
+                    [
+                        "index": lead.index, "name": lead.name, "beats": lead.beats,
+                        "unreadable_fraction": InferenceFormat.rounded(lead.unreadable.fraction, 4),
+                    ]
+                },
+                "low_quality": result.unreadable.stretches.map { stretch -> [String: Any] in
+                    [
+                        "start": stretch.lowerBound, "end": stretch.upperBound,
+                        "start_time": InferenceFormat.clock(Double(stretch.lowerBound) / result.frameRate),
+                        "end_time": InferenceFormat.clock(Double(stretch.upperBound) / result.frameRate),
+                    ]
+                },
+                "unreadable_fraction": InferenceFormat.rounded(result.unreadable.fraction, 4),
                 "sampling_rate": result.frameRate, "duration_s": InferenceFormat.rounded(result.duration, 3),
                 "not_classified": result.skipped, "summary": summaryObject(result.summary),
                 "seconds": [
@@ -139,7 +177,7 @@ public enum InferenceReport {
                     [
                         "time": InferenceFormat.clock(beat.time), "sample": beat.sample,
                         "class": beat.beatClass.rawValue,
-                        "probability": InferenceFormat.rounded(Double(beat.probability), 4),
+                        "probability": InferenceFormat.rounded(Double(beat.probability), 4), "leads": beat.leads,
                     ]
                 }
             }
@@ -161,6 +199,8 @@ public enum InferenceReport {
             "beats": summary.beats, "counts": counts, "duration_s": InferenceFormat.rounded(summary.duration, 3),
             "arrhythmia": summary.arrhythmia, "rule": summary.rule.description,
             "burden_percent": InferenceFormat.rounded(summary.burden, 3),
+            "unreadable_s": InferenceFormat.rounded(summary.unreadableSeconds, 3),
+            "low_quality_stretches": summary.lowQualityStretches, "quality": summary.unreadableSentence,
             "findings": summary.findings.map { finding -> [String: Any] in
                 [
                     "class": finding.rawValue, "beats": summary.count(finding),
@@ -199,7 +239,7 @@ public enum InferenceReport {
         if summaryOnly {
             lines.append(
                 "record,duration_s,beats," + AAMIClass.allCases.map(\.rawValue).joined(separator: ",")
-                    + ",mean_heart_rate_bpm,arrhythmia")
+                    + ",mean_heart_rate_bpm,arrhythmia,unreadable_s,leads")
             for result in results {
                 let summary = result.summary
                 lines.append(
@@ -208,24 +248,37 @@ public enum InferenceReport {
                         + [
                             summary.meanHeartRate.map { String(format: "%.1f", $0) } ?? "",
                             summary.arrhythmia ? "present" : "absent",
+                            String(format: "%.3f", summary.unreadableSeconds),
+                            result.leads.map { String($0.index) }.joined(separator: "+"),
                         ]).joined(separator: ","))
             }
         } else {
             lines.append(
                 "record,time,sample,class,probability,"
-                    + model.classes.map { "p_\($0.rawValue)" }.joined(separator: ","))
+                    + model.classes.map { "p_\($0.rawValue)" }.joined(separator: ",") + ",leads")
             for result in results {
                 for beat in result.beats {
                     lines.append(
                         ([
                             result.record, InferenceFormat.clock(beat.time), String(beat.sample),
                             beat.beatClass.rawValue, String(format: "%.4f", beat.probability),
-                        ] + beat.probabilities.map { String(format: "%.4f", $0) }).joined(separator: ","))
+                        ] + beat.probabilities.map { String(format: "%.4f", $0) } + [channels(beat.leads)])
+                        .joined(separator: ","))
                 }
             }
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// `lead MLII (channel 0)`, or `leads MLII (channel 0) + V1 (channel 1), detected on MLII, fused by quality`.
+    static func leadsDescription(_ result: RecordInferenceResult) -> String {
+        guard let fusion = result.fusion else { return "lead \(result.lead) (channel \(result.leadIndex))" }
+        return "leads " + result.leads.map { "\($0.name) (channel \($0.index))" }.joined(separator: " + ")
+            + ", detected on \(result.lead), fused by \(fusion.rawValue)"
+    }
+
+    /// `0+1`.
+    static func channels(_ leads: [Int]) -> String { leads.map(String.init).joined(separator: "+") }
 
     private static func modelDescription(_ model: BeatClassifier) -> String {
         var parts = [

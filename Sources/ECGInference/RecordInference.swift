@@ -15,6 +15,27 @@ public struct BeatPrediction: Equatable, Sendable {
     public var probability: Float
     /// Every class's probability, in `BeatClassifier.classes` order.
     public var probabilities: [Float]
+    /// The channels whose probabilities decided the beat (fused when more than one), ascending.
+    public var leads: [Int] = []
+}
+
+/// How the per-lead probabilities of a beat become the beat's.
+public enum LeadFusion: String, Sendable, CaseIterable {
+    /// The mean over every lead the beat's window could be cut from.
+    case mean
+    /// The mean over the leads that read the beat cleanly: outside the lead's own low-quality stretches, and
+    /// seen by the lead's own QRS detection within the matching window. Every lead when none does.
+    case quality
+}
+
+/// One lead of a record as `pipe infer` used it.
+public struct LeadUse: Equatable, Sendable {
+    public var index: Int
+    public var name: String
+    /// Beats whose class this lead took part in deciding.
+    public var beats: Int
+    /// The lead's low-quality stretches (frames, over the range classified).
+    public var unreadable: UnreadableStretches
 }
 
 /// When a record counts as arrhythmic: the share of S, V and F beats among all classified beats.
@@ -40,15 +61,27 @@ public struct InferenceSummary: Equatable, Sendable {
     /// Beats per minute from the mean RR interval; nil with fewer than two beats.
     public var meanHeartRate: Double?
     public var rule: ArrhythmiaRule
+    /// Seconds of `duration` inside the detection lead's low-quality stretches, and how many stretches.
+    public var unreadableSeconds: Double
+    public var lowQualityStretches: Int
 
     public init(
-        beats: Int, counts: [AAMIClass: Int], duration: Double, meanHeartRate: Double?, rule: ArrhythmiaRule
+        beats: Int, counts: [AAMIClass: Int], duration: Double, meanHeartRate: Double?, rule: ArrhythmiaRule,
+        unreadableSeconds: Double = 0, lowQualityStretches: Int = 0
     ) {
         self.beats = beats
         self.counts = counts
         self.duration = duration
         self.meanHeartRate = meanHeartRate
         self.rule = rule
+        self.unreadableSeconds = unreadableSeconds
+        self.lowQualityStretches = lowQualityStretches
+    }
+
+    /// How much of the signal could not be read reliably, as `pipe qrs` says it.
+    public var unreadableSentence: String {
+        UnreadableStretches.sentence(
+            unreadableSeconds: unreadableSeconds, totalSeconds: duration, stretches: lowQualityStretches)
     }
 
     public func count(_ beatClass: AAMIClass) -> Int { counts[beatClass] ?? 0 }
@@ -81,6 +114,8 @@ public struct InferenceSummary: Equatable, Sendable {
             ? ((left.meanHeartRate ?? 0) * leftWeight + (right.meanHeartRate ?? 0) * rightWeight)
                 / (leftWeight + rightWeight) : nil
         sum.duration += right.duration
+        sum.unreadableSeconds += right.unreadableSeconds
+        sum.lowQualityStretches += right.lowQualityStretches
         return sum
     }
 
@@ -122,8 +157,15 @@ public struct InferenceEvaluation: Equatable, Sendable {
 public struct RecordInferenceResult: Sendable {
     public var record: String
     public var path: String
+    /// The lead the beats were detected on.
     public var lead: String
     public var leadIndex: Int
+    /// Every lead classified, the detection lead first; one unless lead fusion ran on a record with several.
+    public var leads: [LeadUse]
+    /// How the leads' probabilities were fused; nil when one lead was read.
+    public var fusion: LeadFusion?
+    /// The detection lead's low-quality stretches (frames, over the range classified).
+    public var unreadable: UnreadableStretches
     /// The record's frame rate, Hz.
     public var frameRate: Double
     /// The rate the beats were cut at (the model's), Hz.
@@ -142,7 +184,9 @@ public struct RecordInferenceResult: Sendable {
 
 /// Options of one inference run.
 public struct InferenceOptions: Sendable {
+    /// One lead to read; nil (or `.all`) reads every lead of the record, the beats detected on the model's lead.
     public var lead: LeadSelection?
+    public var fusion = LeadFusion.quality
     /// Keep the beats in [from, to) frames at the record's rate; nil: from the start / to the end.
     public var from: String?
     public var to: String?
@@ -184,93 +228,158 @@ public enum RecordInference {
     ) throws -> RecordInferenceResult {
         let clock = ContinuousClock()
         var settings = classifier.settings
-        if let lead = options.lead { settings.lead = lead }
         let extractStart = clock.now
-        let beats = try BeatExtraction.extract(recordPath: recordPath, settings: settings)
+        let leads: [RecordBeats]
+        if let lead = options.lead, lead != .all {
+            settings.lead = lead
+            leads = [try BeatExtraction.extract(recordPath: recordPath, settings: settings)]
+        } else {
+            leads = try BeatExtraction.extractAtSharedPeaks(recordPath: recordPath, settings: settings)
+        }
         let extractSeconds = seconds(clock.now - extractStart)
-        let frameScale = beats.samplingRate / beats.frameRate
+        let primary = leads[0]
+        let frameRate = primary.frameRate
 
         // The range, in frames at the record's rate.
-        let frames = Int((Double(beats.signalLength) / frameScale).rounded())
+        let frames = Int((Double(primary.signalLength) / (primary.samplingRate / frameRate)).rounded())
         func bound(_ text: String?, option: String, default value: Int) throws -> Int {
             guard let text else { return value }
-            guard let frame = SampleTime.parse(text, frequency: beats.frameRate) else {
-                throw InferenceError.badTime(record: beats.record, option: option, value: text)
+            guard let frame = SampleTime.parse(text, frequency: frameRate) else {
+                throw InferenceError.badTime(record: primary.record, option: option, value: text)
             }
             return frame
         }
         let from = try bound(options.from, option: "--from", default: 0)
         let to = try bound(options.to, option: "--to", default: frames)
-        guard from < to else { throw InferenceError.emptyRange(record: beats.record, from: from, to: to) }
+        guard from < to else { throw InferenceError.emptyRange(record: primary.record, from: from, to: to) }
 
-        let window = classifier.settings.windowLength
-        let stride = BeatDataset.featureNames.count
-        let k = classifier.featureCount  // the model takes the first k of each beat's features
-        var selected: [Int] = []
-        var frameOf: [Int] = []
-        for index in 0..<beats.count {
-            let frame = Int((Double(beats.samples[index]) / frameScale).rounded())
-            if frame >= from && frame < to {
-                selected.append(index)
-                frameOf.append(frame)
-            }
-        }
-        var windows: [Float] = []
-        var features: [Float] = []
-        if selected.count == beats.count {
-            windows = beats.windows
-        } else {
-            windows.reserveCapacity(selected.count * window)
-            for index in selected { windows += beats.windows[(index * window)..<((index + 1) * window)] }
-        }
-        if k == stride && selected.count == beats.count {
-            features = beats.features
-        } else if k > 0 {
-            features.reserveCapacity(selected.count * k)
-            for index in selected { features += beats.features[(index * stride)..<(index * stride + k)] }
-        }
-
+        let allBeats = SharedBeat.group(leads)
+        let inRange = allBeats.filter { $0.frame >= from && $0.frame < to }
         let classifyStart = clock.now
-        let probabilities = try classifier.probabilities(
-            windows: windows, features: features, count: selected.count, batchSize: options.batchSize,
-            runtimes: runtimes)
+        let rows = try classify(inRange, of: leads, classifier: classifier, options: options, runtimes: runtimes)
         let classifySeconds = seconds(clock.now - classifyStart)
 
-        let classCount = classifier.classes.count
+        let unreadable = leads.map { lead in
+            UnreadableStretches(
+                stretches: UnreadableStretches.frames(
+                    ofSamples: lead.detection?.lowQualityStretches ?? [],
+                    samplesPerFrame: lead.samplingRate / lead.frameRate),
+                frameCount: frames, frequency: frameRate
+            ).clipped(to: from..<to)
+        }
+        let fusion = leads.count > 1 ? options.fusion : nil
+        let tolerance = Int((settings.matchWindow * frameRate).rounded())
+        let confirmations = leads.map { lead in
+            LeadConfirmation(lead: lead, frameRate: frameRate, tolerance: tolerance)
+        }
         var predictions: [BeatPrediction] = []
-        predictions.reserveCapacity(selected.count)
+        predictions.reserveCapacity(inRange.count)
         var counts: [AAMIClass: Int] = [:]
-        for (position, frame) in frameOf.enumerated() {
-            let row = Array(probabilities[(position * classCount)..<((position + 1) * classCount)])
+        var decided = [Int](repeating: 0, count: leads.count)
+        for (beat, beatRows) in zip(inRange, rows) {
+            var deciding = Array(beat.members.indices)
+            if fusion == .quality {
+                let clean = deciding.filter {
+                    let lead = beat.members[$0].lead
+                    return !unreadable[lead].contains(frame: beat.frame) && confirmations[lead].sees(frame: beat.frame)
+                }
+                if !clean.isEmpty { deciding = clean }
+            }
+            var row = [Float](repeating: 0, count: classifier.classes.count)
+            for member in deciding {
+                for offset in row.indices { row[offset] += beatRows[member][offset] }
+            }
+            if deciding.count > 1 {
+                for offset in row.indices { row[offset] /= Float(deciding.count) }
+            }
             var best = 0
             for offset in row.indices where row[offset] > row[best] { best = offset }
             let beatClass = classifier.classes[best]
             counts[beatClass, default: 0] += 1
+            let channels = deciding.map { leads[beat.members[$0].lead].leadIndex }.sorted()
+            for member in deciding { decided[beat.members[member].lead] += 1 }
             predictions.append(
                 BeatPrediction(
-                    sample: frame, time: Double(frame) / beats.frameRate, beatClass: beatClass,
-                    probability: row[best], probabilities: row))
+                    sample: beat.frame, time: Double(beat.frame) / frameRate, beatClass: beatClass,
+                    probability: row[best], probabilities: row, leads: channels))
         }
 
-        let duration = Double(to - from) / beats.frameRate
+        let duration = Double(to - from) / frameRate
         var heartRate: Double?
         if let first = predictions.first, let last = predictions.last, predictions.count >= 2, last.time > first.time {
             heartRate = 60 * Double(predictions.count - 1) / (last.time - first.time)
         }
         let summary = InferenceSummary(
-            beats: predictions.count, counts: counts, duration: duration, meanHeartRate: heartRate, rule: options.rule)
+            beats: predictions.count, counts: counts, duration: duration, meanHeartRate: heartRate, rule: options.rule,
+            unreadableSeconds: Double(unreadable[0].unreadableFrames) / frameRate,
+            lowQualityStretches: unreadable[0].stretches.count)
 
         var evaluation: InferenceEvaluation?
         if let reference = options.reference {
             evaluation = try evaluate(
-                predictions, recordPath: recordPath, annotator: reference, frameRate: beats.frameRate,
-                range: from..<to)
+                predictions, recordPath: recordPath, annotator: reference, frameRate: frameRate, range: from..<to)
         }
+        // A detection is left unclassified when no lead's window could be cut at it.
+        let skipped =
+            primary.counts.detections > 0
+            ? max(0, primary.counts.detections - allBeats.count)
+            : primary.counts.outOfBounds + primary.counts.invalid
         return RecordInferenceResult(
-            record: beats.record, path: recordPath, lead: beats.lead, leadIndex: beats.leadIndex,
-            frameRate: beats.frameRate, modelRate: beats.samplingRate, duration: duration,
-            skipped: beats.counts.outOfBounds + beats.counts.invalid, beats: predictions, summary: summary,
-            evaluation: evaluation, extractSeconds: extractSeconds, classifySeconds: classifySeconds)
+            record: primary.record, path: recordPath, lead: primary.lead, leadIndex: primary.leadIndex,
+            leads: leads.indices.map {
+                LeadUse(
+                    index: leads[$0].leadIndex, name: leads[$0].lead, beats: decided[$0], unreadable: unreadable[$0])
+            }, fusion: fusion, unreadable: unreadable[0], frameRate: frameRate, modelRate: primary.samplingRate,
+            duration: duration, skipped: skipped, beats: predictions, summary: summary, evaluation: evaluation,
+            extractSeconds: extractSeconds, classifySeconds: classifySeconds)
+    }
+
+    /// Each beat's probability rows, one per member lead (in `members` order): every lead's windows and features
+    /// go to the model in one call.
+    static func classify(
+        _ beats: [SharedBeat], of leads: [RecordBeats], classifier: BeatClassifier, options: InferenceOptions,
+        runtimes: [ONNXSession]
+    ) throws -> [[[Float]]] {
+        let window = classifier.settings.windowLength
+        let stride = BeatDataset.featureNames.count
+        let k = classifier.featureCount  // the model takes the first k of each beat's features
+        var windows: [Float] = []
+        var features: [Float] = []
+        let count = beats.reduce(0) { $0 + $1.members.count }
+        if leads.count == 1 && count == leads[0].count {
+            windows = leads[0].windows
+            if k == stride { features = leads[0].features }
+        }
+        if windows.isEmpty {
+            windows.reserveCapacity(count * window)
+            for beat in beats {
+                for member in beat.members {
+                    windows += leads[member.lead].windows[(member.index * window)..<((member.index + 1) * window)]
+                }
+            }
+        }
+        if features.isEmpty && k > 0 {
+            features.reserveCapacity(count * k)
+            for beat in beats {
+                for member in beat.members {
+                    features += leads[member.lead].features[(member.index * stride)..<(member.index * stride + k)]
+                }
+            }
+        }
+        let probabilities = try classifier.probabilities(
+            windows: windows, features: features, count: count, batchSize: options.batchSize, runtimes: runtimes)
+        let classCount = classifier.classes.count
+        var rows: [[[Float]]] = []
+        rows.reserveCapacity(beats.count)
+        var position = 0
+        for beat in beats {
+            rows.append(
+                beat.members.map { _ in
+                    defer { position += 1 }
+                    return Array(probabilities[(position * classCount)..<((position + 1) * classCount)])
+                })
+        }
+        return rows
     }
 
     /// Scores predictions against the reference annotations in `range` (frames). A detection that was not
@@ -319,17 +428,20 @@ public enum RecordInference {
     }
 
     /// Writes the predictions as the WFDB annotation file `RECORD.EXT` (one annotation per beat, its symbol the
-    /// beat's class) in `directory`, or next to the record when nil; returns the file's path.
+    /// beat's class, with the NOISE annotations of the detection lead's low-quality stretches) in `directory`, or
+    /// next to the record when nil; returns the file's path.
     @discardableResult
     public static func writeAnnotations(_ result: RecordInferenceResult, annotator: String, directory: String?)
         throws -> String
     {
         let source = RecordLocation(path: result.path)
         let location = RecordLocation(directory: directory ?? source.directory, name: source.name)
-        let annotations = result.beats.map {
+        let beats = result.beats.map {
             Annotation(sample: $0.sample, code: AnnotationCode.code(for: $0.beatClass.rawValue) ?? 1)
         }
-        try AnnotationFile.write(annotations, record: location, annotator: annotator)
+        let noise = NoiseAnnotations.marking(result.unreadable.stretches, signal: result.leadIndex)
+        try AnnotationFile.write(
+            NoiseAnnotations.merged(noise: noise, beats: beats), record: location, annotator: annotator)
         return location.path(for: location.name + "." + annotator)
     }
 }

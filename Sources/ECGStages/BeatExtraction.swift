@@ -118,6 +118,9 @@ public struct RecordBeats: Sendable {
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
     public var counts: BeatExtractionCounts
+    /// The QRS detector's pass over this lead (at `samplingRate`): its own R peaks and the low-quality stretches
+    /// it found too noisy to read reliably. Nil with annotated peaks, where the detector does not run.
+    public var detection: QRSAnalysis?
 
     public var count: Int { samples.count }
 }
@@ -149,11 +152,62 @@ public enum BeatExtraction {
     /// Opens `recordPath` (without extension, or ending in `.hea`) and extracts its beats.
     public static func extract(recordPath: String, settings: BeatExtractionSettings) throws -> RecordBeats {
         let lead = try readLead(recordPath: recordPath, settings: settings)
+        let (rhythm, kept, counts) = try peaks(of: lead, settings: settings)
+        return cut(lead, rhythm: rhythm, kept: kept, settings: settings, counts: counts)
+    }
+
+    /// The lead's rhythm, the beats of it to cut, and the counts so far.
+    static func peaks(of lead: LeadSignal, settings: BeatExtractionSettings) throws -> (
+        rhythm: Rhythm, kept: [Int], counts: BeatExtractionCounts
+    ) {
         let reference = try referenceAnnotations(of: lead, settings: settings)
         var counts = BeatExtractionCounts()
         counts.referenceBeats = reference.beats.count
         let rhythm = rhythm(of: lead, reference: reference, settings: settings, counts: &counts)
         let kept = keptBeats(of: rhythm, settings: settings, counts: &counts)
+        return (rhythm, kept, counts)
+    }
+
+    /// Every lead of the record cut at the same R peaks, found once on the lead `settings` selects (detected
+    /// there, or annotated): each window is centred on the same instant in each lead, and the RR features,
+    /// which only the peaks decide, are the same in each. The first element is the selecting lead's beats, then
+    /// the other leads in channel order; a signal whose units are not a voltage (a blood pressure in mmHg, a
+    /// respiration or oxygen saturation signal) is not an ECG lead and is left out. With detected peaks, each lead's own low-quality stretches are
+    /// analysed by the detector too (`RecordBeats.detection`).
+    public static func extractAtSharedPeaks(recordPath: String, settings: BeatExtractionSettings) throws
+        -> [RecordBeats]
+    {
+        let primary = try readLead(recordPath: recordPath, settings: settings)
+        let (rhythm, kept, counts) = try peaks(of: primary, settings: settings)
+        var leads = [cut(primary, rhythm: rhythm, kept: kept, settings: settings, counts: counts)]
+        let signals = primary.record.signals
+        for index in signals.indices where index != primary.leadIndex && isVoltage(signals[index].units) {
+            var single = settings
+            single.lead = .index(index)
+            let lead = try readLead(recordPath: recordPath, settings: single)
+            var shared = rhythm
+            if lead.scale != primary.scale {
+                shared.peaks = rhythm.peaks.map { Int((Double($0) / primary.scale * lead.scale).rounded()) }
+            }
+            if settings.peaks == .detected {
+                shared.detection = QRSDetector(samplingRate: lead.rate).analyze(withoutInvalidSamples(lead.signal))
+            }
+            leads.append(cut(lead, rhythm: shared, kept: kept, settings: settings, counts: counts))
+        }
+        return leads
+    }
+
+    /// Whether a signal's units are a voltage, as an ECG lead's are.
+    static func isVoltage(_ units: String) -> Bool {
+        ["V", "mV", "uV", "µV", "μV", "nV"].contains(units.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// The windows of the `kept` beats of the rhythm, cut from the lead, with their features.
+    static func cut(
+        _ lead: LeadSignal, rhythm: Rhythm, kept: [Int], settings: BeatExtractionSettings,
+        counts: BeatExtractionCounts
+    ) -> RecordBeats {
+        var counts = counts
         // firstStart 1: the original project kept a beat only when `peak > half window`, and its counts are the
         // reference this stage reproduces.
         let windows = BeatWindowExtractor(
@@ -161,7 +215,9 @@ public enum BeatExtraction {
         ).extract(from: lead.signal, peaks: kept.map { rhythm.peaks[$0] })
         counts.outOfBounds = windows.skippedOutOfBounds
         counts.invalid = windows.skippedInvalid
-        return beats(of: lead, rhythm: rhythm, kept: kept, windows: windows, settings: settings, counts: counts)
+        var result = beats(of: lead, rhythm: rhythm, kept: kept, windows: windows, settings: settings, counts: counts)
+        result.detection = rhythm.detection
+        return result
     }
 
     /// Each lead of the record in turn (`lead: all`), in channel order: the beats of every lead.
@@ -260,6 +316,8 @@ public enum BeatExtraction {
         var variability: [RRVariability]
         /// The reference's rhythm label at each peak ("" where it names none).
         var rhythmLabels: [String]
+        /// The detector's pass over the lead; nil with annotated peaks.
+        var detection: QRSAnalysis?
     }
 
     /// The rhythm: the annotated beats, or the detected ones matched to the reference for their labels. RR
@@ -271,12 +329,15 @@ public enum BeatExtraction {
         let beats = reference.beats
         var peaks: [Int]
         var labels: [AAMIClass?]
+        var detection: QRSAnalysis?
         switch settings.peaks {
         case .annotated:
             peaks = beats.map(\.sample)
             labels = beats.map { settings.labels?.beatClass(for: $0.symbol) }
         case .detected:
-            peaks = QRSDetector(samplingRate: lead.rate).detect(withoutInvalidSamples(lead.signal))
+            let analysis = QRSDetector(samplingRate: lead.rate).analyze(withoutInvalidSamples(lead.signal))
+            peaks = analysis.beats
+            detection = analysis
             counts.detections = peaks.count
             labels = Array(repeating: nil, count: peaks.count)
             if let map = settings.labels {
@@ -295,7 +356,8 @@ public enum BeatExtraction {
             peaks: peaks, labels: labels, features: features,
             variability: RRVariabilityExtractor.variability(
                 peaks: peaks, samplingRate: lead.rate, beats: settings.variabilityBeats),
-            rhythmLabels: RhythmLabels.assign(beats: peaks, changes: reference.rhythmChanges))
+            rhythmLabels: RhythmLabels.assign(beats: peaks, changes: reference.rhythmChanges),
+            detection: detection)
     }
 
     /// Indices into the rhythm of the beats to cut: all of them, or the labelled ones when labels are asked for.

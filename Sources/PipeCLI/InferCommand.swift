@@ -4,6 +4,8 @@ import ECGStages
 import Foundation
 import QRSCommands
 
+extension LeadFusion: ExpressibleByArgument {}
+
 /// `pipe infer RECORD...`: classifies every beat of raw WFDB records with an exported ONNX model.
 struct InferCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -14,8 +16,11 @@ struct InferCommand: ParsableCommand {
         commandName: "infer",
         abstract: "Classify every beat of WFDB records (N, S, V, F, Q) and say whether an arrhythmia is present.",
         discussion: """
-            Reads each record's .hea/.dat pair, resamples the lead to the model's rate when it differs, detects \
-            the R peaks, cuts windows and RR features exactly as ecg.preprocess does, and runs the ONNX model. \
+            Reads each record's .hea/.dat pair, resamples its leads to the model's rate when it differs, detects \
+            the R peaks once on the model's lead (else channel 0), cuts windows and RR features at those peaks in \
+            every lead exactly as ecg.preprocess does, runs the ONNX model on each, and fuses each beat's \
+            probabilities over the leads (--fusion); --lead reads one lead only. Stretches too noisy to read are \
+            reported, and the verdict says how much of the record they cover. \
             RECORD is a record path (without extension or ending in .hea), a directory (its RECORDS file, else \
             every .hea in it) or a RECORDS file. Several records run in parallel: one summary line each, then a \
             total. A record is arrhythmic when its S, V and F beats together reach --burden percent of its beats.
@@ -28,8 +33,17 @@ struct InferCommand: ParsableCommand {
     @Option(help: "The ONNX model (ecg.export's output).")
     var model = "models/ecg_model.onnx"
 
-    @Option(help: "Lead by name (e.g. MLII) or index. Default: the model's lead when present, else channel 0.")
+    @Option(
+        help: ArgumentHelp(
+            "Read only this lead, by name (e.g. MLII) or index. Default: every lead, the beats detected on the "
+                + "model's lead when present, else channel 0."))
     var lead: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "How each beat's probabilities are fused over the leads: mean (every lead), quality (the leads that "
+                + "read the beat cleanly).", valueName: "RULE"))
+    var fusion: LeadFusion = .quality
 
     @Option(help: ArgumentHelp("Only beats from this time (samples or hh:mm:ss.sss).", valueName: "T"))
     var from: String?
@@ -76,6 +90,7 @@ struct InferCommand: ParsableCommand {
     func run() throws {
         var options = InferenceOptions()
         options.lead = lead.map { LeadSelection(text: $0, fallbackToFirst: false) }
+        options.fusion = fusion
         options.from = from
         options.to = to
         options.rule = ArrhythmiaRule(burdenPercent: burden)

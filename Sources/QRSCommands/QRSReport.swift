@@ -34,20 +34,7 @@ public enum QRSReport {
 
     /// One sentence: the beats found and how much of the record could not be read.
     public static func verdict(_ detections: RecordDetections) -> String {
-        let unreadable = detections.lowQualityStretches.reduce(0) { $0 + $1.count }
-        let stretches = detections.lowQualityStretches.count
-        let share = String(format: "%.1f", 100 * detections.unreadableFraction)
-        let frequency = detections.samplingFrequency
-        return "\(detections.peaks.count) beats; \(share) % of the record ("
-            + "\(duration(frames: unreadable, frequency: frequency)) of "
-            + "\(duration(frames: detections.frameCount, frequency: frequency))) could not be read reliably "
-            + "(\(stretches) low-quality stretch\(stretches == 1 ? "" : "es"))"
-    }
-
-    /// `m:ss` for a number of frames.
-    static func duration(frames: Int, frequency: Double) -> String {
-        let seconds = Int((Double(frames) / frequency).rounded())
-        return String(format: "%d:%02d", seconds / 60, seconds % 60)
+        "\(detections.peaks.count) beats; " + detections.unreadable.sentence
     }
 
     struct DetectionsDocument: Encodable {

@@ -50,10 +50,13 @@ public struct RecordDetections: Equatable, Sendable {
     /// Wall-clock seconds spent in the detector alone (not in reading the record).
     public var detectionSeconds: Double
 
-    /// The share of the record inside low-quality stretches, 0...1.
-    public var unreadableFraction: Double {
-        frameCount > 0 ? Double(lowQualityStretches.reduce(0) { $0 + $1.count }) / Double(frameCount) : 0
+    /// The low-quality stretches over the record.
+    public var unreadable: UnreadableStretches {
+        UnreadableStretches(stretches: lowQualityStretches, frameCount: frameCount, frequency: samplingFrequency)
     }
+
+    /// The share of the record inside low-quality stretches, 0...1.
+    public var unreadableFraction: Double { unreadable.fraction }
 }
 
 /// One record's bxb counts.
@@ -108,16 +111,14 @@ public enum RecordQRSAnalysis {
             analysis = QRSDetector(samplingRate: rate, configuration: configuration).analyze(samples)
         }
         var peaks = analysis.beats
-        var stretches = analysis.lowQualityStretches
         // Signals with several samples per frame are detected at their own rate; annotations count frames.
         if samplesPerFrame > 1 {
             var frames: [Int] = []
             for peak in peaks where frames.last != peak / samplesPerFrame { frames.append(peak / samplesPerFrame) }
             peaks = frames
-            stretches = stretches.map {
-                ($0.lowerBound / samplesPerFrame)..<(($0.upperBound + samplesPerFrame - 1) / samplesPerFrame)
-            }
         }
+        let stretches = UnreadableStretches.frames(
+            ofSamples: analysis.lowQualityStretches, samplesPerFrame: Double(samplesPerFrame))
         return RecordDetections(
             record: record.location.name, leadIndex: index, leadName: record.signals[index].description,
             samplingFrequency: record.header.samplingFrequency, peaks: peaks, lowQualityStretches: stretches,
@@ -125,19 +126,9 @@ public enum RecordQRSAnalysis {
             detectionSeconds: Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds))
     }
 
-    /// The WFDB noise annotations of `detections`' low-quality stretches: a NOISE (`~`) annotation at the start
-    /// of each, its subtype marking the analysed lead noisy (bit `leadIndex` for leads 0–3, as in the WFDB
-    /// convention; −1, every signal unreadable, for a later lead, which the convention cannot name), and one
-    /// with subtype 0 (clean again) at its end.
+    /// The WFDB noise annotations of `detections`' low-quality stretches (`NoiseAnnotations.marking`).
     public static func noiseAnnotations(_ detections: RecordDetections) -> [Annotation] {
-        let noise = AnnotationCode.code(for: "~") ?? 14
-        let subtype = detections.leadIndex < 4 ? 1 << detections.leadIndex : -1
-        return detections.lowQualityStretches.flatMap {
-            [
-                Annotation(sample: $0.lowerBound, code: noise, subtype: subtype),
-                Annotation(sample: $0.upperBound, code: noise, subtype: 0),
-            ]
-        }
+        NoiseAnnotations.marking(detections.lowQualityStretches, signal: detections.leadIndex)
     }
 
     /// Writes the detections as annotation file `<record>.<annotator>` (every beat labelled N, with the noise
@@ -151,10 +142,7 @@ public enum RecordQRSAnalysis {
         let location = RecordLocation(directory: directory ?? source.directory, name: source.name)
         let normal = AnnotationCode.code(for: "N") ?? 1
         let beats = detections.peaks.map { Annotation(sample: $0, code: normal) }
-        // A stable sort keeps a noise annotation before a beat of the same sample, as it was found first.
-        let annotations = (noiseAnnotations(detections) + beats).enumerated().sorted {
-            ($0.element.sample, $0.offset) < ($1.element.sample, $1.offset)
-        }.map(\.element)
+        let annotations = NoiseAnnotations.merged(noise: noiseAnnotations(detections), beats: beats)
         try AnnotationFile.write(annotations, record: location, annotator: annotator)
         return location.path(for: location.name + "." + annotator)
     }

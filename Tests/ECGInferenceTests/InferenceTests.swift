@@ -50,23 +50,30 @@ final class InferenceTests: XCTestCase {
         _ name: String, samplingRate: Double = 360, fixture given: SyntheticECG? = nil, flat: Bool = false
     ) throws -> (path: String, fixture: SyntheticECG) {
         let fixture = given ?? SyntheticECG.regular(samplingRate: samplingRate, beatsPerMinute: 72, duration: 40)
-        let ecg =
-            flat
-            ? [Int32](repeating: 12, count: fixture.samples().count)
-            : fixture.samples().map { Int32(($0 * 200).rounded()) }
+        let ecg = fixture.samples()
+        let path = try writeLeads(
+            name, [("V5", Array(repeating: 0, count: ecg.count)), ("MLII", flat ? ecg.map { _ in 0.06 } : ecg)],
+            fixture: fixture)
+        return (path, fixture)
+    }
+
+    /// A record of the given leads (mV, 200 units per mV) with the fixture's beats as reference annotations,
+    /// every fifth one V; returns its path.
+    private func writeLeads(_ name: String, _ leads: [(name: String, signal: [Double])], fixture: SyntheticECG) throws
+        -> String
+    {
         let header = RecordHeader(
             name: name,
-            signals: [
-                SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: "V5"),
-                SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: "MLII"),
-            ], samplingFrequency: samplingRate)
+            signals: leads.map {
+                SignalSpec(fileName: "\(name).dat", format: .packed212, gain: 200, description: $0.name)
+            }, samplingFrequency: fixture.samplingRate)
         try RecordWriter.write(
-            header, samples: [[Int32](repeating: 0, count: ecg.count), ecg], directory: directory.path)
+            header, samples: leads.map { $0.signal.map { Int32(($0 * 200).rounded()) } }, directory: directory.path)
         let annotations = fixture.peakSamples.enumerated().map { index, sample in
             Annotation(sample: sample, code: AnnotationCode.code(for: index % 5 == 4 ? "V" : "N") ?? 1)
         }
         try AnnotationFile.write(annotations, record: RecordLocation(directory: directory.path, name: name))
-        return (directory.appendingPathComponent(name).path, fixture)
+        return directory.appendingPathComponent(name).path
     }
 
     private func infer(_ path: String, model url: URL, options: InferenceOptions = InferenceOptions()) throws
@@ -358,5 +365,194 @@ final class InferenceTests: XCTestCase {
         let result = try RecordInference.run(
             recordPath: path, classifier: classifier, runtime: classifier.makeRuntime(), options: .init())
         XCTAssertFalse(result.beats.isEmpty)
+    }
+
+    // MARK: - Every lead, and what could not be read
+
+    /// Noise as large as the QRS complexes (white Gaussian smoothed over 5 samples, `amplitude` mV), over the
+    /// whole signal or, with `burst`, inside those seconds only.
+    private func noise(
+        count: Int, amplitude: Double, rate: Double = 360, burst: Range<Double>? = nil, seed: UInt64 = 11
+    ) -> [Double] {
+        var random = FixtureRandom(seed: seed)
+        var history = [Double](repeating: 0, count: 5)
+        return (0..<count).map { index in
+            history[index % 5] = random.nextGaussian()
+            if let burst, !burst.contains(Double(index) / rate) { return 0 }
+            return amplitude * history.reduce(0, +) / 5.0.squareRoot()
+        }
+    }
+
+    private func options(lead: String? = nil, fusion: LeadFusion = .quality) -> InferenceOptions {
+        var options = InferenceOptions()
+        options.lead = lead.map { LeadSelection(text: $0, fallbackToFirst: false) }
+        options.fusion = fusion
+        return options
+    }
+
+    func testEveryLeadIsClassifiedAtTheSamePeaksAndTheMeanFusesTheirProbabilities() throws {
+        let (model, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 40)
+        let inverted = fixture.samples().map { -0.5 * $0 }
+        let path = try writeLeads("two", [("MLII", fixture.samples()), ("V1", inverted)], fixture: fixture)
+        let result = try infer(path, model: url, options: options(fusion: .mean))
+        XCTAssertEqual(result.fusion, .mean)
+        XCTAssertEqual(result.leads.map(\.index), [0, 1])
+        XCTAssertEqual(result.leads.map(\.name), ["MLII", "V1"])
+        XCTAssertEqual(result.lead, "MLII", "the beats are detected on the model's lead")
+        XCTAssertEqual(result.leads.map(\.beats), [result.beats.count, result.beats.count])
+
+        let classifier = try BeatClassifier(contentsOf: url)
+        let leads = try BeatExtraction.extractAtSharedPeaks(recordPath: path, settings: classifier.settings)
+        XCTAssertEqual(leads.map(\.leadIndex), [0, 1])
+        XCTAssertEqual(leads[0].samples, leads[1].samples, "each lead cut at the same R samples")
+        XCTAssertEqual(leads[0].samples, result.beats.map(\.sample))
+        func softmax(_ logits: [Float]) -> [[Float]] {
+            stride(from: 0, to: logits.count, by: 5).map { start in
+                let row = logits[start..<(start + 5)]
+                let top = row.max() ?? 0
+                let exps = row.map { Float(exp(Double($0 - top))) }
+                let sum = exps.reduce(0, +)
+                return exps.map { $0 / sum }
+            }
+        }
+        let first = softmax(
+            try model.predict(windows: leads[0].windows, features: leads[0].features, count: leads[0].count))
+        let second = softmax(
+            try model.predict(windows: leads[1].windows, features: leads[1].features, count: leads[1].count))
+        for (index, beat) in result.beats.enumerated() {
+            XCTAssertEqual(beat.leads, [0, 1])
+            for offset in 0..<5 {
+                XCTAssertEqual(
+                    beat.probabilities[offset], (first[index][offset] + second[index][offset]) / 2, accuracy: 1e-4,
+                    "beat \(index) class \(offset)")
+            }
+        }
+    }
+
+    func testALeadThatIsNoiseLeavesTheDecisionToTheCleanLead() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 60)
+        let clean = fixture.samples()
+        let path = try writeLeads(
+            "noisy", [("MLII", clean), ("V2", noise(count: clean.count, amplitude: 1.5))], fixture: fixture)
+        let fused = try infer(path, model: url)
+        let alone = try infer(path, model: url, options: options(lead: "0"))
+        XCTAssertEqual(fused.fusion, .quality)
+        XCTAssertNil(alone.fusion)
+        XCTAssertEqual(fused.beats.map(\.sample), alone.beats.map(\.sample))
+        XCTAssertEqual(fused.beats.map(\.beatClass), alone.beats.map(\.beatClass))
+        XCTAssertTrue(fused.beats.allSatisfy { $0.leads == [0] }, "\(fused.beats.map(\.leads))")
+        XCTAssertEqual(fused.leads.map(\.beats), [fused.beats.count, 0])
+        XCTAssertGreaterThan(fused.leads[1].unreadable.fraction, 0.5, "the noise lead is mostly unreadable")
+        XCTAssertEqual(fused.unreadable.stretches, [], "the detection lead is clean")
+        let text = InferenceReport.text(fused, model: try BeatClassifier(contentsOf: url), summaryOnly: true)
+        XCTAssertTrue(text.contains("leads MLII (channel 0) + V2 (channel 1), detected on MLII"), text)
+        XCTAssertTrue(
+            text.contains("leads deciding: MLII (channel 0) \(fused.beats.count) beats, V2 (channel 1) 0"), text)
+    }
+
+    func testAOneLeadRecordIsClassifiedOnTheLeadItHas() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 40)
+        let path = try writeLeads("single", [("ECG1", fixture.samples())], fixture: fixture)
+        let result = try infer(path, model: url)
+        XCTAssertNil(result.fusion, "nothing to fuse")
+        XCTAssertEqual(result.leads.map(\.name), ["ECG1"])
+        XCTAssertGreaterThanOrEqual(result.beats.count, fixture.beatTimes.count - 2)
+        XCTAssertTrue(result.beats.allSatisfy { $0.leads == [0] })
+        let text = InferenceReport.text(result, model: try BeatClassifier(contentsOf: url), summaryOnly: true)
+        XCTAssertTrue(text.hasPrefix("record single: 00:00:40.000, lead ECG1 (channel 0), 360 Hz"), text)
+        XCTAssertFalse(text.contains("leads deciding"), text)
+    }
+
+    func testASignalThatIsNotAVoltageIsNotReadAsALead() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 40)
+        let path = try writeLeads("abp", [("MLII", fixture.samples()), ("ABP", fixture.samples())], fixture: fixture)
+        let header = URL(fileURLWithPath: path + ".hea")
+        let text = try String(contentsOf: header, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[2] = lines[2].replacingOccurrences(of: "/mV", with: "/mmHg")
+        if !lines[2].contains("mmHg") { lines[2] = lines[2].replacingOccurrences(of: " 200 ", with: " 200/mmHg ") }
+        try lines.joined(separator: "\n").write(to: header, atomically: true, encoding: .utf8)
+        let result = try infer(path, model: url)
+        XCTAssertEqual(result.leads.map(\.name), ["MLII"], "the blood pressure is left out")
+        XCTAssertNil(result.fusion)
+        XCTAssertFalse(result.beats.isEmpty)
+    }
+
+    func testANoiseBurstOnTheDetectionLeadIsReportedInTheVerdictTheJSONAndTheAnnotations() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 75, duration: 120)
+        var signal = fixture.samples()
+        for (index, value) in noise(count: signal.count, amplitude: 0.3, burst: 60..<80).enumerated() {
+            signal[index] += value
+        }
+        let path = try writeLeads("burst", [("MLII", signal)], fixture: fixture)
+        let result = try infer(path, model: url)
+        let stretches = result.unreadable.stretches
+        XCTAssertFalse(stretches.isEmpty)
+        let burst = (60 * 360)..<(80 * 360)
+        let inside = stretches.reduce(0) { $0 + $1.clamped(to: burst).count }
+        XCTAssertGreaterThan(Double(inside), 0.8 * Double(burst.count), "\(stretches)")
+        XCTAssertEqual(result.unreadable.frameCount, 120 * 360)
+        XCTAssertEqual(
+            result.summary.unreadableSeconds, Double(result.unreadable.unreadableFrames) / 360, accuracy: 1e-9)
+
+        let classifier = try BeatClassifier(contentsOf: url)
+        let text = InferenceReport.text(result, model: classifier, summaryOnly: true)
+        let share = String(format: "%.1f", 100 * result.unreadable.fraction)
+        XCTAssertTrue(
+            text.contains("signal quality: \(share) % of the record (0:"), text)
+        XCTAssertTrue(text.contains("could not be read reliably (\(stretches.count) low-quality stretch"), text)
+        XCTAssertTrue(text.contains("low quality 00:01:"), text)
+
+        let json = try InferenceReport.json(
+            [result], total: result.summary, model: classifier, summaryOnly: false)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let record = try XCTUnwrap((document["records"] as? [[String: Any]])?.first)
+        let lowQuality = try XCTUnwrap(record["low_quality"] as? [[String: Any]])
+        XCTAssertEqual(lowQuality.compactMap { $0["start"] as? Int }, stretches.map(\.lowerBound))
+        XCTAssertEqual(lowQuality.compactMap { $0["end"] as? Int }, stretches.map(\.upperBound))
+        XCTAssertEqual(record["unreadable_fraction"] as? Double ?? -1, result.unreadable.fraction, accuracy: 1e-4)
+        XCTAssertTrue(record["fusion"] is NSNull)
+        let leads = try XCTUnwrap(record["leads"] as? [[String: Any]])
+        XCTAssertEqual(leads.compactMap { $0["name"] as? String }, ["MLII"])
+        let beats = try XCTUnwrap(record["beats"] as? [[String: Any]])
+        XCTAssertTrue(beats.allSatisfy { ($0["leads"] as? [Int]) == [0] })
+        let summary = try XCTUnwrap(record["summary"] as? [String: Any])
+        XCTAssertEqual(summary["low_quality_stretches"] as? Int, stretches.count)
+        XCTAssertEqual(summary["quality"] as? String, result.summary.unreadableSentence)
+
+        try RecordInference.writeAnnotations(result, annotator: "pipe", directory: nil)
+        let annotations = try AnnotationFile.read(
+            record: RecordLocation(directory: directory.path, name: "burst"), annotator: "pipe")
+        let noise = annotations.filter { $0.symbol == "~" }
+        XCTAssertEqual(noise.map(\.sample), stretches.flatMap { [$0.lowerBound, $0.upperBound] })
+        XCTAssertEqual(noise.map(\.subtype), stretches.flatMap { _ in [1, 0] }, "lead 0 noisy, then clean")
+        XCTAssertEqual(annotations.filter { $0.symbol != "~" }.map(\.sample), result.beats.map(\.sample))
+    }
+
+    func testFusedJSONSaysWhichLeadsDecidedEachBeat() throws {
+        let (_, url) = try exportModel()
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 72, duration: 40)
+        let path = try writeLeads("both", [("MLII", fixture.samples()), ("V1", fixture.samples())], fixture: fixture)
+        let result = try infer(path, model: url)
+        let classifier = try BeatClassifier(contentsOf: url)
+        let json = try InferenceReport.json([result], total: result.summary, model: classifier, summaryOnly: false)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let record = try XCTUnwrap((document["records"] as? [[String: Any]])?.first)
+        XCTAssertEqual(record["fusion"] as? String, "quality")
+        XCTAssertEqual(record["lead"] as? String, "MLII")
+        let leads = try XCTUnwrap(record["leads"] as? [[String: Any]])
+        XCTAssertEqual(leads.compactMap { $0["index"] as? Int }, [0, 1])
+        XCTAssertEqual(leads.compactMap { $0["beats"] as? Int }, [result.beats.count, result.beats.count])
+        let beats = try XCTUnwrap(record["beats"] as? [[String: Any]])
+        XCTAssertEqual(beats.count, result.beats.count)
+        XCTAssertTrue(beats.allSatisfy { ($0["leads"] as? [Int]) == [0, 1] }, "two clean leads both decide")
+        let csv = InferenceReport.csv([result], model: classifier, summaryOnly: false).split(separator: "\n")
+        XCTAssertEqual(csv.first, "record,time,sample,class,probability,p_N,p_S,p_V,p_F,p_Q,leads")
+        XCTAssertTrue(csv.dropFirst().allSatisfy { $0.hasSuffix(",0+1") })
     }
 }

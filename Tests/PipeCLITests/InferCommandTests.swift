@@ -61,8 +61,43 @@ final class InferCommandTests: XCTestCase {
 
         let csv = try run(["r1", "--format", "csv"])
         let rows = csv.stdout.split(separator: "\n")
-        XCTAssertEqual(rows.first, "record,time,sample,class,probability,p_N,p_S,p_V,p_F,p_Q")
+        XCTAssertEqual(rows.first, "record,time,sample,class,probability,p_N,p_S,p_V,p_F,p_Q,leads")
         XCTAssertEqual(rows.count, beats.count + 1)
+    }
+
+    func testATwoLeadRecordIsFusedUnlessOneLeadIsAskedFor() throws {
+        let fixture = SyntheticECG.regular(samplingRate: 360, beatsPerMinute: 75, duration: 30)
+        let samples = fixture.samples().map { Int32(($0 * 200).rounded()) }
+        let header = RecordHeader(
+            name: "two",
+            signals: ["MLII", "V1"].map {
+                SignalSpec(fileName: "two.dat", format: .packed212, gain: 200, description: $0)
+            },
+            samplingFrequency: 360)
+        try RecordWriter.write(header, samples: [samples, samples.map { -$0 }], directory: try root().path)
+        func record(_ arguments: [String]) throws -> [String: Any] {
+            let output = try run(["two", "--format", "json"] + arguments)
+            XCTAssertEqual(output.status, 0, output.stderr)
+            let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+            return try XCTUnwrap((document["records"] as? [[String: Any]])?.first)
+        }
+        let fused = try record([])
+        XCTAssertEqual(fused["fusion"] as? String, "quality")
+        XCTAssertEqual((fused["leads"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["MLII", "V1"])
+        XCTAssertEqual(try record(["--fusion", "mean"])["fusion"] as? String, "mean")
+        let one = try record(["--lead", "V1"])
+        XCTAssertTrue(one["fusion"] is NSNull)
+        XCTAssertEqual(one["lead"] as? String, "V1")
+        let beats = try XCTUnwrap(one["beats"] as? [[String: Any]])
+        XCTAssertTrue(beats.allSatisfy { ($0["leads"] as? [Int]) == [1] })
+
+        let text = try run(["two", "--summary"])
+        XCTAssertTrue(
+            text.stdout.hasPrefix("record two: 00:00:30.000, leads MLII (channel 0) + V1 (channel 1)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("signal quality: 0.0 % of the record (0:00 of 0:30)"), text.stdout)
+        let bad = try run(["two", "--fusion", "vote"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("vote"), bad.stderr)
     }
 
     func testADirectoryOfRecordsGivesOneLinePerRecordAndATotal() throws {
