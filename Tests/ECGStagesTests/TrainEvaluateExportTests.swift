@@ -216,6 +216,39 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertEqual(try file("models/model.ckpt"), first)
     }
 
+    func testRecorderAugmentationWithAtrialFeaturesIsBitIdenticalAndChangesTheModel() throws {
+        let augmented =
+            Self.trainParams.replacingOccurrences(of: "features: window+rr", with: "features: window+rr+rhythm+p")
+            + "\naugment_recorder: 0.5\naugment_scale: 0.3\naugment_wander: 0.2\naugment_noise: 0.03\n"
+            + "augment_rates: [128, 250, 360]\n"
+        let workspace = try makeWorkspace(trainParams: augmented)
+        let observer = CollectingObserver()
+        _ = try workspace.repro(ReproOptions(), observer: observer)
+        XCTAssertTrue(
+            observer.lines.contains { $0.contains("recorder augmentation 0.5 of the beats") }, "\(observer.lines)")
+        let first = try file("models/model.ckpt")
+        let checkpoint = try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt"))
+        XCTAssertEqual(checkpoint.featureCount, 16)
+        XCTAssertTrue(checkpoint.metadata["feature_names"]?.hasSuffix("p_peak p_residual") ?? false)
+        var options = ReproOptions()
+        options.force = true
+        options.useRunCache = false
+        options.targets = ["train"]
+        options.singleItem = true
+        _ = try workspace.repro(options, observer: CollectingObserver())
+        XCTAssertEqual(try file("models/model.ckpt"), first, "the same params and threads: the same bits")
+        try augmented.replacingOccurrences(of: "augment_recorder: 0.5", with: "augment_recorder: 0").write(
+            to: directory.appendingPathComponent("stages/train.yaml"), atomically: true, encoding: .utf8)
+        _ = try workspace.repro(options, observer: CollectingObserver())
+        XCTAssertNotEqual(try file("models/model.ckpt"), first, "the augmented windows changed the training")
+    }
+
+    func testABadRecorderRateNamesTheKey() throws {
+        let message = try trainMessage(Self.trainParams + "\naugment_recorder: 0.5\naugment_rates: [128, 2]\n")
+        XCTAssertTrue(
+            message.contains("'augment_rates' must be a list of sampling rates in 50 Hz to 10 kHz"), message)
+    }
+
     func testResumeFinishesAnInterruptedTrainingWithTheSameResult() throws {
         let workspace = try makeWorkspace()
         // While epoch 15 is reported, the last-epoch checkpoint on disk is still epoch 14's: keep a copy of it, as a

@@ -1,0 +1,114 @@
+import Foundation
+
+/// What the stretch before each beat's QRS holds, measured against the record's median beat: a sinus beat has
+/// the record's usual P wave there, an ectopic atrial beat an abnormal or early one, and atrial fibrillation none
+/// at all, only irregular f waves. RR intervals cannot tell atrial fibrillation's irregular normal beats from
+/// premature ones; the atrial segment can. Like `BeatMorphology`, nothing here needs labels.
+///
+/// The segment runs from 250 ms to 50 ms before the R peak (clamped to the window): the P wave ends a PR
+/// segment before the QRS starts, which begins some 40 ms before the R peak. Each window's segment and the
+/// template's are detrended (their least-squares line removed) first, so that baseline wander across the
+/// segment does not read as atrial activity.
+public enum AtrialActivity {
+    /// Feature names, in the order `features` writes them.
+    public static let featureNames = ["p_correlation", "p_energy_share", "p_peak", "p_residual"]
+
+    /// The segment before the R peak that the measures read: `segmentStart...segmentEnd` seconds before it.
+    public static let segmentStart = 0.250
+    public static let segmentEnd = 0.050
+
+    /// [count × 4] per window: the Pearson correlation of its detrended atrial segment with the template's;
+    /// its RMS over its RMS plus the template's (0.5 when alike, 0 when flat, towards 1 when the template has
+    /// none); the largest deviation of the smoothed segment from its line (window units, so a fraction of the beat's
+    /// height for min-max windows); and the RMS of what is left after the best scaled template is taken out (f
+    /// waves and an abnormal P, in window units). `windows` is [count × length], R peak at `(length − 1) / 2`.
+    public static func features(windows: [Float], length: Int, samplingRate: Double) -> [Float] {
+        guard length > 0, windows.count % length == 0, samplingRate > 0 else { return [] }
+        let count = windows.count / length
+        guard count > 0 else { return [] }
+        let range = segment(length: length, samplingRate: samplingRate)
+        let smoothing = max(1, Int((0.02 * samplingRate).rounded()))
+        let template = BeatMorphology.medianTemplate(windows: windows, length: length, count: count)
+        let reference = Segment(detrending: template[range])
+        var result = [Float](repeating: 0, count: count * featureNames.count)
+        for beat in 0..<count {
+            let start = beat * length
+            let own = Segment(detrending: windows[(start + range.lowerBound)..<(start + range.upperBound)])
+            let out = beat * featureNames.count
+            result[out] = Float(own.correlation(with: reference))
+            let energies = own.rms + reference.rms
+            result[out + 1] = energies > 0 ? Float(own.rms / energies) : 0.5
+            result[out + 2] = Float(own.peakDeviation(smoothing: smoothing))
+            result[out + 3] = Float(own.residualRMS(after: reference))
+        }
+        return result
+    }
+
+    /// The window's sample range the measures read (at least 2 samples, inside the window).
+    static func segment(length: Int, samplingRate: Double) -> Range<Int> {
+        let centre = (length - 1) / 2
+        let first = max(0, centre - Int((segmentStart * samplingRate).rounded()))
+        let last = max(first + 2, min(centre, centre - Int((segmentEnd * samplingRate).rounded())))
+        return first..<min(length, last)
+    }
+
+    /// A segment less its least-squares line.
+    struct Segment {
+        /// [n] the values less the line through them.
+        var values: [Double]
+        var rms: Double
+
+        init(detrending source: ArraySlice<Float>) {
+            let n = Double(source.count)
+            let xMean = (n - 1) / 2
+            var yMean = 0.0
+            for value in source { yMean += Double(value) }
+            yMean /= max(n, 1)
+            var covariance = 0.0
+            var spread = 0.0
+            for (index, value) in source.enumerated() {
+                let x = Double(index) - xMean
+                covariance += x * (Double(value) - yMean)
+                spread += x * x
+            }
+            let slope = spread > 0 ? covariance / spread : 0
+            values = source.enumerated().map { index, value in
+                Double(value) - yMean - slope * (Double(index) - xMean)
+            }
+            let squares = values.reduce(0) { $0 + $1 * $1 }
+            rms = values.isEmpty ? 0 : (squares / n).squareRoot()
+        }
+
+        /// Pearson correlation (both have zero mean); 0 when either is flat.
+        func correlation(with other: Segment) -> Double {
+            guard rms > 1e-9, other.rms > 1e-9, values.count == other.values.count else { return 0 }
+            let products = zip(values, other.values).reduce(0) { $0 + $1.0 * $1.1 }
+            return max(-1, min(1, products / (Double(values.count) * rms * other.rms)))
+        }
+
+        /// The largest |moving average over `smoothing` samples|: the P wave's height above the line, noise
+        /// spikes of a sample or two averaged down.
+        func peakDeviation(smoothing: Int) -> Double {
+            let width = min(smoothing, values.count)
+            guard width > 0 else { return 0 }
+            var sum = values[0..<width].reduce(0, +)
+            var peak = abs(sum)
+            for index in width..<values.count {
+                sum += values[index] - values[index - width]
+                peak = max(peak, abs(sum))
+            }
+            return peak / Double(width)
+        }
+
+        /// RMS of the values less `scale × other`, the scale (≥ 0: an inverted P is no match) fitted by least
+        /// squares; all of the segment's RMS when the template is flat.
+        func residualRMS(after other: Segment) -> Double {
+            guard values.count == other.values.count, !values.isEmpty else { return rms }
+            let otherSquares = other.values.reduce(0) { $0 + $1 * $1 }
+            guard otherSquares > 1e-12 else { return rms }
+            let scale = max(0, zip(values, other.values).reduce(0) { $0 + $1.0 * $1.1 } / otherSquares)
+            let residual = zip(values, other.values).reduce(0) { $0 + ($1.0 - scale * $1.1) * ($1.0 - scale * $1.1) }
+            return (residual / Double(values.count)).squareRoot()
+        }
+    }
+}
