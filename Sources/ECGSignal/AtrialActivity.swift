@@ -11,17 +11,27 @@ import Foundation
 /// segment does not read as atrial activity.
 public enum AtrialActivity {
     /// Feature names, in the order `features` writes them.
-    public static let featureNames = ["p_correlation", "p_energy_share", "p_peak", "p_residual"]
+    public static let featureNames = [
+        "p_correlation", "p_energy_share", "p_peak", "p_residual", "p_local_correlation", "p_local_peak",
+    ]
+
+    /// Windows on each side whose atrial segments make a beat's local template: the record's median beat mixes
+    /// its sinus stretches with its atrial fibrillation, the beats around it do not.
+    public static let localBeats = 8
 
     /// The segment before the R peak that the measures read: `segmentStart...segmentEnd` seconds before it.
     public static let segmentStart = 0.250
     public static let segmentEnd = 0.050
 
-    /// [count × 4] per window: the Pearson correlation of its detrended atrial segment with the template's;
+    /// [count × 6] per window: the Pearson correlation of its detrended atrial segment with the template's;
     /// its RMS over its RMS plus the template's (0.5 when alike, 0 when flat, towards 1 when the template has
     /// none); the largest deviation of the smoothed segment from its line (window units, so a fraction of the beat's
-    /// height for min-max windows); and the RMS of what is left after the best scaled template is taken out (f
-    /// waves and an abnormal P, in window units). `windows` is [count × length], R peak at `(length − 1) / 2`.
+    /// height for min-max windows); the RMS of what is left after the best scaled template is taken out (f
+    /// waves and an abnormal P, in window units); then the correlation with the local template (the
+    /// sample-by-sample median segment of the `localBeats` windows on each side, the beat left out) and that
+    /// template's own P height: near zero where the rhythm around the beat has no P waves (f waves of random
+    /// phase cancel in the median), which tells a missing P of atrial fibrillation from an ectopic beat's abnormal
+    /// one among sinus beats. `windows` is [count × length], R peak at `(length − 1) / 2`.
     public static func features(windows: [Float], length: Int, samplingRate: Double) -> [Float] {
         guard length > 0, windows.count % length == 0, samplingRate > 0 else { return [] }
         let count = windows.count / length
@@ -40,8 +50,25 @@ public enum AtrialActivity {
             result[out + 1] = energies > 0 ? Float(own.rms / energies) : 0.5
             result[out + 2] = Float(own.peakDeviation(smoothing: smoothing))
             result[out + 3] = Float(own.residualRMS(after: reference))
+            let local = Segment(
+                detrending: localTemplate(windows: windows, length: length, range: range, beat: beat)[...])
+            result[out + 4] = Float(own.correlation(with: local))
+            result[out + 5] = Float(local.peakDeviation(smoothing: smoothing))
         }
         return result
+    }
+
+    /// [range.count] the sample-by-sample median of the atrial segments of the windows within `localBeats` of
+    /// `beat`, itself left out (its own segment when it has no neighbours).
+    static func localTemplate(windows: [Float], length: Int, range: Range<Int>, beat: Int) -> [Float] {
+        let count = windows.count / length
+        let neighbours = (max(0, beat - localBeats)...min(count - 1, beat + localBeats)).filter { $0 != beat }
+        let chosen = neighbours.isEmpty ? [beat] : neighbours
+        var column = [Float](repeating: 0, count: chosen.count)
+        return range.map { offset in
+            for (slot, index) in chosen.enumerated() { column[slot] = windows[index * length + offset] }
+            return column.withUnsafeMutableBufferPointer { medianInPlace($0) }
+        }
     }
 
     /// The window's sample range the measures read (at least 2 samples, inside the window).

@@ -113,7 +113,7 @@ public struct RecordBeats: Sendable {
     /// [count] the reference's rhythm at each beat (`RhythmLabels`: `N`, `AFIB`, …); "" where the reference
     /// names none or was not read (unlabelled extraction).
     public var rhythms: [String]
-    /// [count × 16] RR, morphology, RR-variability and atrial-activity features (`BeatDataset.featureNames`).
+    /// [count × 18] RR, morphology, RR-variability and atrial-activity features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]

@@ -52,6 +52,17 @@ final class AtrialActivityTests: XCTestCase {
         XCTAssertLessThan(values[0][3], 1e-5)
     }
 
+    func testTheLocalTemplateLosesItsPWaveInsideAStretchWithoutPWaves() {
+        // 20 sinus beats, then 20 beats with f waves of varying phase and no P wave.
+        let sinus = (0..<20).map { _ in window(pHeight: 0.15) }
+        let fibrillation = (0..<20).map { window(pHeight: 0, fHeight: 0.03, phase: Double($0) * 2.1) }
+        let values = features(sinus + fibrillation)
+        XCTAssertGreaterThan(values[5][5], 0.08, "among sinus beats the local template has a P wave")
+        XCTAssertEqual(values[5][4], 1, accuracy: 1e-4)
+        XCTAssertLessThan(values[35][5], 0.04, "among f waves of random phase it has almost none")
+        XCTAssertLessThan(values[35][2], 0.05)
+    }
+
     func testBaselineDriftAcrossTheSegmentIsNotAtrialActivity() {
         let usual = window(pHeight: 0.15)
         let drifting = usual.enumerated().map { $0.element + Float($0.offset) * 0.002 }
@@ -68,6 +79,7 @@ final class AtrialActivityTests: XCTestCase {
         for row in values {
             XCTAssertTrue(row.allSatisfy(\.isFinite), "\(row)")
             XCTAssertTrue((-1...1).contains(row[0]) && (0...1).contains(row[1]) && row[2] >= 0 && row[3] >= 0, "\(row)")
+            XCTAssertTrue((-1...1).contains(row[4]) && row[5] >= 0, "\(row)")
         }
         XCTAssertEqual(values[9][0], 0)
         XCTAssertTrue(AtrialActivity.features(windows: [], length: Self.length, samplingRate: Self.rate).isEmpty)

@@ -60,6 +60,11 @@ final class TrainEvaluateExportTests: XCTestCase {
         patience: null
         resume: true
         augment_invert: 0.25
+        augment_recorder: 0
+        augment_scale: 0.3
+        augment_wander: 0.2
+        augment_noise: 0.03
+        augment_rates: [128, 250, 360]
         """
 
     /// Three records (or `records`) in which every fourth beat is a premature, taller V beat, and the whole chain
@@ -217,10 +222,9 @@ final class TrainEvaluateExportTests: XCTestCase {
     }
 
     func testRecorderAugmentationWithAtrialFeaturesIsBitIdenticalAndChangesTheModel() throws {
-        let augmented =
-            Self.trainParams.replacingOccurrences(of: "features: window+rr", with: "features: window+rr+rhythm+p")
-            + "\naugment_recorder: 0.5\naugment_scale: 0.3\naugment_wander: 0.2\naugment_noise: 0.03\n"
-            + "augment_rates: [128, 250, 360]\n"
+        let augmented = Self.trainParams.replacingOccurrences(
+            of: "features: window+rr", with: "features: window+rr+rhythm+p"
+        ).replacingOccurrences(of: "augment_recorder: 0", with: "augment_recorder: 0.5")
         let workspace = try makeWorkspace(trainParams: augmented)
         let observer = CollectingObserver()
         _ = try workspace.repro(ReproOptions(), observer: observer)
@@ -228,8 +232,9 @@ final class TrainEvaluateExportTests: XCTestCase {
             observer.lines.contains { $0.contains("recorder augmentation 0.5 of the beats") }, "\(observer.lines)")
         let first = try file("models/model.ckpt")
         let checkpoint = try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt"))
-        XCTAssertEqual(checkpoint.featureCount, 16)
-        XCTAssertTrue(checkpoint.metadata["feature_names"]?.hasSuffix("p_peak p_residual") ?? false)
+        XCTAssertEqual(checkpoint.featureCount, 18)
+        XCTAssertTrue(
+            checkpoint.metadata["feature_names"]?.hasSuffix("p_residual p_local_correlation p_local_peak") ?? false)
         var options = ReproOptions()
         options.force = true
         options.useRunCache = false
@@ -244,7 +249,9 @@ final class TrainEvaluateExportTests: XCTestCase {
     }
 
     func testABadRecorderRateNamesTheKey() throws {
-        let message = try trainMessage(Self.trainParams + "\naugment_recorder: 0.5\naugment_rates: [128, 2]\n")
+        let message = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "augment_rates: [128, 250, 360]", with: "augment_rates: [128, 2]")
+        )
         XCTAssertTrue(
             message.contains("'augment_rates' must be a list of sampling rates in 50 Hz to 10 kHz"), message)
     }
