@@ -63,6 +63,26 @@ final class AtrialActivityTests: XCTestCase {
         XCTAssertLessThan(values[35][2], 0.05)
     }
 
+    func testTheSlidingLocalTemplateIsTheMedianOfEachBeatsNeighbours() {
+        var generator = SystemRandomNumberGenerator()
+        for count in [1, 2, 5, 40] {
+            // Values from a few levels, so that ties are common.
+            let windows = (0..<(count * 11)).map { _ in Float(Int.random(in: 0..<6, using: &generator)) / 4 }
+            let range = 2..<9
+            let fast = AtrialActivity.localTemplates(windows: windows, length: 11, count: count, range: range)
+            for beat in 0..<count {
+                let first = max(0, beat - AtrialActivity.localBeats)
+                let last = min(count - 1, beat + AtrialActivity.localBeats)
+                let neighbours = first == last ? [beat] : (first...last).filter { $0 != beat }
+                for (slot, offset) in range.enumerated() {
+                    var values = neighbours.map { windows[$0 * 11 + offset] }
+                    let median = values.withUnsafeMutableBufferPointer { medianInPlace($0) }
+                    XCTAssertEqual(fast[beat * range.count + slot], median, "count \(count), beat \(beat)")
+                }
+            }
+        }
+    }
+
     func testBaselineDriftAcrossTheSegmentIsNotAtrialActivity() {
         let usual = window(pHeight: 0.15)
         let drifting = usual.enumerated().map { $0.element + Float($0.offset) * 0.002 }
