@@ -69,8 +69,8 @@ public struct TrainingConfig: Sendable {
     public var features: FeatureSet
     public var resume: Bool
     /// Share of the training beats whose window is turned upside down in each epoch (a lead of the other
-    /// polarity). (Amplitude scaling is no augmentation here: min-max and z-score windows and the shape features
-    /// are the same at every amplitude.)
+    /// polarity). (A gain alone is no augmentation here: min-max and z-score windows and the shape features are
+    /// the same at every amplitude; `recorder` scales the beat against wander and noise instead.)
     public var invertProbability: Double
     /// Other recorders' amplitude, wander, noise and bandwidth, applied to training windows each epoch.
     public var recorder: RecorderAugmentation

@@ -33,6 +33,20 @@ public struct QRSResampleCommand: ParsableCommand {
 
     public func validate() throws {
         guard rate.isFinite, rate > 0 else { throw ValidationError("--rate must be a positive number of Hz") }
+        try DerivedRecordOptions.validate(out: out, name: name, reference: reference)
+    }
+
+    public func run() throws {
+        let outName = name ?? URL(fileURLWithPath: record).lastPathComponent.replacingOccurrences(of: ".hea", with: "")
+        let frames = try ResampledRecord.make(
+            sourcePath: record, rate: rate, reference: reference, directory: out, outName: outName)
+        print("\(out)/\(outName): \(frames) frames at \(String(format: "%g", rate)) Hz")
+    }
+}
+
+/// The options of a command that writes a new record derived from another: `--out`, `--name`, `--reference`.
+enum DerivedRecordOptions {
+    static func validate(out: String, name: String?, reference: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--out: '\(out)' is not a directory")
@@ -43,12 +57,5 @@ public struct QRSResampleCommand: ParsableCommand {
             }
         }
         guard !reference.isEmpty else { throw ValidationError("--reference needs an annotator name") }
-    }
-
-    public func run() throws {
-        let outName = name ?? URL(fileURLWithPath: record).lastPathComponent.replacingOccurrences(of: ".hea", with: "")
-        let frames = try ResampledRecord.make(
-            sourcePath: record, rate: rate, reference: reference, directory: out, outName: outName)
-        print("\(out)/\(outName): \(frames) frames at \(String(format: "%g", rate)) Hz")
     }
 }

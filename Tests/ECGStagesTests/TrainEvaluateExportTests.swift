@@ -208,15 +208,21 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertTrue(observer.lines.contains { $0.contains("accuracy over the folds") }, "\(observer.lines)")
     }
 
-    func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
-        let workspace = try makeWorkspace()
-        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
-        let first = try file("models/model.ckpt")
+    /// `pipe repro -f -s --no-run-cache train`: the training again, nothing else.
+    private static var retrainOnly: ReproOptions {
         var options = ReproOptions()
         options.force = true
         options.useRunCache = false
         options.targets = ["train"]
         options.singleItem = true
+        return options
+    }
+
+    func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
+        let workspace = try makeWorkspace()
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let first = try file("models/model.ckpt")
+        let options = Self.retrainOnly
         _ = try workspace.repro(options, observer: CollectingObserver())
         XCTAssertEqual(try file("models/model.ckpt"), first)
     }
@@ -235,11 +241,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertEqual(checkpoint.featureCount, 18)
         XCTAssertTrue(
             checkpoint.metadata["feature_names"]?.hasSuffix("p_residual p_local_correlation p_local_peak") ?? false)
-        var options = ReproOptions()
-        options.force = true
-        options.useRunCache = false
-        options.targets = ["train"]
-        options.singleItem = true
+        let options = Self.retrainOnly
         _ = try workspace.repro(options, observer: CollectingObserver())
         XCTAssertEqual(try file("models/model.ckpt"), first, "the same params and threads: the same bits")
         try augmented.replacingOccurrences(of: "augment_recorder: 0.5", with: "augment_recorder: 0").write(
@@ -271,11 +273,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.read(from: saved).epoch, 13, "0-based: the fourteenth epoch")
         XCTAssertFalse(FileManager.default.fileExists(atPath: last.path), "a finished training removes its state")
         try FileManager.default.moveItem(at: saved, to: last)
-        var options = ReproOptions()
-        options.force = true
-        options.useRunCache = false
-        options.targets = ["train"]
-        options.singleItem = true
+        let options = Self.retrainOnly
         let resumed = CollectingObserver()
         _ = try workspace.repro(options, observer: resumed)
         XCTAssertTrue(resumed.lines.contains { $0.hasPrefix("resuming after epoch 14 of 15") }, "\(resumed.lines)")
