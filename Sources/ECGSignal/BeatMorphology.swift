@@ -107,8 +107,7 @@ public enum BeatMorphology {
             guard let base = buffer.baseAddress else { return }
             for offset in 0..<length {
                 let column = UnsafeMutableBufferPointer(start: base + offset * used, count: used)
-                let upper = orderStatistic(column, rank: used / 2)
-                template[offset] = used % 2 == 1 ? upper : (upper + (column[..<(used / 2)].max() ?? upper)) / 2
+                template[offset] = medianInPlace(column)
             }
         }
         return template

@@ -104,7 +104,7 @@ public struct BeatWindowExtractor: Sendable {
     /// amplitude. The arithmetic is Double, as numpy's on the physical signal: min-max is (x − min) / (max − min),
     /// z-score (x − mean) / std.
     @inline(__always)
-    func normalize(_ source: UnsafePointer<Double>, into destination: UnsafeMutablePointer<Float>, count: Int)
+    public func normalize(_ source: UnsafePointer<Double>, into destination: UnsafeMutablePointer<Float>, count: Int)
         -> Double
     {
         let (low, high) = Self.range(source, count: count)

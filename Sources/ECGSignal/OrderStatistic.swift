@@ -37,3 +37,10 @@ func orderStatistic(of values: some Collection<Double>, rank: Int) -> Double {
     var copy = Array(values)
     return copy.withUnsafeMutableBufferPointer { orderStatistic($0, rank: rank) }
 }
+
+/// The median of `values` (reordered in place): the middle value, or the mean of the two middle ones. `values`
+/// must not be empty.
+func medianInPlace(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
+    let upper = orderStatistic(values, rank: values.count / 2)
+    return values.count % 2 == 1 ? upper : (upper + (values[..<(values.count / 2)].max() ?? upper)) / 2
+}

@@ -23,12 +23,14 @@ public struct BeatDataset: Equatable, Sendable {
     /// carries morphology across patients. (RR relative to the record's median interval was tried and dropped: in
     /// a record whose ectopic beats are the majority, such as MIT-BIH 232, it makes them look normal.) Then the
     /// irregularity of the rhythm around the beat and its prematurity against it (`RRVariability`), which tell
-    /// atrial fibrillation's irregular normal beats from premature ones. A model takes a prefix of these
-    /// (`FeatureSet`): the first 8, or all 12.
+    /// atrial fibrillation's irregular normal beats from premature ones. Then what precedes the QRS against the
+    /// record's median beat (`AtrialActivity`): a P wave, an abnormal one, or f waves. A model takes a prefix of
+    /// these (`FeatureSet`): the first 8, 12, or all 18.
     public static let featureNames =
         [
             "rr_previous", "rr_next", "rr_local_mean", "rr_previous_ratio", "rr_next_ratio",
         ] + BeatMorphology.featureNames + ["rr_spread", "rr_successive", "rr_prematurity", "rr_pause"]
+        + AtrialActivity.featureNames
 
     public var windowLength: Int
     /// Rate of the windows' samples, Hz.
@@ -142,10 +144,12 @@ public enum BeatDatasetError: Error, Equatable, CustomStringConvertible {
 ///   version          u32      2 (version 1, without the rhythm table, is still read: no beat has a rhythm)
 ///   beat count       u32
 ///   window length    u32
-///   feature count    u32      12 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
+///   feature count    u32      18 (BeatDataset.featureNames: rr_previous, rr_next, rr_local_mean,
 ///                             rr_previous_ratio, rr_next_ratio, template_correlation,
 ///                             qrs_template_correlation, amplitude_to_record, rr_spread, rr_successive,
-///                             rr_prematurity, rr_pause)
+///                             rr_prematurity, rr_pause, p_correlation, p_energy_share, p_peak,
+///                             p_residual, p_local_correlation, p_local_peak; files of 12 are read
+///                             as they are: a model takes a prefix)
 ///   class count      u32      5 (N S V F Q, in that order)
 ///   record count     u32
 ///   normalization    u8       0 none, 1 minmax, 2 zscore

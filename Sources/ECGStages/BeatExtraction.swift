@@ -113,7 +113,7 @@ public struct RecordBeats: Sendable {
     /// [count] the reference's rhythm at each beat (`RhythmLabels`: `N`, `AFIB`, …); "" where the reference
     /// names none or was not read (unlabelled extraction).
     public var rhythms: [String]
-    /// [count × 12] RR, morphology and RR-variability features (`BeatDataset.featureNames`).
+    /// [count × 18] RR, morphology, RR-variability and atrial-activity features (`BeatDataset.featureNames`).
     public var features: [Float]
     /// [count × windowLength] normalised windows.
     public var windows: [Float]
@@ -375,8 +375,8 @@ public enum BeatExtraction {
         return kept
     }
 
-    /// The beats whose windows were cut: sample, label, and the RR, morphology and RR-variability features of
-    /// each.
+    /// The beats whose windows were cut: sample, label, and the RR, morphology, RR-variability and
+    /// atrial-activity features of each.
     static func beats(
         of lead: LeadSignal, rhythm: Rhythm, kept: [Int], windows: BeatWindows, settings: BeatExtractionSettings,
         counts: BeatExtractionCounts
@@ -395,6 +395,9 @@ public enum BeatExtraction {
             amplitudes: windows.amplitudes,
             qrsHalfWidth: Int((0.05 * lead.rate).rounded()))
         let shapeCount = BeatMorphology.featureNames.count
+        let atrial = AtrialActivity.features(
+            windows: windows.samples, length: settings.windowLength, samplingRate: lead.rate)
+        let atrialCount = AtrialActivity.featureNames.count
         for (position, keptIndex) in windows.peakIndices.enumerated() {
             let source = kept[keptIndex]
             result.samples.append(rhythm.peaks[source])
@@ -412,6 +415,7 @@ public enum BeatExtraction {
             result.features.append(Float(variability.successive))
             result.features.append(Float(variability.prematurity))
             result.features.append(Float(variability.pause))
+            result.features += atrial[(position * atrialCount)..<((position + 1) * atrialCount)]
         }
         return result
     }

@@ -13,7 +13,7 @@ import WFDB
 /// for any number of cores.
 public struct PreprocessStage: BuiltinStage {
     public let name = "ecg.preprocess"
-    public let codeVersion = "5"  // 5: each beat carries its reference rhythm
+    public let codeVersion = "6"  // 6: 18 features per beat (the atrial activity before the QRS)
     public let declaredParams = [
         "lead", "window", "resample_hz", "normalize", "peaks", "match_window_ms", "classes", "records",
     ]

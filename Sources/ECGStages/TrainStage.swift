@@ -83,6 +83,7 @@ public struct TrainStage: BuiltinStage {
         context.log(
             "split \(config.split): \(beats.train.count) training, \(beats.validation.count) validation, "
                 + "\(beats.test) test beats; architecture \(config.architectureName), features \(config.features.rawValue)"
+                + (config.recorder.isActive ? "; recorder augmentation \(config.recorder.summary)" : "")
         )
 
         setThreadCount(config.effectiveThreads)
@@ -124,13 +125,19 @@ public struct TrainStage: BuiltinStage {
     ) throws {
         let batch = BatchBuffers(
             dataset: dataset, featureCount: config.features.extraFeatures, capacity: config.batchSize)
+        let recorder =
+            config.recorder.isActive
+            ? RecorderSimulator(
+                config.recorder, length: dataset.windowLength, samplingRate: dataset.samplingRate,
+                normalization: dataset.normalization) : nil
         for epoch in stride(from: firstEpoch, to: config.epochs, by: 1) {
             if let patience = config.patience, state.epochsWithoutImprovement >= patience {
                 context.log(label + "early stop: no better validation macro-F1 for \(patience) epochs")
                 break
             }
             let pass = try trainEpoch(
-                &model, epoch: epoch, beats: beats, batch: batch, config: config, context: context)
+                &model, epoch: epoch, beats: beats, batch: batch, recorder: recorder, config: config,
+                context: context)
             let record = try evaluateEpoch(
                 model, epoch: epoch, pass: pass, dataset: dataset, validation: beats.validation, config: config)
             state.record(record, model: model, validated: !beats.validation.isEmpty)
@@ -194,6 +201,12 @@ public struct TrainStage: BuiltinStage {
 
         /// `trainAll` less the validation share held out of it.
         init(dataset: BeatDataset, trainAll: [Int], test: Int, config: TrainingConfig) throws {
+            guard dataset.featureCount >= config.features.extraFeatures else {
+                throw StageFailure(
+                    "features \(config.features.rawValue) needs \(config.features.extraFeatures) per-beat features; "
+                        + "the beat dataset holds \(dataset.featureCount) (written by an older preprocess: run it again)"
+                )
+            }
             (train, validation) = DatasetSplit.holdOut(
                 trainAll, fraction: config.validationFraction, seed: config.seed &+ 1)
             guard !train.isEmpty else { throw StageFailure("split \(config.split) leaves no training beats") }
@@ -236,14 +249,15 @@ public struct TrainStage: BuiltinStage {
     }
 
     private func trainEpoch(
-        _ model: inout Model, epoch: Int, beats: TrainingBeats, batch: BatchBuffers, config: TrainingConfig,
-        context: StageContext
+        _ model: inout Model, epoch: Int, beats: TrainingBeats, batch: BatchBuffers, recorder: RecorderSimulator?,
+        config: TrainingConfig, context: StageContext
     ) throws -> EpochPass {
         var order = beats.train
         model.random.shuffle(&order)
         // Its own generator, seeded by the epoch: the model's draws (and so a training without it) stay as they
         // were, and a resumed epoch inverts the same beats.
         var inversions = SplitMix64(seed: config.seed ^ (0x1A7E_0000 &+ UInt64(epoch)))
+        var recorderDraws = RandomGenerator(seed: config.seed ^ (0x5EC0_0000 &+ UInt64(epoch)))
         let started = ContinuousClock.now
         var pass = EpochPass(beats: order.count, lossSum: 0, correct: 0, seconds: 0)
         var lastProgress = ContinuousClock.now
@@ -251,6 +265,12 @@ public struct TrainStage: BuiltinStage {
         while position < order.count {
             let count = min(config.batchSize, order.count - position)
             batch.gather(order[position..<(position + count)])
+            if let recorder {
+                batch.transformWindows(count) { window in
+                    guard Double(recorderDraws.nextFloat()) < config.recorder.probability else { return }
+                    recorder.apply(to: window, random: &recorderDraws)
+                }
+            }
             if config.invertProbability > 0 {
                 batch.invert(count) { _ in
                     Double(inversions.next() >> 11) / Double(1 << 53) < config.invertProbability
@@ -480,6 +500,15 @@ final class BatchBuffers {
             for offset in (slot * length)..<((slot + 1) * length) {
                 windowBuffer[offset] = minMax ? 1 - windowBuffer[offset] : -windowBuffer[offset]
             }
+        }
+    }
+
+    /// Hands each of the first `count` slots' windows, in slot order, to `body` to change in place.
+    func transformWindows(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let length = dataset.windowLength
+        windowBuffer.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for slot in 0..<count { body(UnsafeMutableBufferPointer(start: base + slot * length, count: length)) }
         }
     }
 

@@ -9,15 +9,18 @@ public enum FeatureSet: String, Sendable, CaseIterable {
     case window
     /// The window plus the first 8 per-beat features (RR and morphology), concatenated before the dense layers.
     case windowRR = "window+rr"
-    /// The window plus all of `BeatDataset.featureNames`: the 8, then the RR variability around the beat.
+    /// The window plus the first 12: the 8, then the RR variability around the beat.
     case windowRRRhythm = "window+rr+rhythm"
+    /// The window plus all of `BeatDataset.featureNames`: the 12, then the atrial activity before the QRS.
+    case windowRRRhythmP = "window+rr+rhythm+p"
 
     /// How many of `BeatDataset.featureNames` (a prefix) the model takes.
     public var extraFeatures: Int {
         switch self {
         case .window: return 0
         case .windowRR: return 8
-        case .windowRRRhythm: return BeatDataset.featureNames.count
+        case .windowRRRhythm: return 12
+        case .windowRRRhythmP: return BeatDataset.featureNames.count
         }
     }
 }
@@ -66,15 +69,18 @@ public struct TrainingConfig: Sendable {
     public var features: FeatureSet
     public var resume: Bool
     /// Share of the training beats whose window is turned upside down in each epoch (a lead of the other
-    /// polarity). (Amplitude scaling is no augmentation here: min-max and z-score windows and the shape features
-    /// are the same at every amplitude.)
+    /// polarity). (A gain alone is no augmentation here: min-max and z-score windows and the shape features are
+    /// the same at every amplitude; `recorder` scales the beat against wander and noise instead.)
     public var invertProbability: Double
+    /// Other recorders' amplitude, wander, noise and bandwidth, applied to training windows each epoch.
+    public var recorder: RecorderAugmentation
 
     static let declaredParams = [
         "architecture", "architectures", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
         "step_size", "gamma", "clip_norm", "class_weights", "seed", "threads", "split", "test_fraction",
         "split_seed", "train_records", "test_records", "cv_folds", "validation_fraction", "patience", "features",
-        "resume", "augment_invert",
+        "resume", "augment_invert", "augment_recorder", "augment_scale", "augment_wander", "augment_noise",
+        "augment_rates",
     ]
 
     init(_ stageParams: StageParams) throws {
@@ -94,6 +100,32 @@ public struct TrainingConfig: Sendable {
         features = try params.choice("features", FeatureSet.self)
         resume = try params.bool("resume")
         invertProbability = params.isNull("augment_invert") ? 0 : try params.double("augment_invert", in: 0...1)
+        recorder = try Self.recorder(params)
+    }
+
+    /// `augment_recorder` (the share of beats; null or missing: none), `augment_scale`, `augment_wander`,
+    /// `augment_noise` and `augment_rates` (a list of rates in Hz, or null).
+    private static func recorder(_ params: StageParams) throws -> RecorderAugmentation {
+        var augmentation = RecorderAugmentation()
+        func value(_ key: String, in range: ClosedRange<Double>) throws -> Double {
+            params.isNull(key) ? 0 : try params.double(key, in: range)
+        }
+        augmentation.probability = try value("augment_recorder", in: 0...1)
+        augmentation.amplitudeScale = try value("augment_scale", in: 0...0.9)
+        augmentation.wander = try value("augment_wander", in: 0...10)
+        augmentation.noise = try value("augment_noise", in: 0...10)
+        if !params.isNull("augment_rates") {
+            guard let texts = params.params.strings("augment_rates") else {
+                throw params.failure("augment_rates", "a list of sampling rates in Hz, or null")
+            }
+            augmentation.rates = try texts.map { text in
+                guard let rate = Double(text), ECGSamplingRate.isUsable(rate) else {
+                    throw params.failure("augment_rates", "a list of sampling rates in \(ECGSamplingRate.rangeText)")
+                }
+                return rate
+            }
+        }
+        return augmentation
     }
 
     /// The BLAS and worker thread count: `threads`, or every core when 0.

@@ -5,7 +5,7 @@ public struct QRSCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "qrs",
         abstract: "Detect QRS complexes (R peaks) and evaluate them against reference annotations.",
-        subcommands: [QRSDetectCommand.self, QRSEvalCommand.self, QRSStressCommand.self],
+        subcommands: [QRSDetectCommand.self, QRSEvalCommand.self, QRSStressCommand.self, QRSResampleCommand.self],
         defaultSubcommand: QRSDetectCommand.self
     )
 

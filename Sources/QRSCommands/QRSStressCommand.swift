@@ -37,16 +37,7 @@ public struct QRSStressCommand: ParsableCommand {
 
     public func validate() throws {
         guard snr.isFinite else { throw ValidationError("--snr must be a finite number of dB") }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("--out: '\(out)' is not a directory")
-        }
-        if let name {
-            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-".contains($0) }) else {
-                throw ValidationError("--name needs letters, digits, '_' or '-', got '\(name)'")
-            }
-        }
-        guard !reference.isEmpty else { throw ValidationError("--reference needs an annotator name") }
+        try DerivedRecordOptions.validate(out: out, name: name, reference: reference)
     }
 
     public func run() throws {

@@ -60,6 +60,11 @@ final class TrainEvaluateExportTests: XCTestCase {
         patience: null
         resume: true
         augment_invert: 0.25
+        augment_recorder: 0
+        augment_scale: 0.3
+        augment_wander: 0.2
+        augment_noise: 0.03
+        augment_rates: [128, 250, 360]
         """
 
     /// Three records (or `records`) in which every fourth beat is a premature, taller V beat, and the whole chain
@@ -203,17 +208,54 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertTrue(observer.lines.contains { $0.contains("accuracy over the folds") }, "\(observer.lines)")
     }
 
-    func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
-        let workspace = try makeWorkspace()
-        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
-        let first = try file("models/model.ckpt")
+    /// `pipe repro -f -s --no-run-cache train`: the training again, nothing else.
+    private static var retrainOnly: ReproOptions {
         var options = ReproOptions()
         options.force = true
         options.useRunCache = false
         options.targets = ["train"]
         options.singleItem = true
+        return options
+    }
+
+    func testTheSameParamsAndThreadsGiveABitIdenticalCheckpoint() throws {
+        let workspace = try makeWorkspace()
+        _ = try workspace.repro(ReproOptions(), observer: CollectingObserver())
+        let first = try file("models/model.ckpt")
+        let options = Self.retrainOnly
         _ = try workspace.repro(options, observer: CollectingObserver())
         XCTAssertEqual(try file("models/model.ckpt"), first)
+    }
+
+    func testRecorderAugmentationWithAtrialFeaturesIsBitIdenticalAndChangesTheModel() throws {
+        let augmented = Self.trainParams.replacingOccurrences(
+            of: "features: window+rr", with: "features: window+rr+rhythm+p"
+        ).replacingOccurrences(of: "augment_recorder: 0", with: "augment_recorder: 0.5")
+        let workspace = try makeWorkspace(trainParams: augmented)
+        let observer = CollectingObserver()
+        _ = try workspace.repro(ReproOptions(), observer: observer)
+        XCTAssertTrue(
+            observer.lines.contains { $0.contains("recorder augmentation 0.5 of the beats") }, "\(observer.lines)")
+        let first = try file("models/model.ckpt")
+        let checkpoint = try Checkpoint.read(from: directory.appendingPathComponent("models/model.ckpt"))
+        XCTAssertEqual(checkpoint.featureCount, 18)
+        XCTAssertTrue(
+            checkpoint.metadata["feature_names"]?.hasSuffix("p_residual p_local_correlation p_local_peak") ?? false)
+        let options = Self.retrainOnly
+        _ = try workspace.repro(options, observer: CollectingObserver())
+        XCTAssertEqual(try file("models/model.ckpt"), first, "the same params and threads: the same bits")
+        try augmented.replacingOccurrences(of: "augment_recorder: 0.5", with: "augment_recorder: 0").write(
+            to: directory.appendingPathComponent("stages/train.yaml"), atomically: true, encoding: .utf8)
+        _ = try workspace.repro(options, observer: CollectingObserver())
+        XCTAssertNotEqual(try file("models/model.ckpt"), first, "the augmented windows changed the training")
+    }
+
+    func testABadRecorderRateNamesTheKey() throws {
+        let message = try trainMessage(
+            Self.trainParams.replacingOccurrences(of: "augment_rates: [128, 250, 360]", with: "augment_rates: [128, 2]")
+        )
+        XCTAssertTrue(
+            message.contains("'augment_rates' must be a list of sampling rates in 50 Hz to 10 kHz"), message)
     }
 
     func testResumeFinishesAnInterruptedTrainingWithTheSameResult() throws {
@@ -231,11 +273,7 @@ final class TrainEvaluateExportTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.read(from: saved).epoch, 13, "0-based: the fourteenth epoch")
         XCTAssertFalse(FileManager.default.fileExists(atPath: last.path), "a finished training removes its state")
         try FileManager.default.moveItem(at: saved, to: last)
-        var options = ReproOptions()
-        options.force = true
-        options.useRunCache = false
-        options.targets = ["train"]
-        options.singleItem = true
+        let options = Self.retrainOnly
         let resumed = CollectingObserver()
         _ = try workspace.repro(options, observer: resumed)
         XCTAssertTrue(resumed.lines.contains { $0.hasPrefix("resuming after epoch 14 of 15") }, "\(resumed.lines)")

@@ -146,6 +146,11 @@ extension ExperimentFixture {
         patience: null
         resume: false
         augment_invert: 0
+        augment_recorder: 0
+        augment_scale: 0
+        augment_wander: 0
+        augment_noise: 0
+        augment_rates: null
 
         """
 }
