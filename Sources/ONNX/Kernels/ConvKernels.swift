@@ -17,11 +17,8 @@ let convolutionChunkColumns = 1024
 
 func convolutionKernel(_ context: KernelContext) throws -> KernelPlan {
     try context.limitOutputs(to: 1)
-    let x = try context.input(0)
-    let w = try context.input(1)
+    let (x, w) = try context.floatOperands("X", "W")
     let bias = context.optionalInput(2)
-    try context.requireFloat(x, "X")
-    try context.requireFloat(w, "W")
     guard x.type.rank == 3, w.type.rank == 3 else {
         throw context.unsupported(
             "only 1-D convolution ([N, C, L] * [M, C, K]) is supported, got X \(x.type.shape) and W \(w.type.shape)")
@@ -67,6 +64,17 @@ struct ConvolutionShape {
     var outputLength: Int { geometry.outputLength }
 }
 
+/// A convolution's addresses as floats: X, W, the optional bias, Y.
+private func convolutionOperands(_ inputs: [UnsafeMutableRawPointer?], _ outputs: [UnsafeMutableRawPointer]) -> (
+    x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+) {
+    let bias = inputs.count > 2 ? inputs[2].map { UnsafePointer($0.floats) } : nil
+    return (
+        UnsafePointer((inputs[0] ?? outputs[0]).floats), UnsafePointer((inputs[1] ?? outputs[0]).floats), bias,
+        outputs[0].floats
+    )
+}
+
 // MARK: - Direct path
 
 private func directConvolution(_ shape: ConvolutionShape, _ kernels: VectorKernelTable) -> Binder {
@@ -80,10 +88,7 @@ private func directConvolution(_ shape: ConvolutionShape, _ kernels: VectorKerne
         relu: shape.relu)
     let scratch = RawBuffer(byteCount: ONNXRuntime.maximumWorkers * channels * rowLength * 4)
     return { inputs, outputs in
-        let x = UnsafePointer((inputs[0] ?? outputs[0]).floats)
-        let w = UnsafePointer((inputs[1] ?? outputs[0]).floats)
-        let bias = inputs.count > 2 ? inputs[2].map { UnsafePointer($0.floats) } : nil
-        let y = outputs[0].floats
+        let (x, w, bias, y) = convolutionOperands(inputs, outputs)
         return {
             parallelFor(shape.batch, workers: ONNXRuntime.threadCount, minimumPerWorker: 4) { worker, samples in
                 let padded = scratch.floats + worker * channels * rowLength
@@ -117,10 +122,7 @@ private func im2colConvolution(_ shape: ConvolutionShape, _ kernels: VectorKerne
     let workerBytes = columnBytes + productBytes
     let scratch = RawBuffer(byteCount: ONNXRuntime.maximumWorkers * workerBytes)
     return { inputs, outputs in
-        let x = UnsafePointer((inputs[0] ?? outputs[0]).floats)
-        let w = UnsafePointer((inputs[1] ?? outputs[0]).floats)
-        let bias = inputs.count > 2 ? inputs[2].map { UnsafePointer($0.floats) } : nil
-        let y = outputs[0].floats
+        let (x, w, bias, y) = convolutionOperands(inputs, outputs)
         return {
             parallelFor(chunkCount, workers: ONNXRuntime.threadCount) { worker, chunks in
                 let col = (scratch.pointer + worker * workerBytes).assumingMemoryBound(to: Float.self)

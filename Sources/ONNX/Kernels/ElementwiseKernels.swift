@@ -17,21 +17,14 @@ func reluKernel(_ context: KernelContext) throws -> KernelPlan {
     try context.requireFloat(input, "Relu's input")
     let count = input.type.count
     let kernels = context.kernels
-    return KernelPlan(
-        outputTypes: [input.type],
-        kind: .compute { inputs, outputs in
-            let source = (inputs[0] ?? outputs[0]).floats
-            let destination = outputs[0].floats
-            return {
-                parallelFor(count, workers: ONNXRuntime.threadCount, minimumPerWorker: 1 << 16) { _, range in
-                    if source != destination {
-                        (destination + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
-                    }
-                    kernels.reluInPlace(destination + range.lowerBound, count: range.count)
-                }
+    return .reading(input.type, inPlace: true) { source, destination in
+        parallelFor(count, workers: ONNXRuntime.threadCount, minimumPerWorker: 1 << 16) { _, range in
+            if source != destination {
+                (destination + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
             }
-        },
-        inPlace: true)
+            kernels.reluInPlace(destination + range.lowerBound, count: range.count)
+        }
+    }
 }
 
 enum BinaryOperation {
@@ -230,27 +223,20 @@ func softmaxKernel(_ context: KernelContext) throws -> KernelPlan {
         guard axis >= 0, axis <= shape.count else { throw context.mismatch("axis \(axis) is out of range") }
         (outer, axisSize, inner) = (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1)
     }
-    return KernelPlan(
-        outputTypes: [input.type],
-        kind: .compute { inputs, outputs in
-            let source = (inputs[0] ?? outputs[0]).floats
-            let destination = outputs[0].floats
-            return {
-                for row in 0..<outer {
-                    for column in 0..<inner {
-                        let base = row * axisSize * inner + column
-                        var largest = -Float.infinity
-                        for index in 0..<axisSize { largest = max(largest, source[base + index * inner]) }
-                        var sum: Float = 0
-                        for index in 0..<axisSize {
-                            let value = expf(source[base + index * inner] - largest)
-                            destination[base + index * inner] = value
-                            sum += value
-                        }
-                        for index in 0..<axisSize { destination[base + index * inner] /= sum }
-                    }
+    return .reading(input.type, inPlace: true) { source, destination in
+        for row in 0..<outer {
+            for column in 0..<inner {
+                let base = row * axisSize * inner + column
+                var largest = -Float.infinity
+                for index in 0..<axisSize { largest = max(largest, source[base + index * inner]) }
+                var sum: Float = 0
+                for index in 0..<axisSize {
+                    let value = expf(source[base + index * inner] - largest)
+                    destination[base + index * inner] = value
+                    sum += value
                 }
+                for index in 0..<axisSize { destination[base + index * inner] /= sum }
             }
-        },
-        inPlace: true)
+        }
+    }
 }

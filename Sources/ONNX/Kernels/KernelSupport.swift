@@ -23,6 +23,21 @@ struct KernelPlan {
     var kind: Kind
     /// The kernel may write output 0 over input 0 (same size, element by element).
     var inPlace = false
+
+    /// A kernel that reads input 0 and writes output 0, both floats (an element-wise op, a softmax, a pool).
+    static func reading(
+        _ outputType: ValueType, inPlace: Bool = false,
+        _ work: @escaping (_ source: UnsafeMutablePointer<Float>, _ destination: UnsafeMutablePointer<Float>) -> Void
+    ) -> KernelPlan {
+        KernelPlan(
+            outputTypes: [outputType],
+            kind: .compute { inputs, outputs in
+                let source = (inputs[0] ?? outputs[0]).floats
+                let destination = outputs[0].floats
+                return { work(source, destination) }
+            },
+            inPlace: inPlace)
+    }
 }
 
 /// A node input as the planner knows it: its type, and its data when it is known before running.
@@ -77,6 +92,14 @@ struct KernelContext {
         }
     }
 
+    /// Inputs 1 and 2 of a product (A and B, X and W), both required to be float32.
+    func floatOperands(_ first: String, _ second: String) throws -> (KernelInput, KernelInput) {
+        let operands = (try input(0), try input(1))
+        try requireFloat(operands.0, first)
+        try requireFloat(operands.1, second)
+        return operands
+    }
+
     /// Fails when the node asks for more outputs than the operator produces here.
     func limitOutputs(to count: Int) throws {
         if node.outputs.count > count, node.outputs[count...].contains(where: { !$0.isEmpty }) {
@@ -94,36 +117,41 @@ struct KernelContext {
     }
 }
 
-/// The kernel factory: checks the node against its input types and returns what it computes.
+/// The operators the runtime has a kernel for, by ONNX op type (default domain): each checks the node against its
+/// input types and returns what it computes.
+let kernelFactories: [String: @Sendable (KernelContext) throws -> KernelPlan] = [
+    "Conv": convolutionKernel,
+    "MaxPool": { try poolKernel($0, kind: .max) },
+    "AveragePool": { try poolKernel($0, kind: .average) },
+    "GlobalAveragePool": globalAveragePoolKernel,
+    "Gemm": gemmKernel,
+    "MatMul": matMulKernel,
+    "Relu": reluKernel,
+    "Add": { try binaryKernel($0, .add) },
+    "Sub": { try binaryKernel($0, .subtract) },
+    "Mul": { try binaryKernel($0, .multiply) },
+    "Div": { try binaryKernel($0, .divide) },
+    "BatchNormalization": batchNormalizationKernel,
+    "Softmax": softmaxKernel,
+    "Cast": castKernel,
+    "Reshape": reshapeKernel,
+    "Flatten": flattenKernel,
+    "Squeeze": squeezeKernel,
+    "Unsqueeze": unsqueezeKernel,
+    "Identity": identityKernel,
+    "Dropout": dropoutKernel,
+    "Shape": shapeKernel,
+    "Constant": constantKernel,
+    "Concat": concatKernel,
+    "Gather": gatherKernel,
+]
+
+/// The kernel factory: the node's operator's kernel, or an error naming an operator the runtime lacks.
 func makeKernel(_ context: KernelContext) throws -> KernelPlan {
-    switch context.node.opType {
-    case "Conv": return try convolutionKernel(context)
-    case "MaxPool": return try poolKernel(context, kind: .max)
-    case "AveragePool": return try poolKernel(context, kind: .average)
-    case "GlobalAveragePool": return try globalAveragePoolKernel(context)
-    case "Gemm": return try gemmKernel(context)
-    case "MatMul": return try matMulKernel(context)
-    case "Relu": return try reluKernel(context)
-    case "Add": return try binaryKernel(context, .add)
-    case "Sub": return try binaryKernel(context, .subtract)
-    case "Mul": return try binaryKernel(context, .multiply)
-    case "Div": return try binaryKernel(context, .divide)
-    case "BatchNormalization": return try batchNormalizationKernel(context)
-    case "Softmax": return try softmaxKernel(context)
-    case "Cast": return try castKernel(context)
-    case "Reshape": return try reshapeKernel(context)
-    case "Flatten": return try flattenKernel(context)
-    case "Squeeze": return try squeezeKernel(context)
-    case "Unsqueeze": return try unsqueezeKernel(context)
-    case "Identity": return try identityKernel(context)
-    case "Dropout": return try dropoutKernel(context)
-    case "Shape": return try shapeKernel(context)
-    case "Constant": return try constantKernel(context)
-    case "Concat": return try concatKernel(context)
-    case "Gather": return try gatherKernel(context)
-    default:
+    guard let factory = kernelFactories[context.node.opType] else {
         throw ONNXError.unsupportedOperator(opType: context.node.opType, domain: "", node: context.node.name)
     }
+    return try factory(context)
 }
 
 /// Numpy-style broadcast of two shapes, or nil when they do not broadcast.

@@ -41,11 +41,8 @@ func matrixMultiply(
 
 func gemmKernel(_ context: KernelContext) throws -> KernelPlan {
     try context.limitOutputs(to: 1)
-    let a = try context.input(0)
-    let b = try context.input(1)
+    let (a, b) = try context.floatOperands("A", "B")
     let c = context.optionalInput(2)
-    try context.requireFloat(a, "A")
-    try context.requireFloat(b, "B")
     guard a.type.rank == 2, b.type.rank == 2 else {
         throw context.mismatch("A and B must be matrices, got \(a.type.shape) and \(b.type.shape)")
     }
@@ -99,10 +96,7 @@ func gemmKernel(_ context: KernelContext) throws -> KernelPlan {
 
 func matMulKernel(_ context: KernelContext) throws -> KernelPlan {
     try context.limitOutputs(to: 1)
-    let a = try context.input(0)
-    let b = try context.input(1)
-    try context.requireFloat(a, "A")
-    try context.requireFloat(b, "B")
+    let (a, b) = try context.floatOperands("A", "B")
     guard a.type.rank >= 1, b.type.rank >= 1 else { throw context.mismatch("MatMul needs operands of rank ≥ 1") }
     // 1-D operands are promoted to matrices and the promoted dimension is dropped from the result.
     let shapeA = a.type.rank == 1 ? [1] + a.type.shape : a.type.shape

@@ -93,27 +93,20 @@ func poolKernel(_ context: KernelContext, kind: PoolKind) throws -> KernelPlan {
     let rows = input.type.shape[0] * input.type.shape[1]
     let output = ValueType(element: .float32, shape: [input.type.shape[0], input.type.shape[1], geometry.outputLength])
     let kernels = context.kernels
-    return KernelPlan(
-        outputTypes: [output],
-        kind: .compute { inputs, outputs in
-            let source = (inputs[0] ?? outputs[0]).floats
-            let destination = outputs[0].floats
-            let (length, outputLength) = (geometry.inputLength, geometry.outputLength)
-            return {
-                parallelFor(rows, workers: ONNXRuntime.threadCount, minimumPerWorker: max(1, 32_768 / length)) {
-                    _, range in
-                    for row in range {
-                        let x = source + row * length
-                        let y = destination + row * outputLength
-                        if kind == .max {
-                            maxPoolRow(x, y, geometry, kernels)
-                        } else {
-                            averagePoolRow(x, y, geometry, countPadding: countPadding)
-                        }
-                    }
+    let (length, outputLength) = (geometry.inputLength, geometry.outputLength)
+    return .reading(output) { source, destination in
+        parallelFor(rows, workers: ONNXRuntime.threadCount, minimumPerWorker: max(1, 32_768 / length)) { _, range in
+            for row in range {
+                let x = source + row * length
+                let y = destination + row * outputLength
+                if kind == .max {
+                    maxPoolRow(x, y, geometry, kernels)
+                } else {
+                    averagePoolRow(x, y, geometry, countPadding: countPadding)
                 }
             }
-        })
+        }
+    }
 }
 
 @inline(__always)
@@ -170,11 +163,7 @@ func globalAveragePoolKernel(_ context: KernelContext) throws -> KernelPlan {
     let spatial = input.type.shape[2...].reduce(1, *)
     let shape = Array(input.type.shape[..<2]) + [Int](repeating: 1, count: input.type.rank - 2)
     let kernels = context.kernels
-    return KernelPlan(
-        outputTypes: [ValueType(element: .float32, shape: shape)],
-        kind: .compute { inputs, outputs in
-            let source = (inputs[0] ?? outputs[0]).floats
-            let destination = outputs[0].floats
-            return { kernels.rowMeans(source, destination, rows, spatial) }
-        })
+    return .reading(ValueType(element: .float32, shape: shape)) { source, destination in
+        kernels.rowMeans(source, destination, rows, spatial)
+    }
 }

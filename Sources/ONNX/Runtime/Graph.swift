@@ -235,11 +235,8 @@ struct GraphNode {
 /// A model checked for what the runtime needs: known operators, defined inputs, an order in which every
 /// node runs after the nodes it reads from.
 struct ValidatedGraph {
-    static let supportedOperators: Set<String> = [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "Conv", "Div", "Dropout",
-        "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Relu",
-        "Reshape", "Shape", "Softmax", "Squeeze", "Sub", "Unsqueeze",
-    ]
+    /// The operators with a kernel (the kernel factory's table: one list).
+    static let supportedOperators = Set(kernelFactories.keys)
     static let supportedOpsets: ClosedRange<Int64> = 7...23
 
     let nodes: [GraphNode]
