@@ -123,16 +123,16 @@ public enum AnnotationFile {
                         throw WFDBError.invalidAnnotationTime(file: file, byteOffset: offset, time: time)
                     }
                     offset += 6
-                case AnnotationCode.num:
-                    number = Int(Int8(truncatingIfNeeded: data))
-                    if !result.isEmpty { result[result.count - 1].number = number }
-                    offset += 2
-                case AnnotationCode.sub:
-                    if !result.isEmpty { result[result.count - 1].subtype = Int(Int8(truncatingIfNeeded: data)) }
-                    offset += 2
-                case AnnotationCode.chn:
-                    channel = Int(UInt8(truncatingIfNeeded: data))
-                    if !result.isEmpty { result[result.count - 1].channel = channel }
+                case AnnotationCode.num, AnnotationCode.sub, AnnotationCode.chn:
+                    // Modifiers of the annotation just read; NUM and CHN also carry over to those after it (the
+                    // last annotation always holds the current NUM and CHN, so writing both back changes only one).
+                    if code == AnnotationCode.num { number = Int(Int8(truncatingIfNeeded: data)) }
+                    if code == AnnotationCode.chn { channel = Int(UInt8(truncatingIfNeeded: data)) }
+                    if let last = result.indices.last {
+                        result[last].number = number
+                        result[last].channel = channel
+                        if code == AnnotationCode.sub { result[last].subtype = Int(Int8(truncatingIfNeeded: data)) }
+                    }
                     offset += 2
                 case AnnotationCode.aux:
                     let padded = data + (data & 1)
