@@ -37,7 +37,7 @@ let package = Package(
             dependencies: [
                 "PipelineEngine", "Tracking", "TrackingCommands", "WFDB", "WFDBCommands", "QRSCommands", "ECGStages",
                 "ECGInference", "ONNX", "ContentStore", "RemoteStorage", "RemoteSync", "Experiments", "Report",
-                "TrackingExport", "ExitCodes", "CPUFeatures",
+                "TrackingExport", "ExitCodes", "CPUFeatures", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBLAS
 import ContentStore
 import ECGStages
 import ExitCodes
@@ -76,6 +77,10 @@ public struct PipeCommand: ParsableCommand {
     }
 
     public static func runAndExit() -> Never {
+        // OpenBLAS's library constructor starts its worker threads in every process, and they spin (sched_yield)
+        // for about 0.1 s before they sleep: a command without linear algebra would lose a core to them. Stopped
+        // here; OpenBLAS starts them again on its next multi-threaded call, as it does after a fork.
+        _ = blas_thread_shutdown_()
         Foundation.exit(run(arguments: Array(CommandLine.arguments.dropFirst())))
     }
 }
