@@ -37,7 +37,7 @@ public struct PipeCommand: ParsableCommand {
         }
         if let first = arguments.first, first == "repro" || first == "verify" {
             // Every repro and verify records its git commit; libgit2's start-up overlaps with parsing.
-            LibGit2.prepareInBackground()
+            LibGit2.prepareInBackground(for: FileManager.default.currentDirectoryPath)
         }
         do {
             var command = try parseAsRoot(expandingBareRemote(arguments))

@@ -50,8 +50,10 @@ public struct GitFacts: Sendable, Equatable, Codable {
     /// Never throws: outside a repository, in a repository libgit2 refuses (owned by another user),
     /// or on any libgit2 failure, it returns what it could learn with `warning` set.
     public static func read(workspace: URL, excluding excludedFolders: [String] = defaultExcludedFolders) -> GitFacts {
-        LibGit2.ensureInitialized()
         let path = workspace.standardizedFileURL.path
+        // No `.git` above the workspace: answered without starting libgit2 (`mayBeInRepository`).
+        guard mayBeInRepository(path) else { return .none(warning: notInRepositoryWarning(path)) }
+        LibGit2.ensureInitialized()
         var repository: OpaquePointer?
         let openStatus = git_repository_open_ext(&repository, path, 0, nil)
         guard openStatus == 0, let repository else {
@@ -81,9 +83,7 @@ public struct GitFacts: Sendable, Equatable, Codable {
     /// so a `.git` above the workspace that we could not open is looked at directly.
     private static func openFailureWarning(status: Int32, path: String) -> String {
         let message = LibGit2.lastErrorMessage(status)
-        guard let gitFolder = enclosingGitFolder(of: path) else {
-            return "warning: \(path) is not inside a git repository; runs record no commit"
-        }
+        guard let gitFolder = enclosingGitFolder(of: path) else { return notInRepositoryWarning(path) }
         let root = (gitFolder as NSString).deletingLastPathComponent
         let ownerUID = (try? FileManager.default.attributesOfItem(atPath: gitFolder)[.ownerAccountID] as? NSNumber)?
             .uint32Value
@@ -95,6 +95,16 @@ public struct GitFacts: Sendable, Equatable, Codable {
                 + "until you trust it with `git config --global --add safe.directory \(root)`"
         }
         return "warning: cannot open the git repository at \(root): \(message); runs record no commit"
+    }
+
+    private static func notInRepositoryWarning(_ path: String) -> String {
+        "warning: \(path) is not inside a git repository; runs record no commit"
+    }
+
+    /// False when no folder from `path` up holds a `.git` (a folder, or a worktree's or submodule's file): then no
+    /// repository can be found from there (the discovery `read` asks libgit2 for does not look at GIT_DIR).
+    static func mayBeInRepository(_ path: String) -> Bool {
+        enclosingGitFolder(of: path) != nil
     }
 
     private static func enclosingGitFolder(of path: String) -> String? {
@@ -186,9 +196,11 @@ public enum LibGit2 {
 
     static func ensureInitialized() { _ = initialization }
 
-    /// Starts libgit2 (about 5 ms: it loads the TLS certificates) on a background thread, so that a
-    /// command can overlap it with its own start-up before it calls `read`.
-    public static func prepareInBackground() {
+    /// Starts libgit2 on a background thread, so that a command can overlap it with its own start-up before it calls
+    /// `read`: its start-up parses the TLS certificate bundle (about 50 M instructions with Debian's mbedTLS build,
+    /// though pipe never opens a TLS connection through it). Not started where `directory` cannot be in a repository.
+    public static func prepareInBackground(for directory: String) {
+        guard GitFacts.mayBeInRepository(directory) else { return }
         DispatchQueue.global(qos: .userInitiated).async { ensureInitialized() }
     }
 
