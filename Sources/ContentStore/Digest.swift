@@ -44,6 +44,11 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func of(_ string: String) -> Digest { of(Data(string.utf8)) }
 }
 
+/// SHA-256 as OpenSSL's default provider implements it, fetched once for the process: given `EVP_sha256()`, OpenSSL
+/// 3 looks the algorithm up in its provider tables at every `EVP_DigestInit_ex` (5.3 M of a no-op `pipe status`'s
+/// 57.5 M instructions, one init per file hashed). The legacy handle stays as the fallback when the fetch fails.
+nonisolated(unsafe) private let sha256Algorithm: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
+
 /// Streams bytes through OpenSSL's EVP SHA-256. A class, so that its EVP context has one owner: `deinit` frees it
 /// on every way out of the caller (an error between `init` and `finish` included), and no copy can free it twice.
 public final class SHA256Hasher {
@@ -51,7 +56,7 @@ public final class SHA256Hasher {
 
     public init() {
         context = EVP_MD_CTX_new()
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        EVP_DigestInit_ex(context, sha256Algorithm, nil)
     }
 
     deinit { EVP_MD_CTX_free(context) }
@@ -70,7 +75,7 @@ public final class SHA256Hasher {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &out, &length)
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        EVP_DigestInit_ex(context, sha256Algorithm, nil)
         return out.withUnsafeBufferPointer { Digest(bytes: UnsafeBufferPointer(rebasing: $0[0..<Int(length)])) }
     }
 }
